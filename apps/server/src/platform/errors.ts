@@ -1,0 +1,102 @@
+import type { ErrorCode, ValidationDetail } from "@turnout/contracts";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+
+const STATUS: Record<ErrorCode, number> = {
+  "validation.failed": 400,
+  "request.malformed": 400,
+  "request.too_large": 413,
+  "request.unsupported_media_type": 415,
+  "route.not_found": 404,
+  "auth.required": 401,
+  "auth.invalid_token": 401,
+  "auth.token_expired": 401,
+  "auth.forbidden": 403,
+  "auth.invalid_credentials": 401,
+  "auth.email_taken": 409,
+  "auth.token_reused": 401,
+  "user.not_found": 404,
+  "user.last_admin": 409,
+  rate_limited: 429,
+  "idempotency.mismatch": 422,
+  "idempotency.in_progress": 409,
+  "job.not_found": 404,
+  internal: 500,
+};
+
+/** The one error type: a stable code (API.md), a human message, optional details and headers. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.status = STATUS[code];
+  }
+}
+
+/** Maps a zod-style issue path to the dot-joined path of API.md. */
+export function toDetailPath(path: readonly PropertyKey[]): string {
+  return path.map(String).join(".");
+}
+
+function fromFastifyError(error: FastifyError): AppError {
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const details: ValidationDetail[] = error.validation.map((item) => ({
+      path: item.instancePath.split("/").filter(Boolean).join("."),
+      message: item.message ?? "is invalid",
+    }));
+    return new AppError("validation.failed", "The request is not valid.", details);
+  }
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+    case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+      return new AppError("request.malformed", "The request body is not valid JSON.");
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new AppError("request.too_large", "The request body is too large.");
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new AppError("request.unsupported_media_type", "The content type is not supported.");
+    default:
+      break;
+  }
+  if (error instanceof SyntaxError)
+    return new AppError("request.malformed", "The request body is not valid JSON.");
+  if (error.statusCode === 429) return new AppError("rate_limited", "Too many requests; try again later.");
+  if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+    return new AppError("request.malformed", error.message);
+  }
+  return new AppError("internal", "Something went wrong on our side.");
+}
+
+/** Installs the one error handler; call before any route is registered so every route uses it. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const appError = error instanceof AppError ? error : fromFastifyError(error);
+    if (appError.status >= 500) request.log.error({ err: error }, "request failed");
+    if (appError.headers) void reply.headers(appError.headers);
+    return reply.status(appError.status).send({
+      error: {
+        code: appError.code,
+        message: appError.message,
+        ...(appError.details === undefined ? {} : { details: appError.details }),
+      },
+    });
+  });
+}
+
+/** Unknown paths under /api and /v1 are 404 `route.not_found`; any other GET serves the web app when there is one. */
+export function installNotFoundHandler(
+  app: FastifyInstance,
+  serveWebApp?: (reply: FastifyReply) => FastifyReply,
+): void {
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?", 1)[0] ?? "";
+    const isApiPath = /^\/(api|v1)(\/|$)/.test(path);
+    if (!isApiPath && serveWebApp && request.method === "GET") return serveWebApp(reply);
+    throw new AppError("route.not_found", `No route ${request.method} ${path}.`);
+  });
+}

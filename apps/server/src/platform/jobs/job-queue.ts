@@ -1,0 +1,201 @@
+import { jobPayloadSchemas, type DeadJob } from "@turnout/contracts";
+import { CompiledQuery } from "kysely";
+import PgBoss from "pg-boss";
+import type { z } from "zod";
+import type { Executor } from "../db.ts";
+import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
+import { countJobs, findDeadJobQueue, JOBS_SCHEMA, listDeadJobs, type JobCounts } from "./job-tables.ts";
+import { createJobWorkers, type JobHandler } from "./job-worker.ts";
+
+export { PermanentJobError, type JobContext, type JobHandler } from "./job-worker.ts";
+
+/*
+ * Durable background jobs on pg-boss 10, in the application's own PostgreSQL (schema `pgboss`).
+ * A failed job is retried with exponential backoff; once its retries are spent it stays `failed` ("dead")
+ * where an admin can list and retry it. Handlers run in job-worker.ts.
+ */
+
+/** Job names and their payload schemas; the app's catalog is `jobPayloadSchemas` from contracts. */
+export type JobCatalog = Record<string, z.ZodType<object>>;
+type AppCatalog = typeof jobPayloadSchemas;
+
+export const DEFAULT_RETRY_LIMIT = 5;
+export const DEFAULT_RETRY_DELAY_SECONDS = 2;
+const DEAD_JOB_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+const MIN_POLL_INTERVAL_MS = 500;
+
+export interface SendOptions {
+  /** Insert the job in this transaction: it exists (and runs) only if the transaction commits. */
+  trx?: Executor;
+  /** When the job may run first: a moment, or a delay in seconds. */
+  startAfter?: Date | number;
+  /** With singletonSeconds, at most one job per key per time slot (pg-boss throttling). */
+  singletonKey?: string;
+  singletonSeconds?: number;
+  /** Retries after the first attempt (so 5 means up to 6 attempts). Default 5. */
+  retryLimit?: number;
+  /** Base delay before a retry; with backoff it doubles each retry (plus jitter). Default 2 s. */
+  retryDelaySeconds?: number;
+  retryBackoff?: boolean;
+}
+
+export interface JobQueue<C extends JobCatalog = AppCatalog> {
+  /** Validates and enqueues a job; the id, or null when singleton throttling dropped it. */
+  send<N extends keyof C & string>(
+    name: N,
+    data: z.input<C[N]>,
+    options?: SendOptions,
+  ): Promise<string | null>;
+  /** Runs `handler` for jobs of `name` in this process (worker role), `concurrency` at a time. */
+  work<N extends keyof C & string>(
+    name: N,
+    handler: JobHandler<z.output<C[N]>>,
+    options?: { concurrency?: number },
+  ): void;
+  /** Sends `name` on a cron schedule (UTC), from whichever process's clock fires first. */
+  schedule<N extends keyof C & string>(name: N, cron: string, data: z.input<C[N]>): Promise<void>;
+  /** Dead jobs, the most recently failed first. */
+  listDead(options?: { limit?: number }): Promise<DeadJob[]>;
+  /** Gives a dead job one more attempt; AppError job.not_found when `id` is not a dead job. */
+  retryDead(id: string): Promise<void>;
+  countJobs(): Promise<JobCounts>;
+  /** Stops fetching and waits (bounded) for running handlers; a handler still running is failed for retry. */
+  stopWorking(): Promise<void>;
+  /** stopWorking(), then closes pg-boss and its pool. */
+  stop(): Promise<void>;
+}
+
+export interface JobQueueOptions {
+  databaseUrl: string;
+  log: Logger;
+  /** The job gauges read their counts through this queue on scrape. */
+  metrics?: Metrics;
+  /** How often an idle worker looks for jobs; pg-boss's floor is 500 ms. Default 2000. */
+  pollIntervalMs?: number;
+  /** How long stop() waits for running handlers. Default 5000. */
+  stopTimeoutMs?: number;
+  poolSize?: number;
+}
+
+/** Starts the app's job queue (creates pg-boss's schema and every queue of the contracts catalog). */
+export function createJobQueue(options: JobQueueOptions): Promise<JobQueue> {
+  return createJobQueueFor(jobPayloadSchemas, options);
+}
+
+/** Starts a job queue for any catalog of job names and payload schemas (tests bring their own). */
+export async function createJobQueueFor<C extends JobCatalog>(
+  catalog: C,
+  options: JobQueueOptions,
+): Promise<JobQueue<C>> {
+  const { log } = options;
+  const pollIntervalMs = Math.max(options.pollIntervalMs ?? 2000, MIN_POLL_INTERVAL_MS);
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+  const boss = new PgBoss({
+    connectionString: options.databaseUrl,
+    schema: JOBS_SCHEMA,
+    max: options.poolSize ?? 4,
+    application_name: "turnout-jobs",
+    retryLimit: DEFAULT_RETRY_LIMIT,
+    retryDelay: DEFAULT_RETRY_DELAY_SECONDS,
+    retryBackoff: true,
+    // Dead jobs stay in the live table (listable, retryable) this long before pg-boss archives them.
+    archiveFailedAfterSeconds: DEAD_JOB_RETENTION_SECONDS,
+  });
+  boss.on("error", (error) => {
+    log.error({ err: error }, "job queue error");
+  });
+  await boss.start();
+  try {
+    await ensureQueues(boss, Object.keys(catalog));
+  } catch (error) {
+    await boss.stop({ graceful: false });
+    throw error;
+  }
+
+  const workers = createJobWorkers(boss, { log, pollIntervalMs, stopTimeoutMs });
+
+  const queue: JobQueue<C> = {
+    async send(name, data, sendOptions = {}) {
+      const payload = catalogSchema(catalog, name).parse(data);
+      const id = await boss.send(name, payload, toBossSendOptions(sendOptions));
+      // Outside a transaction the job is visible now, so a worker in this process need not wait for its poll.
+      if (sendOptions.trx === undefined) workers.wake(name);
+      return id;
+    },
+    work(name, handler, workOptions = {}) {
+      workers.work(name, catalogSchema(catalog, name), handler, workOptions.concurrency);
+    },
+    async schedule(name, cron, data) {
+      await boss.schedule(name, cron, catalogSchema(catalog, name).parse(data), { tz: "UTC" });
+    },
+    listDead: ({ limit = 100 } = {}) => listDeadJobs(boss.getDb(), limit),
+    async retryDead(id) {
+      const name = await findDeadJobQueue(boss.getDb(), id);
+      await boss.retry(name, id);
+      workers.wake(name);
+    },
+    countJobs: () => countJobs(boss.getDb()),
+    stopWorking: () => workers.stop(),
+    async stop() {
+      await workers.stop();
+      await boss.stop({ graceful: true, wait: true, timeout: 1000 });
+    },
+  };
+  if (options.metrics) installJobStats(options.metrics, () => queue.countJobs(), log);
+  return queue;
+}
+
+// Each new queue attaches a partition to pgboss.job, and two attaches at once can deadlock (also between two
+// processes starting together), so queues are created one at a time and a deadlock victim tries again.
+async function ensureQueues(boss: PgBoss, names: string[]): Promise<void> {
+  const existing = new Set((await boss.getQueues()).map((queue) => queue.name));
+  for (const name of names.filter((candidate) => !existing.has(candidate))) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await boss.createQueue(name);
+        break;
+      } catch (error) {
+        const isDeadlock = error instanceof Error && "code" in error && error.code === "40P01";
+        if (!isDeadlock || attempt >= 5) throw error;
+      }
+    }
+  }
+}
+
+function catalogSchema<C extends JobCatalog, N extends keyof C & string>(catalog: C, name: N): C[N] {
+  const schema = catalog[name];
+  if (schema === undefined) throw new Error(`unknown job ${name}`);
+  return schema;
+}
+
+// pg-boss rejects an option that is present but undefined, so only the given ones are passed.
+function toBossSendOptions(options: SendOptions): PgBoss.SendOptions {
+  const result: PgBoss.SendOptions = {};
+  if (options.trx !== undefined) result.db = toBossDb(options.trx);
+  if (options.startAfter !== undefined) result.startAfter = options.startAfter;
+  if (options.singletonKey !== undefined) result.singletonKey = options.singletonKey;
+  if (options.singletonSeconds !== undefined) result.singletonSeconds = options.singletonSeconds;
+  if (options.retryLimit !== undefined) result.retryLimit = options.retryLimit;
+  if (options.retryDelaySeconds !== undefined) result.retryDelay = options.retryDelaySeconds;
+  if (options.retryBackoff !== undefined) result.retryBackoff = options.retryBackoff;
+  return result;
+}
+
+// pg-boss runs its insert through any `{ executeSql }`, so a Kysely transaction can carry the job.
+function toBossDb(trx: Executor): PgBoss.Db {
+  return { executeSql: (text, values) => trx.executeQuery(CompiledQuery.raw(text, values)) };
+}
+
+// A scrape must not fail because the database blinked: report the last counts seen instead.
+function installJobStats(metrics: Metrics, count: () => Promise<JobCounts>, log: Logger): void {
+  let last: JobCounts = { queued: 0, dead: 0 };
+  metrics.jobStats.read = async () => {
+    try {
+      last = await count();
+    } catch (error) {
+      log.warn({ err: error }, "could not count jobs for metrics");
+    }
+    return last;
+  };
+}

@@ -1,0 +1,42 @@
+import { loadConfig } from "../../config.ts";
+import type { Bus } from "../bus/bus.ts";
+import { createMemoryBus } from "../bus/memory-bus.ts";
+import { connectNatsBus } from "../bus/nats-bus.ts";
+import { createDb } from "../db.ts";
+import { createLogger } from "../logger.ts";
+import { createMetrics } from "../metrics.ts";
+import { consumeDomainEvents } from "./inbox.ts";
+import { CRASH_CONSUMER, recordApplication } from "./outbox-crash.support.ts";
+import { startOutboxRelay } from "./relay.ts";
+
+/*
+ * The child process of outbox-crash.int.test.ts: runs the outbox relay and, when asked, the crash
+ * consumer, on the database and bus named in its environment, until it is killed.
+ * Env: DATABASE_URL; CRASH_NATS_URL (else the in-process bus); CRASH_STREAM and CRASH_PREFIX;
+ * CRASH_WITH_CONSUMER=1 to bind the consumer (before the relay, as the in-process bus requires).
+ */
+
+const env = process.env;
+const secret = "crash-fixture-secret-crash-fixture-secret";
+const config = loadConfig({
+  DATABASE_URL: env.DATABASE_URL,
+  OUTBOX_POLL_MS: "200",
+  TOKEN_SECRET: secret,
+  TICKET_SECRET: secret,
+  URL_SIGNING_SECRET: secret,
+});
+const databaseUrl = config.databaseUrl ?? "";
+const { db } = createDb(databaseUrl, 5);
+const log = createLogger("warn");
+const natsUrl = env.CRASH_NATS_URL;
+const bus: Bus = natsUrl
+  ? await connectNatsBus(natsUrl, { name: "outbox-crash-fixture" })
+  : createMemoryBus();
+const stream = { name: env.CRASH_STREAM ?? "DOMAIN", subjectPrefix: env.CRASH_PREFIX ?? "domain" };
+const deps = { db, databaseUrl, bus, config, log, metrics: createMetrics() };
+
+if (env.CRASH_WITH_CONSUMER === "1") {
+  await consumeDomainEvents(deps, { name: CRASH_CONSUMER, stream }, recordApplication);
+}
+await startOutboxRelay(deps, { stream });
+process.stdout.write("READY\n");

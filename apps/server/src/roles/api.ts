@@ -1,0 +1,52 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import fastifyStatic from "@fastify/static";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { jsonSchemaTransform } from "fastify-type-provider-zod";
+import type { Deps } from "../deps.ts";
+import { registerAuthRoutes } from "../modules/auth/auth.routes.ts";
+import { registerUserRoutes } from "../modules/auth/users.routes.ts";
+import { installIdempotency } from "../platform/idempotency/idempotency.ts";
+import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
+
+const WEB_ROOT = resolve(import.meta.dirname, "../../../web/dist");
+
+/** The api role: REST routes, the OpenAPI document and its reference page, and the built web app. */
+export async function registerApiRole(app: FastifyInstance, deps: Deps) {
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: {
+        title: "Turnout API",
+        version: "1.0.0",
+        description: "Events, participation, real time and analytics.",
+      },
+      components: { securitySchemes: { bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/api/docs" });
+  app.get("/api/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  installIdempotency(app, deps, { scopeOf: (request) => request.user?.id ?? null });
+  registerAuthRoutes(app, deps);
+  registerUserRoutes(app, deps);
+  registerJobRoutes(app, deps);
+
+  return { serveIndex: await registerWebApp(app) };
+}
+
+async function registerWebApp(app: FastifyInstance): Promise<(reply: FastifyReply) => FastifyReply> {
+  const indexFile = resolve(WEB_ROOT, "index.html");
+  if (!existsSync(indexFile)) {
+    app.log.warn({ webRoot: WEB_ROOT }, "web app not built; run `npm run build -w apps/web`");
+    return (reply) =>
+      reply.status(503).type("text/plain").send("The web app is not built: run `npm run build -w apps/web`.");
+  }
+  await app.register(fastifyStatic, { root: WEB_ROOT, wildcard: false, index: false, maxAge: "1h" });
+  const indexHtml = await readFile(indexFile);
+  // Client-side routes (/events/123) all load the same shell; it must never be cached stale.
+  return (reply) => reply.type("text/html").header("cache-control", "no-cache").send(indexHtml);
+}

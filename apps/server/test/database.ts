@@ -1,0 +1,53 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { inject } from "vitest";
+import { createDb, type Db } from "../src/platform/db.ts";
+
+export interface TestDatabase {
+  url: string;
+  db: Db;
+  /** Closes the pool and drops the database. */
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database of its own, cloned from the run's template. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = inject("adminDatabaseUrl");
+  const name = `turnout_t_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  await withAdminClient(adminUrl, async (client) => {
+    // Two clones of one template at the same instant can collide on the template's lock; retry briefly.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await client.query(`CREATE DATABASE ${name} TEMPLATE ${inject("templateDatabase")}`);
+        return;
+      } catch (error) {
+        const isBusy = error instanceof Error && /is being accessed by other users/.test(error.message);
+        if (!isBusy || attempt >= 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100));
+      }
+    }
+  });
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const { db, close } = createDb(url.toString(), 20);
+  return {
+    url: url.toString(),
+    db,
+    drop: async () => {
+      await close();
+      await withAdminClient(adminUrl, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
+    },
+  };
+}
+
+async function withAdminClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}

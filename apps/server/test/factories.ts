@@ -1,0 +1,72 @@
+import { randomUUID } from "node:crypto";
+import { authResponseSchema, type User, type UserRole } from "@turnout/contracts";
+import { createTokenKey, signAccessToken } from "../src/modules/auth/tokens.ts";
+import type { TestApp } from "./app.ts";
+
+export interface CreatedUser {
+  user: User;
+  accessToken: string;
+  refreshToken: string;
+  /** The password it was registered with, for login tests. */
+  password: string;
+}
+
+export interface CreateUserOptions {
+  /** Defaults to "user", even for the first account of a database (which registration makes admin). */
+  role?: UserRole;
+  email?: string;
+  name?: string;
+  password?: string;
+}
+
+/**
+ * Registers a user through the real API, then sets its role in the database and hands back an access
+ * token carrying that role. Each call comes from its own client address, so registration limits never
+ * trip in tests that create many users.
+ */
+export async function createUser(testApp: TestApp, options: CreateUserOptions = {}): Promise<CreatedUser> {
+  const suffix = randomUUID();
+  const password = options.password ?? `password-${suffix}`;
+  const response = await testApp.app.inject({
+    method: "POST",
+    url: "/api/auth/register",
+    remoteAddress: randomLoopbackAddress(),
+    payload: {
+      email: options.email ?? `user-${suffix}@example.test`,
+      name: options.name ?? `User ${suffix.slice(0, 8)}`,
+      password,
+    },
+  });
+  if (response.statusCode !== 201)
+    throw new Error(`register failed: ${response.statusCode} ${response.body}`);
+  const registered = authResponseSchema.parse(response.json());
+  const role = options.role ?? "user";
+  if (registered.user.role === role) return { ...registered, password };
+
+  await testApp.deps.db.updateTable("users").set({ role }).where("id", "=", registered.user.id).execute();
+  const sessionId = readSessionId(registered.accessToken);
+  const accessToken = await signAccessToken(
+    createTokenKey(testApp.deps.secrets.tokenSecret),
+    { id: registered.user.id, role, sessionId },
+    testApp.deps.clock.now(),
+  );
+  return { user: { ...registered.user, role }, accessToken, refreshToken: registered.refreshToken, password };
+}
+
+/** `Authorization` header for a created user's access token. */
+export function bearer(created: { accessToken: string }): { authorization: string } {
+  return { authorization: `Bearer ${created.accessToken}` };
+}
+
+function readSessionId(accessToken: string): string {
+  const payload = accessToken.split(".")[1] ?? "";
+  const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+  if (typeof claims === "object" && claims !== null && "sid" in claims && typeof claims.sid === "string")
+    return claims.sid;
+  throw new Error("access token without sid");
+}
+
+function randomLoopbackAddress(): string {
+  const byte = () => Math.floor(Math.random() * 254) + 1;
+  return `127.${byte()}.${byte()}.${byte()}`;
+}

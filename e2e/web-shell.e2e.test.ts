@@ -1,0 +1,109 @@
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createScratchDatabase,
+  TEST_CLUSTER_SECRETS,
+  type ScratchDatabase,
+} from "./support/scratch-database.ts";
+import {
+  ARTIFACTS_DIR,
+  createDataDir,
+  findFreePort,
+  startServer,
+  type ServerProcess,
+} from "./support/server-process.ts";
+import { ensureWebBuild } from "./support/web-build.ts";
+
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM_PATH);
+// CI sets this so a missing browser fails the run instead of silently shrinking it.
+const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
+const shouldSkip = !hasChromium && !isBrowserTierRequired;
+if (shouldSkip) process.stderr.write(`SKIPPED: browser tier — Chromium not found at ${CHROMIUM_PATH}\n`);
+
+describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", () => {
+  let dataDir: string | undefined;
+  let database: ScratchDatabase | undefined;
+  let server: ServerProcess | undefined;
+  let browser: Browser | undefined;
+
+  beforeAll(async () => {
+    if (!hasChromium) {
+      throw new Error(
+        `Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires the browser tier`,
+      );
+    }
+    await ensureWebBuild();
+    dataDir = await createDataDir("web");
+    const adminUrl = process.env.TEST_DATABASE_URL;
+    let env: Record<string, string>;
+    if (adminUrl !== undefined && adminUrl !== "") {
+      database = await createScratchDatabase(adminUrl);
+      env = { DATABASE_URL: database.url, ...TEST_CLUSTER_SECRETS };
+    } else {
+      env = { EMBEDDED_POSTGRES_PORT: String(await findFreePort()) };
+    }
+    server = startServer({ name: "web-shell", port: await findFreePort(), dataDir, env });
+    await server.waitUntilReady(60_000);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.forceStop();
+    await database?.drop();
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    { path: "/", shot: "home" },
+    { path: "/events/whatever", shot: "client-route" },
+  ])("renders the shell and a ready status at $path", async ({ path, shot }) => {
+    if (browser === undefined || server === undefined) throw new Error("beforeAll did not finish");
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
+
+    const response = await page.goto(`${server.baseUrl}${path}`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()["content-type"]).toMatch(/^text\/html/);
+    // The status line renders only once the bundle ran and /readyz answered through the browser.
+    const status = page.getByRole("status");
+    await status.filter({ hasText: "All systems ready" }).waitFor({ timeout: 15_000 });
+
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Turnout");
+    expect(await status.textContent()).toBe("All systems ready");
+    expect(await page.title()).toBe("Turnout");
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS_DIR, `web-shell-${shot}.png`), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  // Runs last: it ends the server the other tests use.
+  it("exits with code 0 within 10 s of SIGTERM", async () => {
+    if (server === undefined) throw new Error("beforeAll did not finish");
+    const exit = await server.stop(10_000);
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(10_000);
+    expect(exit.errorsWhileStopping).toEqual([]);
+  });
+});

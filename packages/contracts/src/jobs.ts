@@ -1,0 +1,34 @@
+import { z } from "zod";
+
+/*
+ * Background jobs: every job name and the schema of its payload. A job is sent by one process and run by a
+ * worker (maybe another version of the code), so the payload is validated on send and again on receipt.
+ */
+export const jobPayloadSchemas = {
+  /** Deletes expired idempotency keys and refresh tokens; scheduled every 10 minutes. */
+  "maintenance.cleanup": z.object({}),
+} as const;
+
+export type JobName = keyof typeof jobPayloadSchemas;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobPayloadSchemas)[N]>;
+
+/** A job that used up its retries (or was rejected outright) and waits for an admin to retry it. */
+export const deadJobSchema = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  data: z.unknown(),
+  /** The message of the last failure, when there was one. */
+  error: z.string().nullable(),
+  attempts: z.number().int().min(0),
+  createdAt: z.iso.datetime(),
+  failedAt: z.iso.datetime().nullable(),
+});
+export type DeadJob = z.infer<typeof deadJobSchema>;
+
+export const deadJobListSchema = z.object({ items: z.array(deadJobSchema) });
+export type DeadJobList = z.infer<typeof deadJobListSchema>;
+
+export const deadJobListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
+export const deadJobParamsSchema = z.object({ id: z.string().min(1).max(100) });

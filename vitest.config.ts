@@ -1,0 +1,36 @@
+import { defineConfig } from "vitest/config";
+
+// Three tiers named by what they touch: unit (no I/O), int (real PostgreSQL/NATS/sockets), e2e (real Chromium).
+export default defineConfig({
+  test: {
+    allowOnly: false,
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["{apps,packages,bench}/**/*.test.ts"],
+          exclude: ["**/*.int.test.ts", "**/node_modules/**"],
+        },
+      },
+      {
+        test: {
+          name: "int",
+          include: ["{apps,packages,bench}/**/*.int.test.ts"],
+          exclude: ["**/node_modules/**"],
+          globalSetup: ["apps/server/test/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["e2e/**/*.e2e.test.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
