@@ -58,7 +58,7 @@ export function registerJobRoutes(app: FastifyInstance, deps: Deps): void {
     async (request, reply) => {
       requireRole(request, "admin");
       await deps.jobs.retryDead(request.params.id);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 }
