@@ -102,8 +102,12 @@ export async function createJobQueueFor<C extends JobCatalog>(
     // Dead jobs stay in the live table (listable, retryable) this long before pg-boss archives them.
     archiveFailedAfterSeconds: DEAD_JOB_RETENTION_SECONDS,
   });
+  // pg-boss's pool.end() resolves before its connections finish closing, so when the embedded PostgreSQL
+  // stops right after, those connections report being terminated: expected once stopping, not an error.
+  let isStopping = false;
   boss.on("error", (error) => {
-    log.error({ err: error }, "job queue error");
+    if (isStopping) log.debug({ err: error }, "job queue connection closed while stopping");
+    else log.error({ err: error }, "job queue error");
   });
   await boss.start();
   try {
@@ -139,6 +143,7 @@ export async function createJobQueueFor<C extends JobCatalog>(
     stopWorking: () => workers.stop(),
     async stop() {
       await workers.stop();
+      isStopping = true;
       await boss.stop({ graceful: true, wait: true, timeout: 1000 });
     },
   };
