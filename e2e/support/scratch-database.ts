@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import pg from "pg";
+import { databaseUrl, runAdminQuery } from "../../apps/server/test/admin-sql.ts";
 
 export interface ScratchDatabase {
   url: string;
@@ -11,10 +11,8 @@ export interface ScratchDatabase {
 export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
   const name = `turnout_e2e_${randomBytes(8).toString("hex")}`;
   await runAdminQuery(adminUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
   return {
-    url: url.toString(),
+    url: databaseUrl(adminUrl, name),
     drop: () => runAdminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
@@ -25,13 +23,3 @@ export const TEST_CLUSTER_SECRETS = {
   TICKET_SECRET: "e2e-ticket-secret-0123456789abcdefghijklmno",
   URL_SIGNING_SECRET: "e2e-url-signing-secret-0123456789abcdefghij",
 };
-
-async function runAdminQuery(url: string, text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}

@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { isAlive } from "../../apps/server/src/platform/process.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const ARTIFACTS_DIR = resolve(import.meta.dirname, "../.artifacts");
@@ -202,15 +203,6 @@ async function stopOrphanedPostgres(dataDir: string): Promise<void> {
     return; // already gone
   }
   for (let waited = 0; waited < 10_000 && isAlive(pid); waited += 100) await sleep(100);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The promise's value, or undefined if it has not settled within `ms`. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { inject } from "vitest";
 import { createDb, type Db } from "../src/platform/db.ts";
+import { databaseUrl, runAdminQuery, withAdminClient } from "./admin-sql.ts";
 
 export interface TestDatabase {
   url: string;
@@ -27,27 +27,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       }
     }
   });
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const { db, close } = createDb(url.toString(), 20);
+  const url = databaseUrl(adminUrl, name);
+  const { db, close } = createDb(url, 20);
   return {
-    url: url.toString(),
+    url,
     db,
     drop: async () => {
       await close();
-      await withAdminClient(adminUrl, (client) =>
-        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-      );
+      await runAdminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
-}
-
-async function withAdminClient<T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
 }

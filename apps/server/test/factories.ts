@@ -58,6 +58,12 @@ export function bearer(created: { accessToken: string }): { authorization: strin
   return { authorization: `Bearer ${created.accessToken}` };
 }
 
+/** How many accounts in the app's database have `role`. */
+export async function countUsersWithRole(testApp: TestApp, role: UserRole): Promise<number> {
+  const rows = await testApp.deps.db.selectFrom("users").select("id").where("role", "=", role).execute();
+  return rows.length;
+}
+
 function readSessionId(accessToken: string): string {
   const payload = accessToken.split(".")[1] ?? "";
   const claims: unknown = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));

@@ -2,11 +2,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { createDb } from "../src/platform/db.ts";
 import { startEmbeddedPostgres } from "../src/platform/embedded-postgres.ts";
 import { migrateToLatest } from "../src/platform/migrate.ts";
+import { databaseUrl, runAdminQuery } from "./admin-sql.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -31,9 +31,7 @@ export default async function setup(project: TestProject) {
   }
   const template = `turnout_tpl_${Date.now().toString(36)}_${process.pid}`;
   await runAdminQuery(adminUrl, `CREATE DATABASE ${template}`);
-  const templateUrl = new URL(adminUrl);
-  templateUrl.pathname = `/${template}`;
-  const { db, close } = createDb(templateUrl.toString(), 1);
+  const { db, close } = createDb(databaseUrl(adminUrl, template), 1);
   await migrateToLatest(db);
   await close();
 
@@ -43,16 +41,6 @@ export default async function setup(project: TestProject) {
     await runAdminQuery(adminUrl, `DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
     await stopCluster();
   };
-}
-
-async function runAdminQuery(url: string, text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
 }
 
 function findFreePort(): Promise<number> {

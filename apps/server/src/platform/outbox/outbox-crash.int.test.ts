@@ -2,11 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/database.ts";
+import { deleteNatsStream, shouldRunNatsTests, TEST_NATS_URL } from "../../../test/nats.ts";
 import { connectNatsBus } from "../bus/nats-bus.ts";
 import type { Db } from "../db.ts";
 import { createLogger } from "../logger.ts";
@@ -23,8 +22,6 @@ const ROWS = 10_000;
 const KILL_AFTER = 1_234;
 const DEADLINE_MS = 60_000;
 const fixture = fileURLToPath(new URL("./outbox-crash.fixture.ts", import.meta.url));
-const natsUrl = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
-const isNatsRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
 const cleanups: (() => Promise<unknown>)[] = [];
 
 afterEach(async () => {
@@ -167,11 +164,7 @@ async function crashAndRecover({ name, db, env, progress, what }: CrashRun): Pro
   );
 }
 
-const natsProblem = await probeNats(natsUrl);
-const itWithNats = natsProblem === null || isNatsRequired ? it : it.skip;
-if (natsProblem !== null && !isNatsRequired) {
-  process.stderr.write(`SKIPPED: outbox crash test on NATS — no NATS at ${natsUrl}\n`);
-}
+const itWithNats = (await shouldRunNatsTests("outbox crash test on NATS")) ? it : it.skip;
 
 describe("outbox crash safety", () => {
   it("applies every row exactly once across a kill -9 of the relay and its consumer (in-process bus)", async () => {
@@ -188,13 +181,12 @@ describe("outbox crash safety", () => {
   itWithNats(
     "applies every row exactly once across a kill -9 of the relay publishing to JetStream",
     async () => {
-      if (natsProblem !== null)
-        expect.fail(`no NATS at ${natsUrl} (TURNOUT_REQUIRE_ALL_TIERS=1): ${natsProblem}`);
       const database = await freshDatabase();
       const suffix = randomUUID().replaceAll("-", "").slice(0, 12);
       const stream = { name: `OUTBOX_CRASH_${suffix}`, subjectPrefix: `outbox_crash_${suffix}` };
-      cleanups.push(() => deleteNatsStream(stream.name));
-      const bus = await connectNatsBus(natsUrl, { name: "outbox-crash-test" });
+      // The stream does not exist yet if the test fails early; cleanup must not mask that failure.
+      cleanups.push(() => deleteNatsStream(stream.name, { ifExists: true }));
+      const bus = await connectNatsBus(TEST_NATS_URL, { name: "outbox-crash-test" });
       cleanups.push(() => bus.close());
       const deps = { db: database.db, bus, log: createLogger("silent") };
       const sub = await consumeDomainEvents(deps, { name: CRASH_CONSUMER, stream }, recordApplication);
@@ -205,7 +197,7 @@ describe("outbox crash safety", () => {
         db: database.db,
         env: {
           DATABASE_URL: database.url,
-          CRASH_NATS_URL: natsUrl,
+          CRASH_NATS_URL: TEST_NATS_URL,
           CRASH_STREAM: stream.name,
           CRASH_PREFIX: stream.subjectPrefix,
         },
@@ -216,28 +208,3 @@ describe("outbox crash safety", () => {
     180_000,
   );
 });
-
-// Null when NATS with JetStream answers, else why not.
-async function probeNats(url: string): Promise<string | null> {
-  try {
-    const nc = await connect({ servers: url, timeout: 2_000, maxReconnectAttempts: 0 });
-    try {
-      await jetstreamManager(nc);
-      return null;
-    } finally {
-      await nc.close();
-    }
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  }
-}
-
-async function deleteNatsStream(name: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(name).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-}
