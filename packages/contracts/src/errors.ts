@@ -20,6 +20,11 @@ export const ERROR_CODES = [
   "idempotency.mismatch",
   "idempotency.in_progress",
   "job.not_found",
+  "event.not_found",
+  "event.invalid_state",
+  "event.in_past",
+  "event.capacity_below_confirmed",
+  "resource.version_mismatch",
   "internal",
 ] as const;
 

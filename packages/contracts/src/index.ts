@@ -2,3 +2,4 @@ export * from "./errors.ts";
 export * from "./domain-events.ts";
 export * from "./auth.ts";
 export * from "./jobs.ts";
+export * from "./events.ts";

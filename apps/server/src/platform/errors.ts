@@ -21,6 +21,11 @@ const STATUS: Record<ErrorCode, number> = {
   "idempotency.mismatch": 422,
   "idempotency.in_progress": 409,
   "job.not_found": 404,
+  "event.not_found": 404,
+  "event.invalid_state": 409,
+  "event.in_past": 409,
+  "event.capacity_below_confirmed": 409,
+  "resource.version_mismatch": 412,
   internal: 500,
 };
 

@@ -1,0 +1,172 @@
+import {
+  cancelEventBodySchema,
+  createEventBodySchema,
+  errorBodySchema,
+  type Event,
+  eventIdParamsSchema,
+  eventPageSchema,
+  eventSchema,
+  myEventsQuerySchema,
+  updateEventBodySchema,
+} from "@turnout/contracts";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import type { Deps } from "../../deps.ts";
+import { requireUser } from "../auth/guard.ts";
+import { formatEtag } from "./etag.ts";
+import * as events from "./events.service.ts";
+import { registerFeedRoutes } from "./feed.routes.ts";
+
+const tags = ["events"];
+const security = [{ bearer: [] }];
+const errors = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const IF_MATCH = 'Send `If-Match: "<version>"` (the ETag) to refuse the write with 412 if the event changed.';
+
+/** The events routes of API.md: create, read, edit, publish, cancel, delete, the feed and the caller's list. */
+export function registerEventRoutes(app: FastifyInstance, deps: Deps, hooks: events.EventHooks = {}): void {
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  registerFeedRoutes(app, deps);
+
+  api.post(
+    "/api/events",
+    {
+      config: { idempotent: true },
+      schema: {
+        tags,
+        summary: "Create an event; it starts as a draft",
+        security,
+        body: createEventBodySchema,
+        response: { 201: eventSchema, ...errors(400, 401, 409, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const event = await events.createEvent(deps, requireUser(request), request.body);
+      return withEtag(reply.code(201), event);
+    },
+  );
+
+  api.get(
+    "/api/events/:id",
+    {
+      schema: {
+        tags,
+        summary: "One event; drafts only for their organizer and moderators+",
+        params: eventIdParamsSchema,
+        response: { 200: eventSchema, ...errors(400, 401, 404, 429) },
+      },
+    },
+    async (request, reply) => {
+      // What a caller sees depends on who they are, so a token that failed is a 401 the client can act on
+      // (refresh), not an anonymous 404 for their own draft.
+      const actor = request.authProblem === null ? request.user : requireUser(request);
+      return withEtag(reply, await events.getEvent(deps, actor, request.params.id));
+    },
+  );
+
+  api.patch(
+    "/api/events/:id",
+    {
+      config: { idempotent: true },
+      schema: {
+        tags,
+        summary: "Edit an event (organizer or moderator+)",
+        description: IF_MATCH,
+        security,
+        params: eventIdParamsSchema,
+        body: updateEventBodySchema,
+        response: { 200: eventSchema, ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const actor = requireUser(request);
+      const options = { ifMatch: request.headers["if-match"] };
+      const event = await events.updateEvent(deps, hooks, actor, request.params.id, request.body, options);
+      return withEtag(reply, event);
+    },
+  );
+
+  api.post(
+    "/api/events/:id/publish",
+    {
+      config: { idempotent: true },
+      schema: {
+        tags,
+        summary: "Publish a draft that has not ended",
+        description: IF_MATCH,
+        security,
+        params: eventIdParamsSchema,
+        response: { 200: eventSchema, ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const options = { ifMatch: request.headers["if-match"] };
+      return withEtag(
+        reply,
+        await events.publishEvent(deps, requireUser(request), request.params.id, options),
+      );
+    },
+  );
+
+  api.post(
+    "/api/events/:id/cancel",
+    {
+      config: { idempotent: true },
+      schema: {
+        tags,
+        summary: "Cancel a published event that has not ended; every participation follows",
+        description: IF_MATCH,
+        security,
+        params: eventIdParamsSchema,
+        body: cancelEventBodySchema,
+        response: { 200: eventSchema, ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const actor = requireUser(request);
+      const options = { ifMatch: request.headers["if-match"] };
+      const event = await events.cancelEvent(deps, actor, request.params.id, request.body.reason, options);
+      return withEtag(reply, event);
+    },
+  );
+
+  api.delete(
+    "/api/events/:id",
+    {
+      config: { idempotent: true },
+      schema: {
+        tags,
+        summary: "Delete a draft",
+        description: IF_MATCH,
+        security,
+        params: eventIdParamsSchema,
+        response: { 204: z.null().describe("Deleted"), ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
+      },
+    },
+    async (request, reply) => {
+      const options = { ifMatch: request.headers["if-match"] };
+      await events.deleteEvent(deps, requireUser(request), request.params.id, options);
+      return reply.code(204).send(null);
+    },
+  );
+
+  api.get(
+    "/api/me/events",
+    {
+      schema: {
+        tags: ["me"],
+        summary: "Events the caller organizes, every status, latest start first",
+        security,
+        querystring: myEventsQuerySchema,
+        response: { 200: eventPageSchema, ...errors(400, 401, 429) },
+      },
+    },
+    async (request) => events.listMyEvents(deps, requireUser(request), request.query),
+  );
+}
+
+function withEtag(reply: FastifyReply, event: Event): Event {
+  void reply.header("etag", formatEtag(event.version));
+  return event;
+}
