@@ -24,6 +24,7 @@ export const ERROR_CODES = [
   "event.invalid_state",
   "event.in_past",
   "event.capacity_below_confirmed",
+  "calendar.not_found",
   "resource.version_mismatch",
   "internal",
 ] as const;

@@ -105,6 +105,13 @@ export interface EventsTable {
   search_vector: ColumnType<string, never, never>;
 }
 
+/** A user's secret calendar-feed token; the row's existence is what keeps the feed URL working. */
+export interface CalendarFeedsTable {
+  user_id: string;
+  token: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -114,4 +121,5 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   rate_limit_counters: RateLimitCountersTable;
   events: EventsTable;
+  calendar_feeds: CalendarFeedsTable;
 }

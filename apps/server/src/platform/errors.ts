@@ -25,6 +25,7 @@ const STATUS: Record<ErrorCode, number> = {
   "event.invalid_state": 409,
   "event.in_past": 409,
   "event.capacity_below_confirmed": 409,
+  "calendar.not_found": 404,
   "resource.version_mismatch": 412,
   internal: 500,
 };

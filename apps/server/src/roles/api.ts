@@ -9,6 +9,7 @@ import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import type { Deps } from "../deps.ts";
 import { registerAuthRoutes } from "../modules/auth/auth.routes.ts";
 import { registerUserRoutes } from "../modules/auth/users.routes.ts";
+import { registerCalendarRoutes } from "../modules/events/calendar.routes.ts";
 import { registerEventRoutes } from "../modules/events/events.routes.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
@@ -36,6 +37,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   registerUserRoutes(app, deps);
   registerJobRoutes(app, deps);
   registerEventRoutes(app, deps);
+  registerCalendarRoutes(app, deps);
 
   return { serveIndex: await registerWebApp(app) };
 }

@@ -2,10 +2,12 @@ import type { Migration } from "kysely";
 import * as foundation from "./20261122T0500-foundation.ts";
 import * as rateLimitCounters from "./20261122T0511-rate-limit-counters.ts";
 import * as events from "./20261122T0600-events.ts";
+import * as calendarFeeds from "./20261122T0630-calendar-feeds.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
   "20261122T0500-foundation": foundation,
   "20261122T0511-rate-limit-counters": rateLimitCounters,
   "20261122T0600-events": events,
+  "20261122T0630-calendar-feeds": calendarFeeds,
 };
