@@ -39,6 +39,7 @@ const envSchema = z.object({
   RATE_LIMIT_REGISTRATIONS: count(100),
   RATE_LIMIT_REQUESTS: count(1200),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  READ_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
   TICKET_SECRET: z.string().min(32).optional(),
@@ -68,6 +69,8 @@ export interface Config {
   trustProxy: boolean;
   rateLimits: { loginFailures: number; registrations: number; requests: number };
   outboxPollMs: number;
+  /** How long public feed and event pages may be served from memory (0 = never; ADR 0004). */
+  readCacheMs: number;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -121,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       requests: e.RATE_LIMIT_REQUESTS,
     },
     outboxPollMs: e.OUTBOX_POLL_MS,
+    readCacheMs: e.READ_CACHE_MS,
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });
 }

@@ -37,6 +37,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     ...TEST_SECRETS,
     DATABASE_URL: database.url,
     LOG_LEVEL: "silent",
+    // Tests read their own writes at once, also through other test apps; the cache has its own tests.
+    READ_CACHE_MS: "0",
     ...options.env,
   });
   const log = options.deps?.log ?? createLogger("silent");

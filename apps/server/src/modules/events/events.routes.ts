@@ -17,6 +17,7 @@ import { requireUser } from "../auth/guard.ts";
 import { formatEtag } from "./etag.ts";
 import * as events from "./events.service.ts";
 import { registerFeedRoutes } from "./feed.routes.ts";
+import { createReadCache, type ReadCache, type SerializedReply, sendSerialized } from "./read-cache.ts";
 
 const tags = ["events"];
 const security = [{ bearer: [] }];
@@ -24,10 +25,31 @@ const errors = (...statuses: number[]) =>
   Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
 const IF_MATCH = 'Send `If-Match: "<version>"` (the ETag) to refuse the write with 412 if the event changed.';
 
+/** What public reads may be served from memory: feed pages by query, event pages by event id. */
+export interface EventReadCaches {
+  feed: ReadCache<SerializedReply>;
+  pages: ReadCache<SerializedReply>;
+}
+
+export function createEventReadCaches(ttlMs: number): EventReadCaches {
+  return { feed: createReadCache(ttlMs), pages: createReadCache(ttlMs) };
+}
+
 /** The events routes of API.md: create, read, edit, publish, cancel, delete, the feed and the caller's list. */
-export function registerEventRoutes(app: FastifyInstance, deps: Deps, hooks: events.EventHooks = {}): void {
+export function registerEventRoutes(
+  app: FastifyInstance,
+  deps: Deps,
+  options: { hooks?: events.EventHooks; caches?: EventReadCaches } = {},
+): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  registerFeedRoutes(app, deps);
+  const hooks = options.hooks ?? {};
+  const caches = options.caches ?? createEventReadCaches(deps.config.readCacheMs);
+  // After a local write: the event's page and every feed page may show it.
+  const forgetEvent = (id: string) => {
+    caches.pages.forget(id);
+    caches.feed.clear();
+  };
+  registerFeedRoutes(app, deps, caches.feed);
 
   api.post(
     "/api/events",
@@ -61,7 +83,14 @@ export function registerEventRoutes(app: FastifyInstance, deps: Deps, hooks: eve
       // What a caller sees depends on who they are, so a token that failed is a 401 the client can act on
       // (refresh), not an anonymous 404 for their own draft.
       const actor = request.authProblem === null ? request.user : requireUser(request);
-      return withEtag(reply, await events.getEvent(deps, actor, request.params.id));
+      const { id } = request.params;
+      // Published and cancelled events look the same to everyone, so their page is shared; drafts are not.
+      const page = await caches.pages.read(id, async () => {
+        const event = await events.findSharedEvent(deps, id);
+        return event === null ? null : { json: JSON.stringify(event), etag: formatEtag(event.version) };
+      });
+      if (page !== null) return sendSerialized(reply, page);
+      return withEtag(reply, await events.getEvent(deps, actor, id));
     },
   );
 
@@ -83,6 +112,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: Deps, hooks: eve
       const actor = requireUser(request);
       const options = { ifMatch: request.headers["if-match"] };
       const event = await events.updateEvent(deps, hooks, actor, request.params.id, request.body, options);
+      forgetEvent(event.id);
       return withEtag(reply, event);
     },
   );
@@ -102,10 +132,9 @@ export function registerEventRoutes(app: FastifyInstance, deps: Deps, hooks: eve
     },
     async (request, reply) => {
       const options = { ifMatch: request.headers["if-match"] };
-      return withEtag(
-        reply,
-        await events.publishEvent(deps, requireUser(request), request.params.id, options),
-      );
+      const event = await events.publishEvent(deps, requireUser(request), request.params.id, options);
+      forgetEvent(event.id);
+      return withEtag(reply, event);
     },
   );
 
@@ -127,6 +156,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: Deps, hooks: eve
       const actor = requireUser(request);
       const options = { ifMatch: request.headers["if-match"] };
       const event = await events.cancelEvent(deps, actor, request.params.id, request.body.reason, options);
+      forgetEvent(event.id);
       return withEtag(reply, event);
     },
   );
@@ -147,6 +177,7 @@ export function registerEventRoutes(app: FastifyInstance, deps: Deps, hooks: eve
     async (request, reply) => {
       const options = { ifMatch: request.headers["if-match"] };
       await events.deleteEvent(deps, requireUser(request), request.params.id, options);
+      forgetEvent(request.params.id);
       return reply.code(204).send(null);
     },
   );

@@ -55,6 +55,13 @@ export async function getEvent(deps: EventsDeps, actor: AuthUser | null, id: str
   return toEventView(record, deps.clock.now());
 }
 
+/** The event as anyone with its id sees it, or null when there is none or it is a draft. */
+export async function findSharedEvent(deps: EventsDeps, id: string): Promise<Event | null> {
+  const record = await repo.findEvent(deps.db, id);
+  if (record === undefined || record.status === "draft") return null;
+  return toEventView(record, deps.clock.now());
+}
+
 /**
  * Applies a PATCH. Cancelled events are final (409 event.invalid_state); capacity below the confirmed count
  * is 409 event.capacity_below_confirmed. A change to a published event writes `event.updated.v1`; drafts

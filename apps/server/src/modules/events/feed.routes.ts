@@ -8,9 +8,14 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
 import { createCategoryLister, listFeed } from "./feed.service.ts";
+import { type ReadCache, type SerializedReply, sendSerialized } from "./read-cache.ts";
 
 /** GET /api/events (the discovery feed and search) and GET /api/categories. */
-export function registerFeedRoutes(app: FastifyInstance, deps: Deps): void {
+export function registerFeedRoutes(
+  app: FastifyInstance,
+  deps: Deps,
+  feedCache: ReadCache<SerializedReply>,
+): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const listCategories = createCategoryLister(deps);
 
@@ -27,7 +32,14 @@ export function registerFeedRoutes(app: FastifyInstance, deps: Deps): void {
         response: { 200: eventPageSchema, 400: errorBodySchema, 429: errorBodySchema },
       },
     },
-    async (request) => listFeed(deps, request.query),
+    async (request, reply) => {
+      // The parsed query has its keys in schema order, so equal queries make equal keys.
+      const key = `feed:${JSON.stringify(request.query)}`;
+      const page = await feedCache.read(key, async () => ({
+        json: JSON.stringify(await listFeed(deps, request.query)),
+      }));
+      return page === null ? listFeed(deps, request.query) : sendSerialized(reply, page);
+    },
   );
 
   api.get(

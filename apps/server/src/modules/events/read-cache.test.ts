@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { createReadCache } from "./read-cache.ts";
+
+function countingLoader(value: string | null, delayMs = 5) {
+  const calls = { count: 0 };
+  const load = async () => {
+    calls.count++;
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    return value;
+  };
+  return { calls, load };
+}
+
+describe("read cache", () => {
+  it("loads a key once for a crowd of concurrent readers", async () => {
+    const cache = createReadCache<string>(60_000);
+    const { calls, load } = countingLoader("page");
+    const values = await Promise.all(Array.from({ length: 50 }, () => cache.read("k", load)));
+    expect(new Set(values)).toEqual(new Set(["page"]));
+    expect(calls.count).toBe(1);
+    await cache.read("k", load);
+    expect(calls.count).toBe(1);
+  });
+
+  it("loads again once the entry has lived its time, or was forgotten, or cleared", async () => {
+    const cache = createReadCache<string>(30);
+    const { calls, load } = countingLoader("page", 0);
+    await cache.read("k", load);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    await cache.read("k", load);
+    expect(calls.count).toBe(2);
+    cache.forget("k");
+    await cache.read("k", load);
+    cache.clear();
+    await cache.read("k", load);
+    expect(calls.count).toBe(4);
+  });
+
+  it("keeps neither null nor failures", async () => {
+    const cache = createReadCache<string>(60_000);
+    const missing = countingLoader(null, 0);
+    await cache.read("k", missing.load);
+    await cache.read("k", missing.load);
+    expect(missing.calls.count).toBe(2);
+    await expect(cache.read("f", () => Promise.reject(new Error("down")))).rejects.toThrow("down");
+    expect(await cache.read("f", () => Promise.resolve("up"))).toBe("up");
+  });
+
+  it("with a time of 0, always loads", async () => {
+    const cache = createReadCache<string>(0);
+    const { calls, load } = countingLoader("page", 0);
+    await Promise.all([cache.read("k", load), cache.read("k", load)]);
+    expect(calls.count).toBe(2);
+  });
+});
