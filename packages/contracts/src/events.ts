@@ -169,8 +169,8 @@ export type Event = z.infer<typeof eventSchema>;
 export const eventPageSchema = z.object({ items: z.array(eventSchema), nextCursor: z.string().nullable() });
 export type EventPage = z.infer<typeof eventPageSchema>;
 
-const limitSchema = z.coerce.number().int().min(1).max(100).default(20);
-const cursorSchema = z.string().min(1).max(500);
+export const limitSchema = z.coerce.number().int().min(1).max(100).default(20);
+export const cursorSchema = z.string().min(1).max(500);
 
 /** GET /api/events: published public events that have not ended. */
 export const eventFeedQuerySchema = z.object({

@@ -3,3 +3,4 @@ export * from "./domain-events.ts";
 export * from "./auth.ts";
 export * from "./jobs.ts";
 export * from "./events.ts";
+export * from "./participation.ts";

@@ -112,6 +112,22 @@ export interface CalendarFeedsTable {
   created_at: CreatedAt;
 }
 
+export type ParticipationStatus = "confirmed" | "waitlisted" | "cancelled" | "removed" | "event_cancelled";
+
+/** A person's place at an event; one row per (event, user) for good. */
+export interface ParticipationsTable {
+  event_id: string;
+  user_id: string;
+  status: ParticipationStatus;
+  /** Order in the event's queue (int8, read as a number: see db.ts). */
+  queue_number: number;
+  joined_at: Date;
+  confirmed_at: Date | null;
+  checked_in_at: Date | null;
+  removed_reason: string | null;
+  updated_at: Date;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -122,4 +138,5 @@ export interface Database {
   rate_limit_counters: RateLimitCountersTable;
   events: EventsTable;
   calendar_feeds: CalendarFeedsTable;
+  participations: ParticipationsTable;
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** One Prometheus registry per app instance, so tests can build many apps in one process. */
 export function createMetrics() {
@@ -35,7 +35,13 @@ export function createMetrics() {
       this.set((await jobStats.read()).dead);
     },
   });
-  return { registry, httpDuration, outboxBacklog, jobStats, jobQueueDepth, jobsDead };
+  const joins = new Counter({
+    name: "joins_total",
+    help: "Join decisions by outcome: confirmed, waitlisted, already (held a place), full, closed, forbidden",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, outboxBacklog, jobStats, jobQueueDepth, jobsDead, joins };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

@@ -10,7 +10,10 @@ import type { Deps } from "../deps.ts";
 import { registerAuthRoutes } from "../modules/auth/auth.routes.ts";
 import { registerUserRoutes } from "../modules/auth/users.routes.ts";
 import { registerCalendarRoutes } from "../modules/events/calendar.routes.ts";
-import { registerEventRoutes } from "../modules/events/events.routes.ts";
+import { createEventReadCaches, registerEventRoutes } from "../modules/events/events.routes.ts";
+import { createAdmissionQueue } from "../modules/participation/admission.ts";
+import { registerParticipationRoutes } from "../modules/participation/participation.routes.ts";
+import { createEventHooks } from "../modules/participation/participation.service.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
 
@@ -36,7 +39,16 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   registerAuthRoutes(app, deps);
   registerUserRoutes(app, deps);
   registerJobRoutes(app, deps);
-  registerEventRoutes(app, deps);
+  const caches = createEventReadCaches(deps.config.readCacheMs);
+  // A participation change alters the event's counters: its shared page must not outlive it here.
+  const forgetEventPage = (eventId: string) => {
+    caches.pages.forget(eventId);
+  };
+  registerEventRoutes(app, deps, { hooks: createEventHooks(deps), caches });
+  registerParticipationRoutes(app, deps, {
+    admission: createAdmissionQueue(deps, forgetEventPage),
+    onChange: forgetEventPage,
+  });
   registerCalendarRoutes(app, deps);
 
   return { serveIndex: await registerWebApp(app) };

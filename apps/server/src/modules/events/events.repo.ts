@@ -249,3 +249,69 @@ export async function listOrganizerEvents(
     key: { startsAt: row.starts_at_key, id: row.id },
   }));
 }
+
+/** What deciding a join needs to know about an event, and its participation counters. */
+export interface AdmissionRecord {
+  id: string;
+  organizerId: string;
+  status: EventStatus;
+  endsAt: Date;
+  capacity: number | null;
+  waitlistLimit: number | null;
+  confirmed: number;
+  waitlisted: number;
+  checkedIn: number;
+}
+
+/** The admission facts of one event; `forUpdate` locks its row until the transaction ends. */
+export async function findAdmission(
+  db: Executor,
+  id: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<AdmissionRecord | undefined> {
+  let query = db
+    .selectFrom("events")
+    .select([
+      "id",
+      "organizer_id",
+      "status",
+      "ends_at",
+      "capacity",
+      "waitlist_limit",
+      "confirmed_count",
+      "waitlisted_count",
+      "checked_in_count",
+    ])
+    .where("id", "=", id);
+  if (options.forUpdate === true) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  if (row === undefined) return undefined;
+  return {
+    id: row.id,
+    organizerId: row.organizer_id,
+    status: row.status,
+    endsAt: row.ends_at,
+    capacity: row.capacity,
+    waitlistLimit: row.waitlist_limit,
+    confirmed: row.confirmed_count,
+    waitlisted: row.waitlisted_count,
+    checkedIn: row.checked_in_count,
+  };
+}
+
+/** Sets the participation counters; they do not bump the version (see updateEvent). */
+export async function setCounters(
+  db: Executor,
+  id: string,
+  counters: { confirmed: number; waitlisted: number; checkedIn: number },
+): Promise<void> {
+  await db
+    .updateTable("events")
+    .set({
+      confirmed_count: counters.confirmed,
+      waitlisted_count: counters.waitlisted,
+      checked_in_count: counters.checkedIn,
+    })
+    .where("id", "=", id)
+    .execute();
+}

@@ -21,6 +21,7 @@ import type { EventRecord } from "./events.repo.ts";
 import { ifMatchAllows } from "./etag.ts";
 
 export type EventsDeps = Pick<Deps, "db" | "clock">;
+export type { AdmissionRecord } from "./events.repo.ts";
 
 /**
  * What other modules do inside an events transaction. `capacityRaised` runs with the event row locked,
@@ -181,6 +182,27 @@ export async function listMyEvents(
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, "time");
   const rows = await repo.listOrganizerEvents(deps.db, actor.id, { limit: query.limit + 1, after });
   return toPage(rows, query.limit, deps.clock.now());
+}
+
+/**
+ * For the participation module: an event's admission facts and counters. With `forUpdate` its row stays
+ * locked until `db` (a transaction) ends, which serialises every change to its participations.
+ */
+export async function findEventAdmission(
+  db: Executor,
+  id: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<repo.AdmissionRecord | undefined> {
+  return repo.findAdmission(db, id, options);
+}
+
+/** For the participation module: writes the counters, inside the transaction that holds the event's lock. */
+export async function setEventCounters(
+  trx: Trx,
+  id: string,
+  counters: { confirmed: number; waitlisted: number; checkedIn: number },
+): Promise<void> {
+  await repo.setCounters(trx, id, counters);
 }
 
 // Locks the row first, so every write to one event (and its outbox rows) is serialised; then decides who

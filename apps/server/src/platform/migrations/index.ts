@@ -3,6 +3,7 @@ import * as foundation from "./20261122T0500-foundation.ts";
 import * as rateLimitCounters from "./20261122T0511-rate-limit-counters.ts";
 import * as events from "./20261122T0600-events.ts";
 import * as calendarFeeds from "./20261122T0630-calendar-feeds.ts";
+import * as participations from "./20261122T0900-participations.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   "20261122T0511-rate-limit-counters": rateLimitCounters,
   "20261122T0600-events": events,
   "20261122T0630-calendar-feeds": calendarFeeds,
+  "20261122T0900-participations": participations,
 };
