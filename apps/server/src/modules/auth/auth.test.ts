@@ -1,3 +1,4 @@
+import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { isOwnOrigin, ownOrigin, refreshCookieOptions } from "./cookies.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
@@ -63,17 +64,17 @@ describe("access tokens", () => {
     const token = await signAccessToken(key, user, issuedAt);
     const claims: unknown = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString());
     expect(claims).toMatchObject({ sub: user.id, role: "moderator", sid: user.sessionId, exp: 1767226500 });
-    expect(await verifyAccessToken(key, token, new Date("2026-01-01T00:14:59Z"))).toEqual({ ok: true, user });
+    expect(verifyAccessToken(key, token, new Date("2026-01-01T00:14:59Z"))).toEqual({ ok: true, user });
   });
 
   it("are expired after 15 minutes and invalid under another key or when altered", async () => {
     const token = await signAccessToken(key, user, issuedAt);
-    expect(await verifyAccessToken(key, token, new Date("2026-01-01T00:15:01Z"))).toEqual({
+    expect(verifyAccessToken(key, token, new Date("2026-01-01T00:15:01Z"))).toEqual({
       ok: false,
       problem: "auth.token_expired",
     });
     const otherKey = createTokenKey("another-secret-another-secret-another-0");
-    expect(await verifyAccessToken(otherKey, token, issuedAt)).toEqual({
+    expect(verifyAccessToken(otherKey, token, issuedAt)).toEqual({
       ok: false,
       problem: "auth.invalid_token",
     });
@@ -81,12 +82,67 @@ describe("access tokens", () => {
     const forgedPayload = Buffer.from(
       JSON.stringify({ sub: user.id, role: "admin", sid: user.sessionId, exp: 1767226500 }),
     ).toString("base64url");
-    expect(
-      await verifyAccessToken(key, `${header ?? ""}.${forgedPayload}.${signature ?? ""}`, issuedAt),
-    ).toEqual({
+    expect(verifyAccessToken(key, `${header ?? ""}.${forgedPayload}.${signature ?? ""}`, issuedAt)).toEqual({
       ok: false,
       problem: "auth.invalid_token",
     });
+  });
+});
+
+describe("access token verification", () => {
+  const now = new Date("2026-01-01T00:00:00Z");
+  const claims = { role: user.role, sid: user.sessionId };
+  const sign = (header: Record<string, unknown>, signingKey: Uint8Array = key.bytes) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", ...header })
+      .setSubject(user.id)
+      .setExpirationTime(Math.floor(now.getTime() / 1000) + 60)
+      .sign(signingKey);
+  const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+  it("accepts what jose signs with the same key, with or without typ", async () => {
+    expect(verifyAccessToken(key, await sign({ typ: "JWT" }), now)).toEqual({ ok: true, user });
+    expect(verifyAccessToken(key, await sign({}), now)).toEqual({ ok: true, user });
+  });
+
+  it("refuses other algorithms, crit headers, alg none, junk signatures and extra segments", async () => {
+    const invalid = { ok: false, problem: "auth.invalid_token" };
+    const hs512 = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS512" })
+      .setSubject(user.id)
+      .setExpirationTime("1h")
+      .sign(key.bytes);
+    expect(verifyAccessToken(key, hs512, now)).toEqual(invalid);
+    const critical = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256", crit: ["b64"], b64: true })
+      .setSubject(user.id)
+      .setExpirationTime("1h")
+      .sign(key.bytes);
+    expect(verifyAccessToken(key, critical, now)).toEqual(invalid);
+    const good = await sign({ typ: "JWT" });
+    const [, payload, signature] = good.split(".");
+    expect(verifyAccessToken(key, `${segment({ alg: "none" })}.${payload ?? ""}.`, now)).toEqual(invalid);
+    expect(verifyAccessToken(key, `${good}A`, now)).toEqual(invalid);
+    expect(verifyAccessToken(key, `${good}.x`, now)).toEqual(invalid);
+    expect(
+      verifyAccessToken(key, `${segment({ alg: "HS256" })}.${payload ?? ""}.${signature ?? ""}`, now),
+    ).toEqual(invalid);
+    expect(verifyAccessToken(key, "not a token", now)).toEqual(invalid);
+  });
+
+  it("needs exp, and refuses a token whose nbf lies ahead", async () => {
+    const noExp = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(user.id)
+      .sign(key.bytes);
+    expect(verifyAccessToken(key, noExp, now)).toEqual({ ok: false, problem: "auth.invalid_token" });
+    const later = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(user.id)
+      .setNotBefore(Math.floor(now.getTime() / 1000) + 30)
+      .setExpirationTime(Math.floor(now.getTime() / 1000) + 60)
+      .sign(key.bytes);
+    expect(verifyAccessToken(key, later, now)).toEqual({ ok: false, problem: "auth.invalid_token" });
   });
 });
 

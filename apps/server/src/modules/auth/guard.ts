@@ -26,17 +26,15 @@ export function installAuth(app: FastifyInstance, deps: Pick<Deps, "secrets" | "
   const key = createTokenKey(deps.secrets.tokenSecret);
   app.decorateRequest("user", null);
   app.decorateRequest("authProblem", null);
-  app.addHook("onRequest", async (request) => {
+  app.addHook("onRequest", (request, _reply, done) => {
     const header = request.headers.authorization;
-    if (header === undefined || header === "") return;
-    const token = BEARER.exec(header)?.[1];
-    if (token === undefined) {
-      request.authProblem = "auth.invalid_token";
-      return;
+    if (header !== undefined && header !== "") {
+      const token = BEARER.exec(header)?.[1];
+      const verified = token === undefined ? undefined : verifyAccessToken(key, token, deps.clock.now());
+      if (verified?.ok === true) request.user = verified.user;
+      else request.authProblem = verified?.problem ?? "auth.invalid_token";
     }
-    const verified = await verifyAccessToken(key, token, deps.clock.now());
-    if (verified.ok) request.user = verified.user;
-    else request.authProblem = verified.problem;
+    done();
   });
 }
 

@@ -24,6 +24,8 @@ export interface JoinOutcome {
 
 export interface AdmissionQueue {
   join(eventId: string, userId: string): Promise<JoinOutcome>;
+  /** Resolves once every join queued so far is decided; the pool must outlive this. */
+  drain(): Promise<void>;
 }
 
 interface Waiter {
@@ -43,6 +45,7 @@ export function createAdmissionQueue(
   onChange: (eventId: string) => void = () => undefined,
 ): AdmissionQueue {
   const pending = new Map<string, Waiter[]>();
+  const draining = new Set<Promise<void>>();
   // Events that refused every newcomer in their last batch (full, cancelled, ended): the next batch first
   // tries to answer without a write, and writes only if a place has opened.
   const refusingEvents = new Set<string>();
@@ -197,6 +200,9 @@ export function createAdmissionQueue(
   }
 
   return {
+    async drain() {
+      while (draining.size > 0) await Promise.all(draining);
+    },
     join(eventId, userId) {
       return new Promise<JoinOutcome>((resolve, reject) => {
         const queue = pending.get(eventId);
@@ -206,7 +212,9 @@ export function createAdmissionQueue(
         }
         pending.set(eventId, [{ userId, resolve, reject }]);
         // Joins arriving in the same turn of the event loop go into the first batch together.
-        setImmediate(() => void drain(eventId));
+        const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => drain(eventId));
+        draining.add(run);
+        void run.finally(() => draining.delete(run));
       });
     },
   };

@@ -31,6 +31,8 @@ export function registerParticipationRoutes(
   options: ParticipationRouteOptions,
 ): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
+  // A client that hung up leaves its join queued; it is decided before the pool closes.
+  app.addHook("onClose", () => options.admission.drain());
 
   api.post(
     "/api/events/:id/join",
