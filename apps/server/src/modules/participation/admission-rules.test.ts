@@ -1,47 +1,42 @@
+import type { ParticipationStatus } from "@turnout/contracts";
 import { describe, expect, it } from "vitest";
-import { decideJoins, isFull } from "./admission-rules.ts";
+import { answerJoins } from "./admission-rules.ts";
 
-const open = { capacity: 2, waitlistLimit: 1, confirmed: 0, waitlisted: 0 };
+interface Place {
+  status: ParticipationStatus;
+}
+const confirmed: Place = { status: "confirmed" };
+const waitlisted: Place = { status: "waitlisted" };
+const removed: Place = { status: "removed" };
+const cancelled: Place = { status: "cancelled" };
 
-describe("decideJoins", () => {
-  it("fills seats, then the waitlist, then refuses, in arrival order", () => {
-    const { decisions, after } = decideJoins(open, ["a", "b", "c", "d"], new Map());
-    expect(decisions).toEqual([
-      { kind: "placed", status: "confirmed", waitlistPosition: null },
-      { kind: "placed", status: "confirmed", waitlistPosition: null },
-      { kind: "placed", status: "waitlisted", waitlistPosition: 1 },
+describe("answerJoins", () => {
+  it("answers new places, then `already` to a repeat in the same batch", () => {
+    const placed = new Map<string, { record: Place; waitlistPosition: number | null }>([
+      ["a", { record: confirmed, waitlistPosition: null }],
+      ["b", { record: waitlisted, waitlistPosition: 3 }],
+    ]);
+    expect(answerJoins(["a", "b", "a"], "org", placed, new Map())).toEqual([
+      { kind: "placed", record: confirmed, waitlistPosition: null },
+      { kind: "placed", record: waitlisted, waitlistPosition: 3 },
+      { kind: "already", record: confirmed, waitlistPosition: null },
+    ]);
+  });
+
+  it("tells holders they hold, refuses the organizer and the removed, and the rest are full", () => {
+    const held = new Map<string, Place>([
+      ["c", confirmed],
+      ["w", waitlisted],
+      ["r", removed],
+      ["x", cancelled],
+    ]);
+    expect(answerJoins(["c", "w", "r", "x", "org", "new"], "org", new Map(), held)).toEqual([
+      { kind: "already", record: confirmed },
+      { kind: "already", record: waitlisted },
+      { kind: "forbidden", reason: "removed" },
+      { kind: "full" },
+      { kind: "forbidden", reason: "organizer" },
       { kind: "full" },
     ]);
-    expect(after).toEqual({ ...open, confirmed: 2, waitlisted: 1 });
-    expect(isFull(after)).toBe(true);
-  });
-
-  it("places a user named twice once, and never those who hold a place or were removed", () => {
-    const held = new Map([
-      ["held", "waitlisted" as const],
-      ["gone", "removed" as const],
-      ["back", "cancelled" as const],
-    ]);
-    const { decisions, after } = decideJoins(open, ["a", "a", "held", "gone", "back"], held);
-    expect(decisions.map((decision) => decision.kind)).toEqual([
-      "placed",
-      "already",
-      "already",
-      "forbidden",
-      "placed",
-    ]);
-    expect(after.confirmed).toBe(2);
-  });
-
-  it("treats null capacity and null waitlist limit as unlimited", () => {
-    const unlimited = { capacity: null, waitlistLimit: null, confirmed: 5, waitlisted: 0 };
-    expect(decideJoins(unlimited, ["a"], new Map()).decisions[0]).toMatchObject({ status: "confirmed" });
-    const endlessWaitlist = { capacity: 1, waitlistLimit: null, confirmed: 1, waitlisted: 1_000 };
-    expect(decideJoins(endlessWaitlist, ["a"], new Map()).decisions[0]).toEqual({
-      kind: "placed",
-      status: "waitlisted",
-      waitlistPosition: 1_001,
-    });
-    expect(isFull(endlessWaitlist)).toBe(false);
   });
 });

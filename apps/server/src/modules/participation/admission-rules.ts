@@ -1,65 +1,39 @@
 import type { ParticipationStatus } from "@turnout/contracts";
 
 /*
- * Who gets what, decided for a whole batch of joins at once, in arrival order. Pure: the admission queue
- * feeds it the event's counters (read under the event's lock) and the places the joiners already hold.
+ * What each joiner of a batch is told, once admit_joins has decided the batch (who got a place is decided
+ * in the database, in arrival order; see ADR 0005). Pure, so every case is a unit test.
  */
 
-export interface SeatState {
-  capacity: number | null;
-  /** null = unlimited, 0 = no waitlist. */
-  waitlistLimit: number | null;
-  confirmed: number;
-  waitlisted: number;
-}
+export type JoinAnswer<R> =
+  /** A new place (201). */
+  | { kind: "placed"; record: R; waitlistPosition: number | null }
+  /** Holds a confirmed or waitlisted place (200), maybe given earlier in this very batch. */
+  | { kind: "already"; record: R; waitlistPosition?: number | null }
+  | { kind: "forbidden"; reason: "organizer" | "removed" }
+  | { kind: "full" };
 
-export type JoinDecision =
-  /** A new place; `waitlistPosition` is set for the waitlisted. */
-  | { kind: "placed"; status: "confirmed" | "waitlisted"; waitlistPosition: number | null }
-  /** Holds a confirmed or waitlisted place already (maybe from earlier in this very batch). */
-  | { kind: "already" }
-  | { kind: "full" }
-  /** Removed by the organizer: may not come back. */
-  | { kind: "forbidden" };
-
-/**
- * Decides each join in order and returns the decisions and the counters after them. `held` maps a user
- * to the status of the place they have now; a user twice in `userIds` is placed at most once.
- */
-export function decideJoins(
-  state: SeatState,
+/** Answers each joiner, in the batch's order; a user named twice gets the place once, then `already`. */
+export function answerJoins<R extends { status: ParticipationStatus }>(
   userIds: readonly string[],
-  held: ReadonlyMap<string, ParticipationStatus>,
-): { decisions: JoinDecision[]; after: SeatState } {
-  let { confirmed, waitlisted } = state;
-  const placedNow = new Set<string>();
-  const decisions = userIds.map((userId): JoinDecision => {
-    const status = held.get(userId);
-    if (placedNow.has(userId) || status === "confirmed" || status === "waitlisted")
-      return { kind: "already" };
-    if (status === "removed") return { kind: "forbidden" };
-    // A free seat and a waitlist never coexist: freeing a seat promotes the waitlist head at once.
-    if (state.capacity === null || confirmed < state.capacity) {
-      confirmed++;
-      placedNow.add(userId);
-      return { kind: "placed", status: "confirmed", waitlistPosition: null };
+  organizerId: string,
+  placed: ReadonlyMap<string, { record: R; waitlistPosition: number | null }>,
+  held: ReadonlyMap<string, R>,
+): JoinAnswer<R>[] {
+  const answered = new Set<string>();
+  return userIds.map((userId): JoinAnswer<R> => {
+    const isFirst = !answered.has(userId);
+    answered.add(userId);
+    if (userId === organizerId) return { kind: "forbidden", reason: "organizer" };
+    const place = placed.get(userId);
+    if (place !== undefined) {
+      return isFirst
+        ? { kind: "placed", ...place }
+        : { kind: "already", record: place.record, waitlistPosition: place.waitlistPosition };
     }
-    if (state.waitlistLimit === null || waitlisted < state.waitlistLimit) {
-      waitlisted++;
-      placedNow.add(userId);
-      return { kind: "placed", status: "waitlisted", waitlistPosition: waitlisted };
-    }
+    const record = held.get(userId);
+    if (record?.status === "confirmed" || record?.status === "waitlisted") return { kind: "already", record };
+    if (record?.status === "removed") return { kind: "forbidden", reason: "removed" };
     return { kind: "full" };
   });
-  return { decisions, after: { ...state, confirmed, waitlisted } };
-}
-
-/** Whether no one new can get a place, seat or waitlist. */
-export function isFull(state: SeatState): boolean {
-  return (
-    state.capacity !== null &&
-    state.confirmed >= state.capacity &&
-    state.waitlistLimit !== null &&
-    state.waitlisted >= state.waitlistLimit
-  );
 }

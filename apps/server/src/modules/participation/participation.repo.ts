@@ -1,5 +1,6 @@
-import type { Participation, ParticipationStatus } from "@turnout/contracts";
+import { type Participation, type ParticipationStatus, participationStatusSchema } from "@turnout/contracts";
 import { sql } from "kysely";
+import { z } from "zod";
 import type { Executor, Trx } from "../../platform/db.ts";
 
 /** A participation as stored. */
@@ -75,22 +76,6 @@ export async function findParticipation(
   return row === undefined ? undefined : toRecord(row);
 }
 
-/** The participations that some users hold at one event (any status), by user id. */
-export async function findParticipationsOf(
-  db: Executor,
-  eventId: string,
-  userIds: readonly string[],
-): Promise<Map<string, ParticipationRecord>> {
-  if (userIds.length === 0) return new Map();
-  const rows = await db
-    .selectFrom("participations")
-    .select(COLUMNS)
-    .where("event_id", "=", eventId)
-    .where("user_id", "=", sql<string>`ANY(${[...new Set(userIds)]}::uuid[])`)
-    .execute();
-  return new Map(rows.map((row) => [row.user_id, toRecord(row)]));
-}
-
 /** 1 + how many are waitlisted ahead of `queueNumber` at the event. */
 export async function waitlistPosition(db: Executor, eventId: string, queueNumber: number): Promise<number> {
   const row = await db
@@ -101,52 +86,6 @@ export async function waitlistPosition(db: Executor, eventId: string, queueNumbe
     .where("queue_number", "<", queueNumber)
     .executeTakeFirstOrThrow();
   return row.ahead + 1;
-}
-
-/** `count` fresh queue numbers, ascending; draw them while holding the event's lock (ADR 0005). */
-export async function drawQueueNumbers(trx: Trx, count: number): Promise<number[]> {
-  if (count === 0) return [];
-  const result = await sql<{ n: number }>`
-    SELECT nextval('participation_queue_numbers') AS n FROM generate_series(1, ${count}::int)
-  `.execute(trx);
-  return result.rows.map((row) => row.n).sort((a, b) => a - b);
-}
-
-/** A new place (or a new place for someone who cancelled before: the row is reused, back of the queue). */
-export interface NewPlace {
-  userId: string;
-  status: "confirmed" | "waitlisted";
-  queueNumber: number;
-}
-
-/** Writes new places with one statement; returns their records. */
-export async function upsertPlaces(
-  trx: Trx,
-  eventId: string,
-  places: readonly NewPlace[],
-  now: Date,
-): Promise<ParticipationRecord[]> {
-  if (places.length === 0) return [];
-  const result = await sql<Row>`
-    INSERT INTO participations (event_id, user_id, status, queue_number, joined_at, confirmed_at, updated_at)
-    SELECT ${eventId}::uuid, place.user_id, place.status, place.queue_number, ${now}::timestamptz,
-      CASE WHEN place.status = 'confirmed' THEN ${now}::timestamptz END, ${now}::timestamptz
-    FROM unnest(
-      ${places.map((place) => place.userId)}::uuid[],
-      ${places.map((place) => place.status)}::text[],
-      ${places.map((place) => place.queueNumber)}::bigint[]
-    ) AS place (user_id, status, queue_number)
-    ON CONFLICT (event_id, user_id) DO UPDATE SET
-      status = excluded.status,
-      queue_number = excluded.queue_number,
-      joined_at = excluded.joined_at,
-      confirmed_at = excluded.confirmed_at,
-      checked_in_at = NULL,
-      removed_reason = NULL,
-      updated_at = excluded.updated_at
-    RETURNING ${sql.join(COLUMNS.map((column) => sql.ref(column)))}
-  `.execute(trx);
-  return result.rows.map(toRecord);
 }
 
 /** Moves one participation to a status that holds no place (cancelled, removed). */
@@ -198,4 +137,83 @@ export async function cancelAllPlaces(trx: Trx, eventId: string, now: Date): Pro
     .returning(COLUMNS)
     .execute();
   return rows.map(toRecord);
+}
+
+/** What one call of admit_joins saw and did (see admitJoins). */
+export interface AdmissionResult {
+  organizerId: string;
+  status: "draft" | "published" | "cancelled";
+  /** Published and not ended: only then were places given. */
+  isOpen: boolean;
+  capacity: number | null;
+  /** Counters after the batch. */
+  confirmed: number;
+  waitlisted: number;
+  checkedIn: number;
+  /** New places, with their waitlist position (null when confirmed). */
+  placed: { record: ParticipationRecord; waitlistPosition: number | null }[];
+  /** The places the joiners held before the batch, any status. */
+  held: ParticipationRecord[];
+}
+
+const jsonRecordSchema = z.object({
+  event_id: z.string(),
+  user_id: z.string(),
+  status: participationStatusSchema,
+  queue_number: z.number(),
+  joined_at: z.string(),
+  confirmed_at: z.string().nullable(),
+  checked_in_at: z.string().nullable(),
+  position: z.number().nullable().optional(),
+});
+
+const admissionSchema = z.object({
+  organizer_id: z.string(),
+  status: z.enum(["draft", "published", "cancelled"]),
+  is_open: z.boolean(),
+  capacity: z.number().nullable(),
+  confirmed: z.number(),
+  waitlisted: z.number(),
+  checked_in: z.number(),
+  placed: z.array(jsonRecordSchema),
+  held: z.array(jsonRecordSchema),
+});
+
+function fromJson(row: z.infer<typeof jsonRecordSchema>): ParticipationRecord {
+  return toRecord({
+    ...row,
+    joined_at: new Date(row.joined_at),
+    confirmed_at: row.confirmed_at === null ? null : new Date(row.confirmed_at),
+    checked_in_at: row.checked_in_at === null ? null : new Date(row.checked_in_at),
+  });
+}
+
+/**
+ * Decides and writes a batch of joins with one call of the database function admit_joins (migration
+ * 20261122T1000), so the event's row is locked for a single round trip (ADR 0005). Undefined when there is
+ * no such event. `userIds` are in arrival order; a user's first arrival counts.
+ */
+export async function admitJoins(
+  db: Executor,
+  eventId: string,
+  userIds: readonly string[],
+  now: Date,
+): Promise<AdmissionResult | undefined> {
+  const result = await sql<{ admission: unknown }>`
+    SELECT admit_joins(${eventId}::uuid, ${userIds}::uuid[], ${now}::timestamptz) AS admission
+  `.execute(db);
+  const admission = result.rows[0]?.admission;
+  if (admission === null || admission === undefined) return undefined;
+  const row = admissionSchema.parse(admission);
+  return {
+    organizerId: row.organizer_id,
+    status: row.status,
+    isOpen: row.is_open,
+    capacity: row.capacity,
+    confirmed: row.confirmed,
+    waitlisted: row.waitlisted,
+    checkedIn: row.checked_in,
+    placed: row.placed.map((json) => ({ record: fromJson(json), waitlistPosition: json.position ?? null })),
+    held: row.held.map(fromJson),
+  };
 }

@@ -4,6 +4,7 @@ import * as rateLimitCounters from "./20261122T0511-rate-limit-counters.ts";
 import * as events from "./20261122T0600-events.ts";
 import * as calendarFeeds from "./20261122T0630-calendar-feeds.ts";
 import * as participations from "./20261122T0900-participations.ts";
+import * as admitJoins from "./20261122T1000-admit-joins.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "20261122T0600-events": events,
   "20261122T0630-calendar-feeds": calendarFeeds,
   "20261122T0900-participations": participations,
+  "20261122T1000-admit-joins": admitJoins,
 };
