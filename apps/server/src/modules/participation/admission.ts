@@ -44,37 +44,60 @@ export function createAdmissionQueue(
   const pending = new Map<string, Waiter[]>();
   const running = new Set<Promise<void>>();
 
+  // Runs the event's batches one after another. The next batch is sent as soon as the previous one is
+  // decided, before its joiners are answered, so writing hundreds of responses never delays the database.
   async function drainEvent(eventId: string): Promise<void> {
-    for (;;) {
-      const queue = pending.get(eventId);
-      if (queue === undefined || queue.length === 0) {
-        pending.delete(eventId);
-        return;
-      }
-      const batch = queue.splice(0, MAX_BATCH);
-      try {
-        await admit(eventId, batch);
-      } catch (error) {
-        for (const waiter of batch) waiter.reject(error);
-      }
+    let batch = takeBatch(eventId);
+    let decision = batch.length === 0 ? undefined : decide(eventId, batch);
+    while (decision !== undefined) {
+      const decided = await decision;
+      const answered = batch;
+      batch = takeBatch(eventId);
+      decision = batch.length === 0 ? undefined : decide(eventId, batch);
+      track(answer(eventId, answered, decided));
+    }
+    pending.delete(eventId);
+  }
+
+  function track(work: Promise<void>): void {
+    running.add(work);
+    void work.finally(() => running.delete(work));
+  }
+
+  function takeBatch(eventId: string): Waiter[] {
+    return pending.get(eventId)?.splice(0, MAX_BATCH) ?? [];
+  }
+
+  // Never rejects: a failed call becomes the answer of every joiner in the batch.
+  async function decide(eventId: string, batch: Waiter[]): Promise<AdmissionResult | undefined | Error> {
+    const userIds = batch.map((waiter) => waiter.userId);
+    try {
+      return await repo.admitJoins(deps.db, eventId, userIds, deps.clock.now());
+    } catch (error) {
+      return error instanceof Error ? error : new Error(String(error));
     }
   }
 
-  async function admit(eventId: string, batch: Waiter[]): Promise<void> {
-    const userIds = batch.map((waiter) => waiter.userId);
-    const result = await repo.admitJoins(deps.db, eventId, userIds, deps.clock.now());
+  async function answer(
+    eventId: string,
+    batch: Waiter[],
+    result: AdmissionResult | undefined | Error,
+  ): Promise<void> {
+    if (result instanceof Error) {
+      for (const waiter of batch) waiter.reject(result);
+      return;
+    }
     const refusal = refusalOf(result);
     if (result === undefined || refusal !== null) {
-      deps.metrics.joins.inc(
-        { outcome: refusal?.code === "event.closed" ? "closed" : "not_found" },
-        batch.length,
-      );
+      const outcome = refusal?.code === "event.closed" ? "closed" : "not_found";
+      deps.metrics.joins.inc({ outcome }, batch.length);
       for (const waiter of batch) waiter.reject(refusal ?? eventNotFound());
       return;
     }
     if (result.placed.length > 0) onChange(eventId);
     const placed = new Map(result.placed.map((place) => [place.record.userId, place]));
     const held = new Map(result.held.map((record) => [record.userId, record]));
+    const userIds = batch.map((waiter) => waiter.userId);
     const answers = answerJoins(userIds, result.organizerId, placed, held);
     await Promise.all(
       batch.map(async (waiter, index) => {
@@ -133,9 +156,7 @@ export function createAdmissionQueue(
         }
         pending.set(eventId, [{ userId, resolve, reject }]);
         // Joins arriving in the same turn of the event loop go into the first batch together.
-        const run = new Promise<void>((next) => setImmediate(next)).then(() => drainEvent(eventId));
-        running.add(run);
-        void run.finally(() => running.delete(run));
+        track(new Promise<void>((next) => setImmediate(next)).then(() => drainEvent(eventId)));
       });
     },
   };
