@@ -64,7 +64,9 @@ async function main(): Promise<void> {
   }
   const app = await buildApp(deps);
   onStop("http server", () => app.close());
-  await app.listen({ port: config.port, host: config.host });
+  // A flash crowd opens thousands of connections at once; Node's default backlog (511) would drop the
+  // excess SYNs and make those clients wait a full second to retry. The kernel caps it at somaxconn.
+  await app.listen({ port: config.port, host: config.host, backlog: 4096 });
   log.info(
     {
       roles: [...config.roles],

@@ -1,0 +1,100 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
+import { createTokenKey, signAccessToken } from "../../apps/server/src/modules/auth/tokens.ts";
+import { createDb } from "../../apps/server/src/platform/db.ts";
+import { migrateToLatest } from "../../apps/server/src/platform/migrate.ts";
+import { createScratchDatabase, type ScratchDatabase } from "../../e2e/support/scratch-database.ts";
+
+// The data of the joins scenario: a migrated scratch database with many users and their access tokens,
+// and events made straight in SQL (the scenario measures joining, not event creation).
+
+export const BENCH_TOKEN_SECRET = "bench-token-secret-bench-token-secret-0000";
+
+export interface JoinsDatabase {
+  url: string;
+  /** Access tokens of distinct users, none the organizer of any event. */
+  tokens: string[];
+  createEvent(seats: { capacity: number; waitlistLimit: number }): Promise<string>;
+  /** Counters and rows of an event, to check exactness. */
+  readEvent(eventId: string): Promise<EventCheck>;
+  drop(): Promise<void>;
+}
+
+export interface EventCheck {
+  confirmedCount: number;
+  waitlistedCount: number;
+  /** user ids by status, in queue order */
+  confirmed: string[];
+  waitlisted: string[];
+  rows: number;
+}
+
+/** Creates the database on `adminUrl`'s server with `userCount` users and one token each. */
+export async function createJoinsDatabase(adminUrl: string, userCount: number): Promise<JoinsDatabase> {
+  const scratch: ScratchDatabase = await createScratchDatabase(adminUrl);
+  const { db, close } = createDb(scratch.url, 4);
+  try {
+    await migrateToLatest(db);
+    const organizerId = randomUUID();
+    await sql`
+      INSERT INTO users (id, email, name, password_hash, role)
+      VALUES (${organizerId}, 'organizer@bench.test', 'Bench Organizer', 'not-a-hash', 'user')
+    `.execute(db);
+    const users = await sql<{ id: string }>`
+      INSERT INTO users (id, email, name, password_hash, role)
+      SELECT gen_random_uuid(), 'joiner' || n || '@bench.test', 'Joiner ' || n, 'not-a-hash', 'user'
+      FROM generate_series(1, ${userCount}::int) AS n
+      RETURNING id
+    `.execute(db);
+    await sql`ANALYZE users`.execute(db);
+    const key = createTokenKey(BENCH_TOKEN_SECRET);
+    const now = new Date();
+    const tokens = await Promise.all(
+      users.rows.map(({ id }) => signAccessToken(key, { id, role: "user", sessionId: randomUUID() }, now)),
+    );
+    return {
+      url: scratch.url,
+      tokens,
+      async createEvent({ capacity, waitlistLimit }) {
+        const id = randomUUID();
+        await sql`
+          INSERT INTO events (id, organizer_id, title, starts_at, ends_at, timezone, category, capacity,
+            waitlist_limit, visibility, status)
+          VALUES (${id}, ${organizerId}, 'Flash crowd', now() + interval '1 day', now() + interval '2 days',
+            'UTC', 'music', ${capacity}, ${waitlistLimit}, 'public', 'published')
+        `.execute(db);
+        return id;
+      },
+      async readEvent(eventId) {
+        const event = await db
+          .selectFrom("events")
+          .select(["confirmed_count", "waitlisted_count"])
+          .where("id", "=", eventId)
+          .executeTakeFirstOrThrow();
+        const rows = await db
+          .selectFrom("participations")
+          .select(["user_id", "status"])
+          .where("event_id", "=", eventId)
+          .orderBy("queue_number")
+          .execute();
+        const byStatus = (status: string) =>
+          rows.filter((row) => row.status === status).map((row) => row.user_id);
+        return {
+          confirmedCount: event.confirmed_count,
+          waitlistedCount: event.waitlisted_count,
+          confirmed: byStatus("confirmed"),
+          waitlisted: byStatus("waitlisted"),
+          rows: rows.length,
+        };
+      },
+      async drop() {
+        await close();
+        await scratch.drop();
+      },
+    };
+  } catch (error) {
+    await close();
+    await scratch.drop();
+    throw error;
+  }
+}
