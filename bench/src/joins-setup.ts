@@ -66,26 +66,32 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
         return id;
       },
       async readEvent(eventId) {
-        const event = await db
-          .selectFrom("events")
-          .select(["confirmed_count", "waitlisted_count"])
-          .where("id", "=", eventId)
-          .executeTakeFirstOrThrow();
-        const rows = await db
-          .selectFrom("participations")
-          .select(["user_id", "status"])
-          .where("event_id", "=", eventId)
-          .orderBy("queue_number")
-          .execute();
-        const byStatus = (status: string) =>
-          rows.filter((row) => row.status === status).map((row) => row.user_id);
-        return {
-          confirmedCount: event.confirmed_count,
-          waitlistedCount: event.waitlisted_count,
-          confirmed: byStatus("confirmed"),
-          waitlisted: byStatus("waitlisted"),
-          rows: rows.length,
-        };
+        // One snapshot for counter and rows: joins still in flight may commit between two reads.
+        return db
+          .transaction()
+          .setIsolationLevel("repeatable read")
+          .execute(async (trx) => {
+            const event = await trx
+              .selectFrom("events")
+              .select(["confirmed_count", "waitlisted_count"])
+              .where("id", "=", eventId)
+              .executeTakeFirstOrThrow();
+            const rows = await trx
+              .selectFrom("participations")
+              .select(["user_id", "status"])
+              .where("event_id", "=", eventId)
+              .orderBy("queue_number")
+              .execute();
+            const byStatus = (status: string) =>
+              rows.filter((row) => row.status === status).map((row) => row.user_id);
+            return {
+              confirmedCount: event.confirmed_count,
+              waitlistedCount: event.waitlisted_count,
+              confirmed: byStatus("confirmed"),
+              waitlisted: byStatus("waitlisted"),
+              rows: rows.length,
+            };
+          });
       },
       async drop() {
         await close();

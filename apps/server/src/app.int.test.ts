@@ -85,6 +85,17 @@ describe("platform HTTP behaviour", () => {
     expect(page.headers["content-type"]).toMatch(page.statusCode === 200 ? /text\/html/ : /text\/plain/);
   });
 
+  it("puts helmet's document headers on pages and the reference page, not on JSON routes", async () => {
+    const page = await t.app.inject({ url: "/events/some-page" });
+    expect(page.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    expect(page.headers["x-content-type-options"]).toBe("nosniff");
+    const docs = await t.app.inject({ url: "/api/docs" });
+    expect(docs.headers["x-frame-options"]).toBe("SAMEORIGIN");
+    const json = await t.app.inject({ url: "/api/events" });
+    expect(json.statusCode).toBe(200);
+    expect(json.headers["x-frame-options"]).toBeUndefined();
+  });
+
   it("exposes Prometheus metrics with the HTTP latency histogram by route", async () => {
     await t.app.inject({ url: "/healthz" });
     const response = await t.app.inject({ url: "/metrics" });

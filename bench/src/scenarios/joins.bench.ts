@@ -170,6 +170,10 @@ async function runStorm(
     check.confirmed.length === check.rows &&
     created <= check.rows &&
     check.rows <= next;
+  progress(
+    `joins: storm sent ${next}, ${created} x 201 of ${latencies.length} answers; ` +
+      `${check.rows} rows, counter ${check.confirmedCount}`,
+  );
   return {
     joinsPerSec: Math.round(latencies.length / durationS),
     p95Ms: percentile(latencies, 0.95),

@@ -38,15 +38,24 @@ const STATUS: Record<ErrorCode, number> = {
 
 /** The one error type: a stable code (API.md), a human message, optional details and headers. */
 export class AppError extends Error {
+  readonly code: ErrorCode;
   readonly status: number;
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    readonly details?: unknown,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
+  readonly details?: unknown;
+  readonly headers?: Record<string, string>;
+  constructor(code: ErrorCode, message: string, details?: unknown, headers?: Record<string, string>) {
+    // A client's mistake needs no stack trace, and capturing one is most of what a refusal costs: a flash
+    // crowd gets a thousand `event.full` answers a second.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (STATUS[code] < 500) Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+    this.code = code;
     this.status = STATUS[code];
+    this.details = details;
+    this.headers = headers;
   }
 }
 

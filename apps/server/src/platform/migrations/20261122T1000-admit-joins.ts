@@ -43,12 +43,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         FROM unnest(p_users) WITH ORDINALITY AS r (user_id, arrival)
         GROUP BY user_id
       ),
-      -- One primary-key probe per joiner (LATERAL), never a scan of the event's participations.
+      -- Both key columns in the index condition: only the joiners' entries are read, however the plan
+      -- goes and however many people the event already has.
       held AS (
         SELECT p.event_id, p.user_id, p.status, p.queue_number, p.joined_at, p.confirmed_at, p.checked_in_at
-        FROM request r CROSS JOIN LATERAL (
-          SELECT * FROM participations WHERE event_id = p_event AND user_id = r.user_id
-        ) AS p
+        FROM participations p
+        WHERE p.event_id = p_event AND p.user_id = ANY (p_users)
       ),
       newcomer AS (
         SELECT r.user_id, row_number() OVER (ORDER BY r.arrival) AS n
