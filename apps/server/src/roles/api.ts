@@ -14,6 +14,7 @@ import { createEventReadCaches, registerEventRoutes } from "../modules/events/ev
 import { createAdmissionQueue } from "../modules/participation/admission.ts";
 import { registerParticipationRoutes } from "../modules/participation/participation.routes.ts";
 import { createEventHooks } from "../modules/participation/participation.service.ts";
+import { registerTicketRoutes } from "../modules/participation/tickets.routes.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
 
@@ -49,6 +50,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
     admission: createAdmissionQueue(deps, forgetEventPage),
     onChange: forgetEventPage,
   });
+  registerTicketRoutes(app, deps, { onChange: forgetEventPage });
   registerCalendarRoutes(app, deps);
 
   return { serveIndex: await registerWebApp(app) };
