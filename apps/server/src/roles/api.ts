@@ -12,6 +12,7 @@ import { registerUserRoutes } from "../modules/auth/users.routes.ts";
 import { registerCalendarRoutes } from "../modules/events/calendar.routes.ts";
 import { createEventReadCaches, registerEventRoutes } from "../modules/events/events.routes.ts";
 import { createAdmissionQueue } from "../modules/participation/admission.ts";
+import { registerParticipantListRoutes } from "../modules/participation/participant-lists.routes.ts";
 import { registerParticipationRoutes } from "../modules/participation/participation.routes.ts";
 import { createEventHooks } from "../modules/participation/participation.service.ts";
 import { registerTicketRoutes } from "../modules/participation/tickets.routes.ts";
@@ -51,6 +52,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
     onChange: forgetEventPage,
   });
   registerTicketRoutes(app, deps, { onChange: forgetEventPage });
+  registerParticipantListRoutes(app, deps);
   registerCalendarRoutes(app, deps);
 
   return { serveIndex: await registerWebApp(app) };

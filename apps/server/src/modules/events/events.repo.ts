@@ -188,6 +188,19 @@ export async function findEvent(
   return row === undefined ? undefined : toEventRecord(row);
 }
 
+/** The events with these ids (any status), in no particular order. */
+export async function findEvents(db: Executor, ids: readonly string[]): Promise<EventRecord[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom("events")
+    .innerJoin("users", "users.id", "events.organizer_id")
+    .select(QUALIFIED_COLUMNS)
+    .select("users.name as organizer_name")
+    .where("events.id", "in", [...new Set(ids)])
+    .execute();
+  return rows.map(toEventRecord);
+}
+
 /**
  * Writes changed fields and/or a new status, and bumps the version. Participation counters are not the
  * organizer's to edit and do not bump it, so an ETag stays valid while people join.

@@ -56,6 +56,16 @@ export async function getEvent(deps: EventsDeps, actor: AuthUser | null, id: str
   return toEventView(record, deps.clock.now());
 }
 
+/**
+ * For other modules' lists (a person's participations): the events with these ids as the API shows them,
+ * by id. No visibility check: the caller lists events the person is already part of.
+ */
+export async function findEventsByIds(deps: EventsDeps, ids: readonly string[]): Promise<Map<string, Event>> {
+  const now = deps.clock.now();
+  const records = await repo.findEvents(deps.db, ids);
+  return new Map(records.map((record) => [record.id, toEventView(record, now)]));
+}
+
 /** The event as anyone with its id sees it, or null when there is none or it is a draft. */
 export async function findSharedEvent(deps: EventsDeps, id: string): Promise<Event | null> {
   const record = await repo.findEvent(deps.db, id);

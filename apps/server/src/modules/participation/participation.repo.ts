@@ -34,7 +34,8 @@ interface Row {
   checked_in_at: Date | null;
 }
 
-function toRecord(row: Row): ParticipationRecord {
+/** Maps a selected participations row to a record. */
+export function toRecordOf(row: Row): ParticipationRecord {
   return {
     eventId: row.event_id,
     userId: row.user_id,
@@ -73,7 +74,7 @@ export async function findParticipation(
     .where("user_id", "=", userId);
   if (options.forUpdate === true) query = query.forUpdate();
   const row = await query.executeTakeFirst();
-  return row === undefined ? undefined : toRecord(row);
+  return row === undefined ? undefined : toRecordOf(row);
 }
 
 /** 1 + how many are waitlisted ahead of `queueNumber` at the event. */
@@ -102,7 +103,7 @@ export async function releasePlace(
     .where("user_id", "=", userId)
     .returning(COLUMNS)
     .executeTakeFirstOrThrow();
-  return toRecord(row);
+  return toRecordOf(row);
 }
 
 /** Confirms the first `count` waitlisted people of the event, in queue order; returns them in that order. */
@@ -124,7 +125,7 @@ export async function promoteWaitlistHead(
     )
     RETURNING ${sql.join(COLUMNS.map((column) => sql.ref(column)))}
   `.execute(trx);
-  return result.rows.map(toRecord).sort((a, b) => a.queueNumber - b.queueNumber);
+  return result.rows.map(toRecordOf).sort((a, b) => a.queueNumber - b.queueNumber);
 }
 
 /** Moves every confirmed and waitlisted participation of a cancelled event to event_cancelled. */
@@ -136,7 +137,7 @@ export async function cancelAllPlaces(trx: Trx, eventId: string, now: Date): Pro
     .where("status", "in", ["confirmed", "waitlisted"])
     .returning(COLUMNS)
     .execute();
-  return rows.map(toRecord);
+  return rows.map(toRecordOf);
 }
 
 /** What one call of admit_joins saw and did (see admitJoins). */
@@ -180,7 +181,7 @@ const admissionSchema = z.object({
 });
 
 function fromJson(row: z.infer<typeof jsonRecordSchema>): ParticipationRecord {
-  return toRecord({
+  return toRecordOf({
     ...row,
     joined_at: new Date(row.joined_at),
     confirmed_at: row.confirmed_at === null ? null : new Date(row.confirmed_at),
