@@ -4,11 +4,10 @@ import { createTokenKey, signAccessToken } from "../../apps/server/src/modules/a
 import { createDb } from "../../apps/server/src/platform/db.ts";
 import { migrateToLatest } from "../../apps/server/src/platform/migrate.ts";
 import { createScratchDatabase, type ScratchDatabase } from "../../e2e/support/scratch-database.ts";
+import { BENCH_TOKEN_SECRET } from "./turnout-server.ts";
 
 // The data of the joins scenario: a migrated scratch database with many users and their access tokens,
 // and events made straight in SQL (the scenario measures joining, not event creation).
-
-export const BENCH_TOKEN_SECRET = "bench-token-secret-bench-token-secret-0000";
 
 export interface JoinsDatabase {
   url: string;

@@ -1,12 +1,11 @@
-import { rm } from "node:fs/promises";
 import autocannon from "autocannon";
 import { withAdminClient } from "../../../apps/server/test/admin-sql.ts";
-import { createDataDir, findFreePort, startServer } from "../../../e2e/support/server-process.ts";
 import { measureBaseline } from "../baseline.ts";
-import { BENCH_TOKEN_SECRET, createJoinsDatabase, type JoinsDatabase } from "../joins-setup.ts";
+import { createJoinsDatabase, type JoinsDatabase } from "../joins-setup.ts";
 import { measureHotRowTps } from "../pgbench.ts";
 import type { Scenario } from "../scenario.ts";
 import { progress } from "../scenario.ts";
+import { startTurnout } from "../turnout-server.ts";
 
 /*
  * joins (issue 4): (a) 1,500 distinct users join an event of capacity 100 and waitlist 100 at the same
@@ -28,29 +27,18 @@ const joins: Scenario = {
     const clients = Math.min(connections, (await maxConnections()) - CONNECTION_HEADROOM);
     progress(`joins: making ${STORM_USERS + BURST.users} users and their tokens`);
     const database = await createJoinsDatabase(ADMIN_URL, STORM_USERS + BURST.users);
-    const dataDir = await createDataDir("bench-joins");
-    const server = startServer({
-      name: "bench-joins",
-      port: await findFreePort(),
-      dataDir,
-      env: {
-        DATABASE_URL: database.url,
-        ROLES: "api",
-        LOG_LEVEL: "warn",
-        TOKEN_SECRET: BENCH_TOKEN_SECRET,
-        TICKET_SECRET: BENCH_TOKEN_SECRET,
-        URL_SIGNING_SECRET: BENCH_TOKEN_SECRET,
-      },
+    const server = await startTurnout(database.url).catch(async (error: unknown) => {
+      await database.drop();
+      throw error;
     });
     try {
-      await server.waitUntilReady(30_000);
       const burstTokens = database.tokens.slice(0, BURST.users);
       const stormTokens = database.tokens.slice(BURST.users);
       const burst = await runBurst(server.baseUrl, database, burstTokens);
       progress(`joins: burst exact=${burst.isExact}, p95 ${burst.p95Ms} ms`);
       const storm = await runStorm(server.baseUrl, database, stormTokens, { clients, durationS: stormS });
       progress(`joins: storm ${storm.joinsPerSec}/s, p95 ${storm.p95Ms} ms, ${storm.errors} errors`);
-      await server.stop(15_000);
+      await server.stop();
       const pgbenchHotRowTps = await measureHotRowTps(database.url, { clients, durationS });
       progress(`joins: pgbench hot row ${pgbenchHotRowTps} tps with ${clients} clients`);
       const baseline = await measureBaseline({ durationS, connections: clients });
@@ -70,9 +58,8 @@ const joins: Scenario = {
         durationS: stormS,
       };
     } finally {
-      await server.forceStop();
+      await server.close();
       await database.drop();
-      await rm(dataDir, { recursive: true, force: true });
     }
   },
 };

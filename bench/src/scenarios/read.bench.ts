@@ -1,12 +1,10 @@
-import { rm } from "node:fs/promises";
 import { eventPageSchema, eventSchema } from "@turnout/contracts";
-import { createDataDir, findFreePort, startServer } from "../../../e2e/support/server-process.ts";
 import { measureBaseline } from "../baseline.ts";
 import { measureHttp } from "../http-load.ts";
-import { BENCH_TOKEN_SECRET } from "../joins-setup.ts";
 import { createReadDatabase } from "../read-setup.ts";
 import type { Scenario } from "../scenario.ts";
 import { progress } from "../scenario.ts";
+import { startTurnout } from "../turnout-server.ts";
 
 /*
  * read (issue 3): the discovery feed's first page, a search, a filtered page and an event page on a database
@@ -24,23 +22,13 @@ const read: Scenario = {
   async run({ durationS, connections }) {
     progress(`read: writing ${EVENT_COUNT} events`);
     const database = await createReadDatabase(ADMIN_URL, EVENT_COUNT);
-    const dataDir = await createDataDir("bench-read");
-    const server = startServer({
-      name: "bench-read",
-      port: await findFreePort(),
-      dataDir,
-      env: {
-        DATABASE_URL: database.url,
-        ROLES: "api",
-        LOG_LEVEL: "warn",
-        RATE_LIMIT_REQUESTS: "0",
-        TOKEN_SECRET: BENCH_TOKEN_SECRET,
-        TICKET_SECRET: BENCH_TOKEN_SECRET,
-        URL_SIGNING_SECRET: BENCH_TOKEN_SECRET,
+    const server = await startTurnout(database.url, { RATE_LIMIT_REQUESTS: "0" }).catch(
+      async (error: unknown) => {
+        await database.drop();
+        throw error;
       },
-    });
+    );
     try {
-      await server.waitUntilReady(30_000);
       const from = new Date(Date.now() + 30 * 24 * 3600 * 1000).toISOString().slice(0, 13) + ":00:00Z";
       const pages = {
         feed: `${server.baseUrl}/api/events`,
@@ -56,7 +44,7 @@ const read: Scenario = {
         rates[name] = rate;
         progress(`read: ${name} ${rate.rps} req/s, p99 ${rate.p99Ms} ms`);
       }
-      await server.stop(15_000);
+      await server.stop();
       const baseline = await measureBaseline({ durationS, connections });
       const rps = (name: string) => rates[name]?.rps ?? 0;
       const lowest = Math.min(rps("feed"), rps("event"), rps("search"), rps("filtered"));
@@ -74,9 +62,8 @@ const read: Scenario = {
         durationS,
       };
     } finally {
-      await server.forceStop();
+      await server.close();
       await database.drop();
-      await rm(dataDir, { recursive: true, force: true });
     }
   },
 };

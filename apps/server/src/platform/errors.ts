@@ -1,4 +1,4 @@
-import type { ErrorCode, ValidationDetail } from "@turnout/contracts";
+import { type ErrorCode, errorBodySchema, type ValidationDetail } from "@turnout/contracts";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
@@ -120,4 +120,9 @@ export function installNotFoundHandler(
     if (!isApiPath && serveWebApp && request.method === "GET") return serveWebApp(reply);
     throw new AppError("route.not_found", `No route ${request.method} ${path}.`);
   });
+}
+
+/** Route schema `response` entries for the error statuses a route may answer, all with the error body. */
+export function errorResponses(...statuses: number[]): Record<number, typeof errorBodySchema> {
+  return Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
 }

@@ -1,11 +1,11 @@
 import {
   authResponseSchema,
-  errorBodySchema,
   loginBodySchema,
   refreshBodySchema,
   registerBodySchema,
   type AuthResponse,
 } from "@turnout/contracts";
+import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -16,8 +16,7 @@ import { isOwnOrigin, ownOrigin, REFRESH_COOKIE_NAME, refreshCookieOptions } fro
 import { warmUpPasswordHashing } from "./passwords.ts";
 
 const tags = ["auth"];
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const errors = errorResponses;
 
 /** POST /api/auth/register, login, refresh and logout. */
 export function registerAuthRoutes(app: FastifyInstance, deps: Deps): void {

@@ -1,10 +1,10 @@
 import {
-  errorBodySchema,
   updateMeBodySchema,
   updateUserRoleBodySchema,
   userIdParamsSchema,
   userSchema,
 } from "@turnout/contracts";
+import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
@@ -12,8 +12,7 @@ import { requireRole, requireUser } from "./guard.ts";
 import * as users from "./users.service.ts";
 
 const security = [{ bearer: [] }];
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const errors = errorResponses;
 
 /** GET/PATCH /api/me and PATCH /api/admin/users/:id. */
 export function registerUserRoutes(app: FastifyInstance, deps: Deps): void {

@@ -1,4 +1,5 @@
-import { errorBodySchema, eventIdParamsSchema } from "@turnout/contracts";
+import { eventIdParamsSchema } from "@turnout/contracts";
+import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -7,8 +8,7 @@ import { requireUser } from "../auth/guard.ts";
 import * as calendar from "./calendar.service.ts";
 
 const security = [{ bearer: [] }];
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const errors = errorResponses;
 const CONTENT_TYPE = "text/calendar; charset=utf-8";
 // The `content` meta tells the OpenAPI document the body is text/calendar, not JSON.
 const ICS = z.string().meta({

@@ -1,7 +1,6 @@
 import {
   cancelEventBodySchema,
   createEventBodySchema,
-  errorBodySchema,
   type Event,
   eventIdParamsSchema,
   eventPageSchema,
@@ -9,6 +8,7 @@ import {
   myEventsQuerySchema,
   updateEventBodySchema,
 } from "@turnout/contracts";
+import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -21,8 +21,7 @@ import { createReadCache, type ReadCache, type SerializedReply, sendSerialized }
 
 const tags = ["events"];
 const security = [{ bearer: [] }];
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const errors = errorResponses;
 const IF_MATCH = 'Send `If-Match: "<version>"` (the ETag) to refuse the write with 412 if the event changed.';
 
 /** What public reads may be served from memory: feed pages by query, event pages by event id. */

@@ -1,11 +1,11 @@
 import {
-  errorBodySchema,
   eventIdParamsSchema,
   myParticipationPageSchema,
   myParticipationsQuerySchema,
   participantPageSchema,
   participantsQuerySchema,
 } from "@turnout/contracts";
+import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { requireUser } from "../auth/guard.ts";
@@ -13,8 +13,7 @@ import * as lists from "./participant-lists.service.ts";
 import type { ParticipationDeps } from "./participation.service.ts";
 
 const security = [{ bearer: [] }];
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const errors = errorResponses;
 
 /** GET /api/events/:id/participants (organizer, moderator+) and GET /api/me/participations. */
 export function registerParticipantListRoutes(app: FastifyInstance, deps: ParticipationDeps): void {

@@ -1,11 +1,11 @@
 import {
-  errorBodySchema,
   eventIdParamsSchema,
   eventStatsSchema,
   participationSchema,
   removeParticipantParamsSchema,
   removeParticipantQuerySchema,
 } from "@turnout/contracts";
+import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
@@ -15,8 +15,7 @@ import * as participation from "./participation.service.ts";
 
 const tags = ["participation"];
 const security = [{ bearer: [] }];
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const errors = errorResponses;
 
 export interface ParticipationRouteOptions {
   admission: AdmissionQueue;

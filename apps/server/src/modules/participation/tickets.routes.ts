@@ -1,10 +1,10 @@
 import {
   checkInBodySchema,
   checkInResultSchema,
-  errorBodySchema,
   eventIdParamsSchema,
   ticketSchema,
 } from "@turnout/contracts";
+import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { requireUser } from "../auth/guard.ts";
@@ -13,8 +13,7 @@ import type { TicketDeps } from "./tickets.service.ts";
 
 const tags = ["participation"];
 const security = [{ bearer: [] }];
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((status) => [status, errorBodySchema]));
+const errors = errorResponses;
 
 export interface TicketRouteOptions {
   /** Told of every event whose check-in counter this process changed (the read cache forgets its page). */
