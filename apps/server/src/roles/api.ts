@@ -14,7 +14,7 @@ import { createEventReadCaches, registerEventRoutes } from "../modules/events/ev
 import { createAdmissionQueue } from "../modules/participation/admission.ts";
 import { registerParticipantListRoutes } from "../modules/participation/participant-lists.routes.ts";
 import { registerParticipationRoutes } from "../modules/participation/participation.routes.ts";
-import { createEventHooks } from "../modules/participation/participation.service.ts";
+import { createEventHooks, listConfirmedEventIds } from "../modules/participation/participation.service.ts";
 import { registerTicketRoutes } from "../modules/participation/tickets.routes.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
@@ -53,7 +53,9 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   });
   registerTicketRoutes(app, deps, { onChange: forgetEventPage });
   registerParticipantListRoutes(app, deps);
-  registerCalendarRoutes(app, deps);
+  registerCalendarRoutes(app, deps, {
+    confirmedEventIds: (userId) => listConfirmedEventIds(deps, userId),
+  });
 
   return { serveIndex: await registerWebApp(app) };
 }

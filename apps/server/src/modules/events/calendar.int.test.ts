@@ -185,12 +185,20 @@ describe("calendar feed", () => {
     expect(await feedUrl(await createUser(t))).not.toBe(urls[0]);
   });
 
-  it("serves the owner's published events without auth, not drafts nor anyone else's", async () => {
+  it("serves the events the owner is confirmed for, without auth; not waitlisted, left or unjoined ones", async () => {
     const owner = await createUser(t);
-    const first = await createPublished(t, owner, { title: "First" });
-    const second = await createPublished(t, owner, { title: "Second", ...TIMES });
-    await createDraft(t, owner, { title: "Secret draft" });
-    await createPublished(t, other, { title: "Not mine" });
+    const first = await createPublished(t, other, { title: "First" });
+    const second = await createPublished(t, other, { title: "Second", ...TIMES });
+    const full = await createPublished(t, other, { title: "Full", capacity: 1 });
+    const left = await createPublished(t, other, { title: "Left" });
+    await createPublished(t, other, { title: "Never joined" });
+    await createPublished(t, owner, { title: "Organized, not joined" });
+    const join = (eventId: string, who: CreatedUser) =>
+      t.app.inject({ method: "POST", url: `/api/events/${eventId}/join`, headers: bearer(who) });
+    await join(full.id, await createUser(t));
+    for (const event of [first, second, full, left])
+      expect((await join(event.id, owner)).statusCode).toBe(201);
+    await t.app.inject({ method: "DELETE", url: `/api/events/${left.id}/join`, headers: bearer(owner) });
 
     const response = await get(t, feedPath(await feedUrl(owner)));
     expect(response.statusCode).toBe(200);

@@ -17,7 +17,11 @@ const ICS = z.string().meta({
 });
 
 /** Calendar export (API.md "Events"): one event as .ics, the caller's secret webcal URL, and its feed. */
-export function registerCalendarRoutes(app: FastifyInstance, deps: Deps): void {
+export function registerCalendarRoutes(
+  app: FastifyInstance,
+  deps: Deps,
+  options: { confirmedEventIds: calendar.ConfirmedEventIds },
+): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   api.get(
@@ -66,7 +70,12 @@ export function registerCalendarRoutes(app: FastifyInstance, deps: Deps): void {
       },
     },
     async (request, reply) => {
-      const ics = await calendar.getFeedCalendar(deps, request.params.token, originOf(deps, request));
+      const ics = await calendar.getFeedCalendar(
+        deps,
+        request.params.token,
+        originOf(deps, request),
+        options.confirmedEventIds,
+      );
       // The URL is a secret: shared caches must not keep it.
       void reply.header("cache-control", "private, max-age=300");
       return sendCalendar(reply, ics, "inline");

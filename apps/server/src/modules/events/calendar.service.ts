@@ -5,13 +5,11 @@ import { AppError } from "../../platform/errors.ts";
 import type { AuthUser } from "../auth/guard.ts";
 import * as repo from "./calendar.repo.ts";
 import { toEventView } from "./event-view.ts";
+import { findEvents } from "./events.repo.ts";
 import { getEvent } from "./events.service.ts";
 import { type IcalEvent, serializeCalendar } from "./ical.ts";
 
 export type CalendarDeps = Pick<Deps, "db" | "clock">;
-
-// A feed is polled by calendar apps for ever; past this many events the oldest fall off.
-const FEED_LIMIT = 500;
 
 /** One event as a calendar, for anyone who may see it (the rule of GET /api/events/:id); 404 otherwise. */
 export async function getEventCalendar(
@@ -36,26 +34,33 @@ export async function getFeedToken(deps: CalendarDeps, actor: AuthUser): Promise
   return repo.ensureFeedToken(deps.db, actor.id, randomBytes(32).toString("base64url"));
 }
 
-/** The feed a token names: the owner's confirmed events; 404 calendar.not_found for an unknown token. */
-export async function getFeedCalendar(deps: CalendarDeps, token: string, origin: string): Promise<string> {
+/** Who is confirmed where: the participation module's answer, handed in by the api role's wiring. */
+export type ConfirmedEventIds = (userId: string) => Promise<string[]>;
+
+/**
+ * The feed a token names: the events its owner holds a confirmed seat at, latest start first (cancelled
+ * ones stay, marked CANCELLED, until the participation follows); 404 calendar.not_found for an unknown token.
+ */
+export async function getFeedCalendar(
+  deps: CalendarDeps,
+  token: string,
+  origin: string,
+  confirmedEventIds: ConfirmedEventIds,
+): Promise<string> {
   const userId = await repo.findFeedOwner(deps.db, token);
   if (userId === undefined) throw new AppError("calendar.not_found", "No such calendar feed.");
   const now = deps.clock.now();
-  const events = await listConfirmedEvents(deps, userId);
+  const records = await findEvents(deps.db, await confirmedEventIds(userId));
+  const events = records
+    .filter((record) => record.status !== "draft")
+    .sort((a, b) => b.startsAt.getTime() - a.startsAt.getTime())
+    .map((record) => toEventView(record, now));
   return serializeCalendar({
     name: "Turnout",
     // Feed events may lie in different zones; their UTC times are exact, so none is claimed for all.
     timezone: null,
     events: events.map((event) => toIcalEvent(event, origin, now)),
   });
-}
-
-/** The events a user is confirmed for, latest start first: the seam the participation module will fill. */
-export async function listConfirmedEvents(deps: CalendarDeps, userId: string): Promise<Event[]> {
-  // Interim until participation exists: an organizer counts as confirmed for their own published events.
-  const records = await repo.listPublishedOrganizerEvents(deps.db, userId, FEED_LIMIT);
-  const now = deps.clock.now();
-  return records.map((record) => toEventView(record, now));
 }
 
 // A draft is only ever exported to its organizer or a moderator; TENTATIVE tells their calendar so.

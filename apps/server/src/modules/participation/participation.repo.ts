@@ -77,6 +77,19 @@ export async function findParticipation(
   return row === undefined ? undefined : toRecordOf(row);
 }
 
+/** The ids of the events a user holds a confirmed seat at, latest join first, at most `limit`. */
+export async function listConfirmedEventIds(db: Executor, userId: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom("participations")
+    .select("event_id")
+    .where("user_id", "=", userId)
+    .where("status", "=", "confirmed")
+    .orderBy("queue_number", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((row) => row.event_id);
+}
+
 /** 1 + how many are waitlisted ahead of `queueNumber` at the event. */
 export async function waitlistPosition(db: Executor, eventId: string, queueNumber: number): Promise<number> {
   const row = await db

@@ -60,6 +60,14 @@ export async function getParticipation(
   return withPosition(deps.db, record);
 }
 
+/** The events a user holds a confirmed seat at (for their calendar feed), latest join first. */
+export async function listConfirmedEventIds(deps: ParticipationDeps, userId: string): Promise<string[]> {
+  return repo.listConfirmedEventIds(deps.db, userId, CALENDAR_FEED_LIMIT);
+}
+
+// A calendar client polls the feed every few minutes; a year of weekly events is plenty.
+const CALENDAR_FEED_LIMIT = 500;
+
 /** The counters, straight from the event's row (never cached): they equal the participant lists. */
 export async function getStats(
   deps: ParticipationDeps,
