@@ -36,6 +36,26 @@ describe("read cache", () => {
     expect(calls.count).toBe(4);
   });
 
+  it("serves the last value while one background load refreshes it, then the new one", async () => {
+    const cache = createReadCache<string>(30);
+    let version = 0;
+    const load = async () => {
+      version++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return `v${version}`;
+    };
+    expect(await cache.read("k", load)).toBe("v1");
+    await new Promise((resolve) => setTimeout(resolve, 35));
+    const during = await Promise.all([cache.read("k", load), cache.read("k", load)]);
+    expect(during).toEqual(["v1", "v1"]);
+    expect(version).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(await cache.read("k", load)).toBe("v2");
+    // Long unread: past twice its time an entry is not served stale; the reader waits for a fresh load.
+    await new Promise((resolve) => setTimeout(resolve, 70));
+    expect(await cache.read("k", load)).toBe("v3");
+  });
+
   it("keeps neither null nor failures", async () => {
     const cache = createReadCache<string>(60_000);
     const missing = countingLoader(null, 0);

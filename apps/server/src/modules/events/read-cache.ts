@@ -17,27 +17,56 @@ export interface ReadCache<T> {
 // Query strings are free-form; past this many keys the cache starts over rather than grow without bound.
 const MAX_ENTRIES = 5_000;
 
-/** A cache whose entries live `ttlMs`; 0 turns it off (every read loads). */
+/**
+ * A cache whose entries are fresh for `ttlMs`; 0 turns it off (every read loads). For one more `ttlMs`
+ * after that, a read still gets the last value while a single background load refreshes it, so under
+ * steady traffic no reader ever waits for the database; past that, readers wait for a fresh load.
+ */
 export function createReadCache<T>(ttlMs: number): ReadCache<T> {
-  const entries = new Map<string, { expiresAt: number; value: Promise<T | null> }>();
+  interface Entry {
+    freshUntil: number;
+    value: Promise<T | null>;
+    isRefreshing: boolean;
+  }
+  const entries = new Map<string, Entry>();
+
+  function store(key: string, load: () => Promise<T | null>, now: number): Promise<T | null> {
+    if (entries.size >= MAX_ENTRIES) entries.clear();
+    const value = load();
+    const entry: Entry = { freshUntil: now + ttlMs, value, isRefreshing: false };
+    entries.set(key, entry);
+    const drop = () => {
+      if (entries.get(key) === entry) entries.delete(key);
+    };
+    value.then((loaded) => {
+      if (loaded === null) drop();
+    }, drop);
+    return value;
+  }
+
+  function refresh(key: string, stale: Entry, load: () => Promise<T | null>): void {
+    stale.isRefreshing = true;
+    const value = load();
+    value.then(
+      (loaded) => {
+        if (entries.get(key) !== stale) return; // forgotten or replaced meanwhile: keep out of the way
+        if (loaded === null) entries.delete(key);
+        else entries.set(key, { freshUntil: performance.now() + ttlMs, value, isRefreshing: false });
+      },
+      () => {
+        stale.isRefreshing = false; // the next reader tries again
+      },
+    );
+  }
 
   return {
     read(key, load) {
       if (ttlMs === 0) return load();
       const now = performance.now();
       const entry = entries.get(key);
-      if (entry !== undefined && entry.expiresAt > now) return entry.value;
-      if (entries.size >= MAX_ENTRIES) entries.clear();
-      const value = load();
-      const fresh = { expiresAt: now + ttlMs, value };
-      entries.set(key, fresh);
-      const drop = () => {
-        if (entries.get(key) === fresh) entries.delete(key);
-      };
-      value.then((loaded) => {
-        if (loaded === null) drop();
-      }, drop);
-      return value;
+      if (entry === undefined || now >= entry.freshUntil + ttlMs) return store(key, load, now);
+      if (now >= entry.freshUntil && !entry.isRefreshing) refresh(key, entry, load);
+      return entry.value;
     },
     forget(key) {
       entries.delete(key);
