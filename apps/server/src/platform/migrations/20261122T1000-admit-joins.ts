@@ -20,7 +20,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     ALTER TABLE participations DROP CONSTRAINT participations_user_id_fkey;
 
     CREATE FUNCTION admit_joins(p_event uuid, p_users uuid[], p_now timestamptz) RETURNS jsonb
-    LANGUAGE plpgsql AS $fn$
+    LANGUAGE plpgsql
+    -- The plan is made once per session and kept. Made while the tables looked small (a new event, stale
+    -- statistics), it scanned every participation of the event on each call, slower with every join:
+    -- measured here, 4 ms per batch after 300 calls, 41 ms after 3,000. Only index probes will do.
+    SET enable_seqscan = off
+    AS $fn$
     DECLARE
       result jsonb;
     BEGIN
@@ -43,12 +48,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         FROM unnest(p_users) WITH ORDINALITY AS r (user_id, arrival)
         GROUP BY user_id
       ),
-      -- Both key columns in the index condition: only the joiners' entries are read, however the plan
-      -- goes and however many people the event already has.
+      -- One primary-key probe per joiner. LIMIT 1 keeps the planner from turning the probes into one scan
+      -- of the event's participations (it would, for a plan made while the table looked small).
       held AS (
         SELECT p.event_id, p.user_id, p.status, p.queue_number, p.joined_at, p.confirmed_at, p.checked_in_at
-        FROM participations p
-        WHERE p.event_id = p_event AND p.user_id = ANY (p_users)
+        FROM request r CROSS JOIN LATERAL (
+          SELECT * FROM participations WHERE event_id = p_event AND user_id = r.user_id LIMIT 1
+        ) AS p
       ),
       newcomer AS (
         SELECT r.user_id, row_number() OVER (ORDER BY r.arrival) AS n
