@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { createTokenKey, signAccessToken } from "../../apps/server/src/modules/auth/tokens.ts";
-import { createDb } from "../../apps/server/src/platform/db.ts";
-import { migrateToLatest } from "../../apps/server/src/platform/migrate.ts";
-import { createScratchDatabase, type ScratchDatabase } from "../../e2e/support/scratch-database.ts";
+import type { Db } from "../../apps/server/src/platform/db.ts";
+import { createBenchDatabase } from "./bench-database.ts";
 import { BENCH_TOKEN_SECRET } from "./turnout-server.ts";
 
 // The data of the joins scenario: a migrated scratch database with many users and their access tokens,
@@ -30,11 +29,9 @@ export interface EventCheck {
 
 /** Creates the database on `adminUrl`'s server with `userCount` users and one token each. */
 export async function createJoinsDatabase(adminUrl: string, userCount: number): Promise<JoinsDatabase> {
-  const scratch: ScratchDatabase = await createScratchDatabase(adminUrl);
-  const { db, close } = createDb(scratch.url, 4);
-  try {
-    await migrateToLatest(db);
-    const organizerId = randomUUID();
+  const organizerId = randomUUID();
+  let userIds: string[] = [];
+  const database = await createBenchDatabase(adminUrl, async (db) => {
     await sql`
       INSERT INTO users (id, email, name, password_hash, role)
       VALUES (${organizerId}, 'organizer@bench.test', 'Bench Organizer', 'not-a-hash', 'user')
@@ -45,61 +42,58 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
       FROM generate_series(1, ${userCount}::int) AS n
       RETURNING id
     `.execute(db);
+    userIds = users.rows.map((row) => row.id);
     await sql`ANALYZE users`.execute(db);
-    const key = createTokenKey(BENCH_TOKEN_SECRET);
-    const now = new Date();
-    const tokens = await Promise.all(
-      users.rows.map(({ id }) => signAccessToken(key, { id, role: "user", sessionId: randomUUID() }, now)),
-    );
-    return {
-      url: scratch.url,
-      tokens,
-      async createEvent({ capacity, waitlistLimit }) {
-        const id = randomUUID();
-        await sql`
-          INSERT INTO events (id, organizer_id, title, starts_at, ends_at, timezone, category, capacity,
-            waitlist_limit, visibility, status)
-          VALUES (${id}, ${organizerId}, 'Flash crowd', now() + interval '1 day', now() + interval '2 days',
-            'UTC', 'music', ${capacity}, ${waitlistLimit}, 'public', 'published')
-        `.execute(db);
-        return id;
-      },
-      async readEvent(eventId) {
-        // One snapshot for counter and rows: joins still in flight may commit between two reads.
-        return db
-          .transaction()
-          .setIsolationLevel("repeatable read")
-          .execute(async (trx) => {
-            const event = await trx
-              .selectFrom("events")
-              .select(["confirmed_count", "waitlisted_count"])
-              .where("id", "=", eventId)
-              .executeTakeFirstOrThrow();
-            const rows = await trx
-              .selectFrom("participations")
-              .select(["user_id", "status"])
-              .where("event_id", "=", eventId)
-              .orderBy("queue_number")
-              .execute();
-            const byStatus = (status: string) =>
-              rows.filter((row) => row.status === status).map((row) => row.user_id);
-            return {
-              confirmedCount: event.confirmed_count,
-              waitlistedCount: event.waitlisted_count,
-              confirmed: byStatus("confirmed"),
-              waitlisted: byStatus("waitlisted"),
-              rows: rows.length,
-            };
-          });
-      },
-      async drop() {
-        await close();
-        await scratch.drop();
-      },
-    };
-  } catch (error) {
-    await close();
-    await scratch.drop();
-    throw error;
-  }
+  });
+  const { db } = database;
+  const key = createTokenKey(BENCH_TOKEN_SECRET);
+  const now = new Date();
+  const tokens = await Promise.all(
+    userIds.map((id) => signAccessToken(key, { id, role: "user", sessionId: randomUUID() }, now)),
+  );
+  return {
+    url: database.url,
+    tokens,
+    async createEvent({ capacity, waitlistLimit }) {
+      const id = randomUUID();
+      await sql`
+        INSERT INTO events (id, organizer_id, title, starts_at, ends_at, timezone, category, capacity,
+          waitlist_limit, visibility, status)
+        VALUES (${id}, ${organizerId}, 'Flash crowd', now() + interval '1 day', now() + interval '2 days',
+          'UTC', 'music', ${capacity}, ${waitlistLimit}, 'public', 'published')
+      `.execute(db);
+      return id;
+    },
+    readEvent: (eventId) => readEvent(db, eventId),
+    drop: database.drop,
+  };
+}
+
+// One snapshot for counter and rows: joins still in flight may commit between two reads.
+async function readEvent(db: Db, eventId: string): Promise<EventCheck> {
+  return db
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .execute(async (trx) => {
+      const event = await trx
+        .selectFrom("events")
+        .select(["confirmed_count", "waitlisted_count"])
+        .where("id", "=", eventId)
+        .executeTakeFirstOrThrow();
+      const rows = await trx
+        .selectFrom("participations")
+        .select(["user_id", "status"])
+        .where("event_id", "=", eventId)
+        .orderBy("queue_number")
+        .execute();
+      const byStatus = (status: string) =>
+        rows.filter((row) => row.status === status).map((row) => row.user_id);
+      return {
+        confirmedCount: event.confirmed_count,
+        waitlistedCount: event.waitlisted_count,
+        confirmed: byStatus("confirmed"),
+        waitlisted: byStatus("waitlisted"),
+        rows: rows.length,
+      };
+    });
 }

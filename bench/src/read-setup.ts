@@ -1,8 +1,6 @@
 import { EVENT_CATEGORY_SLUGS } from "@turnout/contracts";
 import { sql } from "kysely";
-import { createDb } from "../../apps/server/src/platform/db.ts";
-import { migrateToLatest } from "../../apps/server/src/platform/migrate.ts";
-import { createScratchDatabase } from "../../e2e/support/scratch-database.ts";
+import { createBenchDatabase } from "./bench-database.ts";
 
 // The data of the read scenario: 100,000 events written in one INSERT ... SELECT, shaped like a busy
 // instance: most published and public, the rest drafts, unlisted or cancelled; start times a year either
@@ -32,10 +30,7 @@ export interface ReadDatabase {
 
 /** Creates the scratch database with `eventCount` events and a few hundred organizers. */
 export async function createReadDatabase(adminUrl: string, eventCount: number): Promise<ReadDatabase> {
-  const scratch = await createScratchDatabase(adminUrl);
-  const { db, close } = createDb(scratch.url, 2);
-  try {
-    await migrateToLatest(db);
+  const database = await createBenchDatabase(adminUrl, async (db) => {
     await sql`
       INSERT INTO users (id, email, name, password_hash, role)
       SELECT gen_random_uuid(), 'organizer' || n || '@bench.test', 'Organizer ' || n, 'not-a-hash', 'user'
@@ -71,23 +66,15 @@ export async function createReadDatabase(adminUrl: string, eventCount: number): 
       ) AS words
     `.execute(db);
     await sql`VACUUM ANALYZE events`.execute(db);
-    const upcoming = await sql<{ id: string }>`
-      SELECT id FROM events WHERE status = 'published' AND visibility = 'public' AND starts_at > now()
-      ORDER BY starts_at LIMIT 1
-    `.execute(db);
-    const eventId = upcoming.rows[0]?.id;
-    if (eventId === undefined) throw new Error("the read data has no upcoming published event");
-    return {
-      url: scratch.url,
-      eventId,
-      async drop() {
-        await close();
-        await scratch.drop();
-      },
-    };
-  } catch (error) {
-    await close();
-    await scratch.drop();
-    throw error;
+  });
+  const upcoming = await sql<{ id: string }>`
+    SELECT id FROM events WHERE status = 'published' AND visibility = 'public' AND starts_at > now()
+    ORDER BY starts_at LIMIT 1
+  `.execute(database.db);
+  const eventId = upcoming.rows[0]?.id;
+  if (eventId === undefined) {
+    await database.drop();
+    throw new Error("the read data has no upcoming published event");
   }
+  return { url: database.url, eventId, drop: database.drop };
 }

@@ -1,7 +1,8 @@
 import { type Participation, type ParticipationStatus, participationStatusSchema } from "@turnout/contracts";
-import { sql } from "kysely";
+import { type Selectable, sql } from "kysely";
 import { z } from "zod";
 import type { Executor, Trx } from "../../platform/db.ts";
+import type { ParticipationsTable } from "../../platform/db-schema.ts";
 
 /** A participation as stored. */
 export interface ParticipationRecord {
@@ -24,15 +25,7 @@ const COLUMNS = [
   "checked_in_at",
 ] as const;
 
-interface Row {
-  event_id: string;
-  user_id: string;
-  status: ParticipationStatus;
-  queue_number: number;
-  joined_at: Date;
-  confirmed_at: Date | null;
-  checked_in_at: Date | null;
-}
+type Row = Pick<Selectable<ParticipationsTable>, (typeof COLUMNS)[number]>;
 
 /** Maps a selected participations row to a record. */
 export function toRecordOf(row: Row): ParticipationRecord {
