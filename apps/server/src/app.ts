@@ -33,7 +33,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(cookie);
   // Auth first: the per-minute request limit is keyed by the verified user.
   installAuth(app, deps);
-  await installRequestRateLimit(app, deps.config.rateLimits.requests, requestRateLimitKey);
+  installRequestRateLimit(
+    app,
+    { max: deps.config.rateLimits.requests, clock: deps.clock },
+    requestRateLimitKey,
+  );
 
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {

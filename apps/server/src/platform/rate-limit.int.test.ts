@@ -2,6 +2,7 @@ import { errorBodySchema } from "@turnout/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../test/app.ts";
 import { bearer, createUser } from "../../test/factories.ts";
+import { createManualClock } from "./clock.ts";
 import { countHit, uncountHit } from "./rate-limit.ts";
 
 let t: TestApp;
@@ -59,6 +60,24 @@ describe("requests per minute", () => {
         const response = await t.app.inject({ method: "GET", url, remoteAddress: "10.3.0.1" });
         expect(response.statusCode, url).toBe(200);
       }
+    }
+  });
+
+  it("starts a fresh window once the minute is over, and says so in Retry-After", async () => {
+    const clock = createManualClock();
+    const timed = await createTestApp({ env: { RATE_LIMIT_REQUESTS: "2" }, deps: { clock } });
+    try {
+      const status = async () =>
+        (await timed.app.inject({ method: "GET", url: "/api/me", remoteAddress: "10.4.0.1" })).statusCode;
+      expect([await status(), await status()]).toEqual([401, 401]);
+      clock.advance(45_000);
+      const limited = await timed.app.inject({ method: "GET", url: "/api/me", remoteAddress: "10.4.0.1" });
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers["retry-after"]).toBe("15");
+      clock.advance(15_000);
+      expect(await status()).toBe(401);
+    } finally {
+      await timed.close();
     }
   });
 
