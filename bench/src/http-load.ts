@@ -3,6 +3,8 @@ import autocannon from "autocannon";
 export interface HttpLoad {
   durationS: number;
   connections: number;
+  /** Sent with every request. */
+  headers?: Record<string, string>;
 }
 
 export interface HttpLoadResult {
@@ -16,10 +18,10 @@ export interface HttpLoadResult {
 /** Drives GET `url` with autocannon for `durationS` seconds; throws if any request failed or was not 2xx. */
 export async function measureHttp(
   url: string,
-  { durationS, connections }: HttpLoad,
+  { durationS, connections, headers = {} }: HttpLoad,
 ): Promise<HttpLoadResult> {
   if (!url.startsWith("http://127.0.0.1:")) throw new Error(`bench traffic stays on 127.0.0.1, not ${url}`);
-  const result = await autocannon({ url, connections, duration: durationS });
+  const result = await autocannon({ url, connections, duration: durationS, headers });
   if (result.errors > 0 || result.non2xx > 0) {
     throw new Error(
       `${url}: ${result.errors} errors (${result.timeouts} timeouts), ${result.non2xx} non-2xx answers`,

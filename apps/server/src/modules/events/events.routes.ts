@@ -17,7 +17,13 @@ import { requireUser } from "../auth/guard.ts";
 import { formatEtag } from "./etag.ts";
 import * as events from "./events.service.ts";
 import { registerFeedRoutes } from "./feed.routes.ts";
-import { createReadCache, type ReadCache, type SerializedReply, sendSerialized } from "./read-cache.ts";
+import {
+  createReadCache,
+  type ReadCache,
+  type SerializedReply,
+  sendSerialized,
+  serializeReply,
+} from "./read-cache.ts";
 
 const tags = ["events"];
 const security = [{ bearer: [] }];
@@ -86,9 +92,9 @@ export function registerEventRoutes(
       // Published and cancelled events look the same to everyone, so their page is shared; drafts are not.
       const page = await caches.pages.read(id, async () => {
         const event = await events.findSharedEvent(deps, id);
-        return event === null ? null : { json: JSON.stringify(event), etag: formatEtag(event.version) };
+        return event === null ? null : serializeReply(event, formatEtag(event.version));
       });
-      if (page !== null) return sendSerialized(reply, page);
+      if (page !== null) return sendSerialized(request, reply, page);
       return withEtag(reply, await events.getEvent(deps, actor, id));
     },
   );

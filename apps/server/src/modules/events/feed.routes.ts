@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
 import { createCategoryLister, listFeed } from "./feed.service.ts";
-import { type ReadCache, type SerializedReply, sendSerialized } from "./read-cache.ts";
+import { type ReadCache, type SerializedReply, sendSerialized, serializeReply } from "./read-cache.ts";
 
 /** GET /api/events (the discovery feed and search) and GET /api/categories. */
 export function registerFeedRoutes(
@@ -35,10 +35,8 @@ export function registerFeedRoutes(
     async (request, reply) => {
       // The parsed query has its keys in schema order, so equal queries make equal keys.
       const key = `feed:${JSON.stringify(request.query)}`;
-      const page = await feedCache.read(key, async () => ({
-        json: JSON.stringify(await listFeed(deps, request.query)),
-      }));
-      return page === null ? listFeed(deps, request.query) : sendSerialized(reply, page);
+      const page = await feedCache.read(key, async () => serializeReply(await listFeed(deps, request.query)));
+      return page === null ? listFeed(deps, request.query) : sendSerialized(request, reply, page);
     },
   );
 

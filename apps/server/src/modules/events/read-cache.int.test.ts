@@ -1,3 +1,4 @@
+import { gunzipSync } from "node:zlib";
 import { eventPageSchema } from "@turnout/contracts";
 import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -52,6 +53,37 @@ describe("read cache", () => {
     expect(feedTitles(await call("GET", `/api/events?tag=${tag}`))).toEqual(["First", "Second"]);
     await renameBehindTheAppsBack(second.id, "Renamed elsewhere");
     expect(feedTitles(await call("GET", `/api/events?tag=${tag}`))).toEqual(["First", "Second"]);
+  });
+
+  it("gzips a large cached page for clients that accept it, once, and sends the same JSON", async () => {
+    const tag = `gzip${Date.now()}`;
+    for (let i = 0; i < 5; i++) {
+      await createPublished(t, organizer, { title: `Long ${i}`, tags: [tag], description: "x".repeat(400) });
+    }
+    const url = `/api/events?tag=${tag}`;
+    const plain = await t.app.inject({ method: "GET", url });
+    const gzipped = await t.app.inject({ method: "GET", url, headers: { "accept-encoding": "gzip, br" } });
+    const again = await t.app.inject({ method: "GET", url, headers: { "accept-encoding": "gzip" } });
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(plain.headers.vary).toBe("accept-encoding");
+    expect(gzipped.headers["content-encoding"]).toBe("gzip");
+    expect(gzipped.headers.vary).toBe("accept-encoding");
+    expect(gzipped.rawPayload.length).toBeLessThan(plain.rawPayload.length / 4);
+    const unzipped = gunzipSync(gzipped.rawPayload).toString("utf8");
+    expect(unzipped).toBe(plain.body);
+    expect(again.rawPayload.equals(gzipped.rawPayload)).toBe(true);
+    expect(eventPageSchema.parse(JSON.parse(unzipped)).items).toHaveLength(5);
+  });
+
+  it("sends small pages as they are, whatever the client accepts", async () => {
+    const event = await createPublished(t, organizer, { title: "Small" });
+    const response = await t.app.inject({
+      method: "GET",
+      url: `/api/events/${event.id}`,
+      headers: { "accept-encoding": "gzip" },
+    });
+    expect(response.headers["content-encoding"]).toBeUndefined();
+    expect(eventOf(response).title).toBe("Small");
   });
 
   it("never shares a draft: the organizer sees it, nobody else", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createReadCache } from "./read-cache.ts";
+import { acceptsGzip, createReadCache } from "./read-cache.ts";
 
 function countingLoader(value: string | null, delayMs = 5) {
   const calls = { count: 0 };
@@ -71,5 +71,18 @@ describe("read cache", () => {
     const { calls, load } = countingLoader("page", 0);
     await Promise.all([cache.read("k", load), cache.read("k", load)]);
     expect(calls.count).toBe(2);
+  });
+});
+
+describe("acceptsGzip", () => {
+  it("reads gzip with a weight above 0 from Accept-Encoding, and nothing else", () => {
+    expect(acceptsGzip("gzip, deflate, br, zstd")).toBe(true);
+    expect(acceptsGzip("br;q=1.0, GZIP;q=0.5")).toBe(true);
+    expect(acceptsGzip("gzip;q=0")).toBe(false);
+    expect(acceptsGzip("gzip ; q=0.0")).toBe(false);
+    expect(acceptsGzip("deflate, br")).toBe(false);
+    expect(acceptsGzip("x-gzip2")).toBe(false);
+    expect(acceptsGzip("")).toBe(false);
+    expect(acceptsGzip(undefined)).toBe(false);
   });
 });

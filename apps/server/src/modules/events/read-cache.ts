@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
-import type { FastifyReply } from "fastify";
+import { gzipSync } from "node:zlib";
+import type { FastifyReply, FastifyRequest } from "fastify";
 
 /**
  * A short-lived, per-process cache of public reads (feed pages and event pages), so a crowd reading the
@@ -79,12 +80,47 @@ export function createReadCache<T>(ttlMs: number): ReadCache<T> {
 
 /** A response body serialised once, sent many times. */
 export interface SerializedReply {
-  json: string;
+  /** UTF-8 JSON, kept as bytes. */
+  body: Buffer;
+  /** The body gzipped, made by the first reader that accepts gzip (large bodies only). */
+  gzipped?: Buffer;
   etag?: string;
 }
 
-/** Sends a serialised reply as it is (Fastify passes JSON text through untouched). */
-export function sendSerialized(reply: FastifyReply, serialized: SerializedReply): FastifyReply {
+// Below this, gzip saves too little to be worth a header; a feed page is about 15 KB, gzipped 2 KB.
+const GZIP_FROM_BYTES = 1024;
+
+/** Serialises `value` for the cache. */
+export function serializeReply(value: unknown, etag?: string): SerializedReply {
+  const body = Buffer.from(JSON.stringify(value));
+  return etag === undefined ? { body } : { body, etag };
+}
+
+/**
+ * Sends a serialised reply as it is (Fastify passes a Buffer through untouched), gzipped when it is large
+ * and the client accepts gzip, as browsers do: a cached page is compressed once, not once per reader.
+ */
+export function sendSerialized(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  serialized: SerializedReply,
+): FastifyReply {
   if (serialized.etag !== undefined) void reply.header("etag", serialized.etag);
-  return reply.type("application/json; charset=utf-8").send(serialized.json);
+  void reply.type("application/json; charset=utf-8");
+  if (serialized.body.length < GZIP_FROM_BYTES) return reply.send(serialized.body);
+  void reply.header("vary", "accept-encoding");
+  if (!acceptsGzip(request.headers["accept-encoding"])) return reply.send(serialized.body);
+  serialized.gzipped ??= gzipSync(serialized.body);
+  return reply.header("content-encoding", "gzip").send(serialized.gzipped);
+}
+
+/** Whether an Accept-Encoding header names gzip with a weight above 0. */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(",").some((part) => {
+    const [coding, ...parameters] = part.split(";").map((piece) => piece.trim().toLowerCase());
+    if (coding !== "gzip") return false;
+    const weight = parameters.find((parameter) => parameter.startsWith("q="));
+    return weight === undefined || Number(weight.slice(2)) > 0;
+  });
 }
