@@ -171,8 +171,10 @@ const jsonRecordSchema = z.object({
   joined_at: z.string(),
   confirmed_at: z.string().nullable(),
   checked_in_at: z.string().nullable(),
-  position: z.number().nullable().optional(),
 });
+
+// A new place: [user_id, status, queue_number, waitlist position or null]; it was joined at the batch's now.
+const placeSchema = z.tuple([z.string(), participationStatusSchema, z.number(), z.number().nullable()]);
 
 const admissionSchema = z.object({
   organizer_id: z.string(),
@@ -182,7 +184,7 @@ const admissionSchema = z.object({
   confirmed: z.number(),
   waitlisted: z.number(),
   checked_in: z.number(),
-  placed: z.array(jsonRecordSchema),
+  placed: z.array(placeSchema),
   held: z.array(jsonRecordSchema),
 });
 
@@ -197,7 +199,7 @@ function fromJson(row: z.infer<typeof jsonRecordSchema>): ParticipationRecord {
 
 /**
  * Decides and writes a batch of joins with one call of the database function admit_joins (migration
- * 20261122T1000), so the event's row is locked for a single round trip (ADR 0005). Undefined when there is
+ * 20261203T1200), so the event's row is locked for a single round trip (ADR 0005). Undefined when there is
  * no such event. `userIds` are in arrival order; a user's first arrival counts.
  */
 export async function admitJoins(
@@ -220,7 +222,18 @@ export async function admitJoins(
     confirmed: row.confirmed,
     waitlisted: row.waitlisted,
     checkedIn: row.checked_in,
-    placed: row.placed.map((json) => ({ record: fromJson(json), waitlistPosition: json.position ?? null })),
+    placed: row.placed.map(([userId, status, queueNumber, waitlistPosition]) => ({
+      record: {
+        eventId,
+        userId,
+        status,
+        queueNumber,
+        joinedAt: now,
+        confirmedAt: status === "confirmed" ? now : null,
+        checkedInAt: null,
+      },
+      waitlistPosition,
+    })),
     held: row.held.map(fromJson),
   };
 }
