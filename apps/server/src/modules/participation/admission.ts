@@ -99,27 +99,27 @@ export function createAdmissionQueue(
     const held = new Map(result.held.map((record) => [record.userId, record]));
     const userIds = batch.map((waiter) => waiter.userId);
     const answers = answerJoins(userIds, result.organizerId, placed, held);
-    await Promise.all(
-      batch.map(async (waiter, index) => {
-        try {
-          waiter.resolve(await outcomeOf(eventId, answers[index]));
-        } catch (error) {
-          waiter.reject(error);
-        }
-      }),
-    );
+    const outcomes = new Map<string, number>();
+    const lookups = batch.map(async (waiter, index) => {
+      const answer = answers[index] ?? { kind: "full" };
+      const outcome = answer.kind === "placed" ? answer.record.status : answer.kind;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      try {
+        waiter.resolve(await outcomeOf(eventId, answer));
+      } catch (error) {
+        waiter.reject(error);
+      }
+    });
+    for (const [outcome, count] of outcomes) deps.metrics.joins.inc({ outcome }, count);
+    await Promise.all(lookups);
   }
 
-  async function outcomeOf(
-    eventId: string,
-    answer: JoinAnswer<ParticipationRecord> | undefined,
-  ): Promise<JoinOutcome> {
-    switch (answer?.kind) {
+  // Only a waitlisted place held from before needs a query (its position); every other answer is at hand.
+  async function outcomeOf(eventId: string, answer: JoinAnswer<ParticipationRecord>): Promise<JoinOutcome> {
+    switch (answer.kind) {
       case "placed":
-        deps.metrics.joins.inc({ outcome: answer.record.status });
         return { isNew: true, participation: repo.toParticipation(answer.record, answer.waitlistPosition) };
       case "already": {
-        deps.metrics.joins.inc({ outcome: "already" });
         const { record } = answer;
         const position =
           answer.waitlistPosition ??
@@ -129,7 +129,6 @@ export function createAdmissionQueue(
         return { isNew: false, participation: repo.toParticipation(record, position) };
       }
       case "forbidden":
-        deps.metrics.joins.inc({ outcome: "forbidden" });
         throw new AppError(
           "join.forbidden",
           answer.reason === "organizer"
@@ -137,8 +136,6 @@ export function createAdmissionQueue(
             : "The organizer removed you from this event.",
         );
       case "full":
-      case undefined:
-        deps.metrics.joins.inc({ outcome: "full" });
         throw new AppError("event.full", "The event and its waitlist are full.");
     }
   }

@@ -66,6 +66,23 @@ describe("join", () => {
     });
   });
 
+  it("counts each decision once in joins_total, by outcome", async () => {
+    const counts = async (): Promise<Map<string, number>> => {
+      const { values } = await t.deps.metrics.joins.get();
+      return new Map(values.map((value) => [String(value.labels.outcome), value.value]));
+    };
+    const before = await counts();
+    const event = await createPublished(t, organizer, { capacity: 1, waitlistLimit: 1 });
+    const [a, b, c] = await users(3);
+    if (a === undefined || b === undefined || c === undefined) throw new Error("no users");
+    // a and b at once (one batch), then a again, c, and the organizer.
+    await Promise.all([a, b].map((person) => call("POST", `/api/events/${event.id}/join`, person)));
+    for (const person of [a, c, organizer]) await call("POST", `/api/events/${event.id}/join`, person);
+    const after = await counts();
+    const grew = (outcome: string) => (after.get(outcome) ?? 0) - (before.get(outcome) ?? 0);
+    expect(["confirmed", "waitlisted", "already", "full", "forbidden"].map(grew)).toEqual([1, 1, 1, 1, 1]);
+  });
+
   it("with waitlistLimit 0 there is no waitlist; unlimited capacity confirms everyone", async () => {
     const noWaitlist = await createPublished(t, organizer, { capacity: 1, waitlistLimit: 0 });
     const unlimited = await createPublished(t, organizer, { capacity: null });
