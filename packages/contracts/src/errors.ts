@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   "ticket.invalid",
   "calendar.not_found",
   "resource.version_mismatch",
+  "service.unavailable",
   "internal",
 ] as const;
 

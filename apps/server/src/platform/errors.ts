@@ -33,6 +33,7 @@ const STATUS: Record<ErrorCode, number> = {
   "ticket.invalid": 400,
   "calendar.not_found": 404,
   "resource.version_mismatch": 412,
+  "service.unavailable": 503,
   internal: 500,
 };
 
