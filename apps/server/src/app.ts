@@ -1,12 +1,14 @@
 import cookie from "@fastify/cookie";
 import helmet from "@fastify/helmet";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "./deps.ts";
 import { installAuth, requestRateLimitKey } from "./modules/auth/guard.ts";
+import { checkAuthBeforeValidation } from "./modules/auth/route-auth.ts";
 import { installErrorHandler, installNotFoundHandler } from "./platform/errors.ts";
 import { installHttpMetrics } from "./platform/metrics.ts";
 import { installRequestRateLimit } from "./platform/rate-limit.ts";
+import { validateRequestPart } from "./platform/validation.ts";
 import { registerApiRole } from "./roles/api.ts";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -23,7 +25,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     }),
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(validateRequestPart);
   app.setSerializerCompiler(serializerCompiler);
 
   installErrorHandler(app);
@@ -33,6 +35,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   await app.register(cookie);
   // Auth first: the per-minute request limit is keyed by the verified user.
   installAuth(app, deps);
+  checkAuthBeforeValidation(app);
   installRequestRateLimit(
     app,
     { max: deps.config.rateLimits.requests, clock: deps.clock },

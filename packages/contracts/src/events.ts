@@ -65,7 +65,16 @@ const timeZoneSchema = z
   .string()
   .max(64)
   .refine(isIanaTimeZone, "must be an IANA time zone name such as Europe/Paris");
-const instantSchema = z.iso.datetime({ offset: true });
+// Years PostgreSQL, JavaScript and ISO-8601's four digits agree on, after the offset is applied: year 0000
+// is refused by PostgreSQL, and 0000-01-01T00:00+14:00 would print as year -1.
+const FIRST_INSTANT = Date.parse("1000-01-01T00:00:00Z");
+const LAST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+const instantSchema = z.iso.datetime({ offset: true }).pipe(
+  z.string().refine((value) => {
+    const time = Date.parse(value);
+    return time >= FIRST_INSTANT && time <= LAST_INSTANT;
+  }, "must fall between the years 1000 and 9999 (UTC)"),
+);
 const webUrlSchema = z.url({ protocol: /^https?$/ }).max(2000);
 
 export const venueSchema = z.object({

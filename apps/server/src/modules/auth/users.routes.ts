@@ -10,8 +10,8 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
 import { requireRole, requireUser } from "./guard.ts";
 import * as users from "./users.service.ts";
+import { SIGNED_IN } from "./route-auth.ts";
 
-const security = [{ bearer: [] }];
 const errors = errorResponses;
 
 /** GET/PATCH /api/me and PATCH /api/admin/users/:id. */
@@ -24,7 +24,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: Deps): void {
       schema: {
         tags: ["me"],
         summary: "The signed-in account",
-        security,
+        security: SIGNED_IN,
         response: { 200: userSchema, ...errors(401, 404, 429) },
       },
     },
@@ -38,7 +38,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: Deps): void {
       schema: {
         tags: ["me"],
         summary: "Change the signed-in account's profile",
-        security,
+        security: SIGNED_IN,
         body: updateMeBodySchema,
         response: { 200: userSchema, ...errors(400, 401, 404, 409, 422, 429) },
       },
@@ -53,7 +53,7 @@ export function registerUserRoutes(app: FastifyInstance, deps: Deps): void {
       schema: {
         tags: ["admin"],
         summary: "Set a user's role (admin only); the last admin cannot be demoted",
-        security,
+        security: SIGNED_IN,
         params: userIdParamsSchema,
         body: updateUserRoleBodySchema,
         response: { 200: userSchema, ...errors(400, 401, 403, 404, 409, 422, 429) },

@@ -6,8 +6,8 @@ import { z } from "zod";
 import type { Deps } from "../../deps.ts";
 import { requireUser } from "../auth/guard.ts";
 import * as calendar from "./calendar.service.ts";
+import { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/route-auth.ts";
 
-const security = [{ bearer: [] }];
 const errors = errorResponses;
 const CONTENT_TYPE = "text/calendar; charset=utf-8";
 // The `content` meta tells the OpenAPI document the body is text/calendar, not JSON.
@@ -30,14 +30,18 @@ export function registerCalendarRoutes(
       schema: {
         tags: ["events"],
         summary: "One event as an iCalendar file; visible to whoever may see the event",
+        security: SIGNED_IN_OR_ANONYMOUS,
         params: eventIdParamsSchema,
         response: { 200: ICS, ...errors(400, 401, 404, 429) },
       },
     },
     async (request, reply) => {
-      // As GET /api/events/:id: a failed token is a 401, not an anonymous 404 for the caller's own draft.
-      const actor = request.authProblem === null ? request.user : requireUser(request);
-      const ics = await calendar.getEventCalendar(deps, actor, request.params.id, originOf(deps, request));
+      const ics = await calendar.getEventCalendar(
+        deps,
+        request.user,
+        request.params.id,
+        originOf(deps, request),
+      );
       return sendCalendar(reply, ics, `attachment; filename="${request.params.id}.ics"`);
     },
   );
@@ -48,7 +52,7 @@ export function registerCalendarRoutes(
       schema: {
         tags: ["me"],
         summary: "The caller's secret webcal URL of their confirmed events; the same on every call",
-        security,
+        security: SIGNED_IN,
         response: { 200: z.object({ url: z.string() }), ...errors(401, 429) },
       },
     },

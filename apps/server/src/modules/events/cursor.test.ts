@@ -23,6 +23,10 @@ describe("feed cursors", () => {
       Buffer.from(JSON.stringify(["t", startsAt, "not-a-uuid"])).toString("base64url"),
       Buffer.from(JSON.stringify(["r", "0.5); DROP TABLE events", startsAt, id])).toString("base64url"),
       encodeCursor({ rank: "0.1", startsAt, id }),
+      // Date.parse takes these; PostgreSQL does not.
+      encodeCursor({ startsAt: "2026-02-30T10:00:00.000000Z", id }),
+      encodeCursor({ startsAt: "0000-01-01T00:00:00.000000Z", id }),
+      encodeCursor({ startsAt: "2026-05-01T24:00:00.000000Z", id }),
     ];
     for (const cursor of bad) {
       expect(() => decodeCursor(cursor, "time"), cursor).toThrow(
@@ -35,5 +39,10 @@ describe("feed cursors", () => {
     expect(() => decodeCursor(encodeCursor({ startsAt, id }), "rank")).toThrow(
       expect.objectContaining({ code: "validation.failed" }),
     );
+    for (const rank of ["1e99", "1e-99", "3.5e38"]) {
+      expect(() => decodeCursor(encodeCursor({ rank, startsAt, id }), "rank"), rank).toThrow(
+        expect.objectContaining({ code: "validation.failed" }),
+      );
+    }
   });
 });

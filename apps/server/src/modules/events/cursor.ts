@@ -13,11 +13,25 @@ export interface RankKey extends TimeKey {
 }
 
 const STARTS_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-const startsAtSchema = z
+const startsAtSchema = z.string().regex(STARTS_AT).refine(isRealInstant);
+const rankSchema = z
   .string()
-  .regex(STARTS_AT)
-  .refine((value) => !Number.isNaN(Date.parse(value)));
-const rankSchema = z.string().regex(/^\d+(\.\d+)?(e[+-]?\d+)?$/);
+  .regex(/^\d+(\.\d+)?(e[+-]?\d+)?$/)
+  .refine(fitsFloat4);
+
+// Date.parse takes 2026-02-30 (as March 2nd) and year 0000, which PostgreSQL refuses: a cursor's time must
+// print back to itself, in years PostgreSQL and JavaScript both read the same way.
+function isRealInstant(value: string): boolean {
+  const time = Date.parse(value);
+  if (Number.isNaN(time) || value < "0001") return false;
+  return new Date(time).toISOString().slice(0, 23) === value.slice(0, 23);
+}
+
+// PostgreSQL's real (float4) refuses what overflows or underflows it, such as 1e99 or 1e-99.
+function fitsFloat4(value: string): boolean {
+  const rank = Number(value);
+  return rank === 0 || (rank >= 1.2e-38 && rank <= 3.4e38);
+}
 const timeCursorSchema = z.tuple([z.literal("t"), startsAtSchema, z.uuid()]);
 const rankCursorSchema = z.tuple([z.literal("r"), rankSchema, startsAtSchema, z.uuid()]);
 

@@ -24,9 +24,9 @@ import {
   sendSerialized,
   serializeReply,
 } from "./read-cache.ts";
+import { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/route-auth.ts";
 
 const tags = ["events"];
-const security = [{ bearer: [] }];
 const errors = errorResponses;
 const IF_MATCH = 'Send `If-Match: "<version>"` (the ETag) to refuse the write with 412 if the event changed.';
 
@@ -63,7 +63,7 @@ export function registerEventRoutes(
       schema: {
         tags,
         summary: "Create an event; it starts as a draft",
-        security,
+        security: SIGNED_IN,
         body: createEventBodySchema,
         response: { 201: eventSchema, ...errors(400, 401, 409, 422, 429) },
       },
@@ -80,14 +80,15 @@ export function registerEventRoutes(
       schema: {
         tags,
         summary: "One event; drafts only for their organizer and moderators+",
+        security: SIGNED_IN_OR_ANONYMOUS,
         params: eventIdParamsSchema,
         response: { 200: eventSchema, ...errors(400, 401, 404, 429) },
       },
     },
     async (request, reply) => {
-      // What a caller sees depends on who they are, so a token that failed is a 401 the client can act on
-      // (refresh), not an anonymous 404 for their own draft.
-      const actor = request.authProblem === null ? request.user : requireUser(request);
+      // A token that failed was already a 401 the client can act on (refresh), not an anonymous 404 for
+      // their own draft.
+      const actor = request.user;
       const { id } = request.params;
       // Published and cancelled events look the same to everyone, so their page is shared; drafts are not.
       const page = await caches.pages.read(id, async () => {
@@ -107,7 +108,7 @@ export function registerEventRoutes(
         tags,
         summary: "Edit an event (organizer or moderator+)",
         description: IF_MATCH,
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         body: updateEventBodySchema,
         response: { 200: eventSchema, ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
@@ -130,7 +131,7 @@ export function registerEventRoutes(
         tags,
         summary: "Publish a draft that has not ended",
         description: IF_MATCH,
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         response: { 200: eventSchema, ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
       },
@@ -151,7 +152,7 @@ export function registerEventRoutes(
         tags,
         summary: "Cancel a published event that has not ended; every participation follows",
         description: IF_MATCH,
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         body: cancelEventBodySchema,
         response: { 200: eventSchema, ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
@@ -174,7 +175,7 @@ export function registerEventRoutes(
         tags,
         summary: "Delete a draft",
         description: IF_MATCH,
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         response: { 204: z.null().describe("Deleted"), ...errors(400, 401, 403, 404, 409, 412, 422, 429) },
       },
@@ -193,7 +194,7 @@ export function registerEventRoutes(
       schema: {
         tags: ["me"],
         summary: "Events the caller organizes, every status, latest start first",
-        security,
+        security: SIGNED_IN,
         querystring: myEventsQuerySchema,
         response: { 200: eventPageSchema, ...errors(400, 401, 429) },
       },

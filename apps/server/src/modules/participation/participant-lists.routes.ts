@@ -11,8 +11,8 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { requireUser } from "../auth/guard.ts";
 import * as lists from "./participant-lists.service.ts";
 import type { ParticipationDeps } from "./participation.service.ts";
+import { SIGNED_IN } from "../auth/route-auth.ts";
 
-const security = [{ bearer: [] }];
 const errors = errorResponses;
 
 /** GET /api/events/:id/participants (organizer, moderator+) and GET /api/me/participations. */
@@ -25,7 +25,7 @@ export function registerParticipantListRoutes(app: FastifyInstance, deps: Partic
       schema: {
         tags: ["participation"],
         summary: "Confirmed or waitlisted people in queue order (organizer, moderator+)",
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         querystring: participantsQuerySchema,
         response: { 200: participantPageSchema, ...errors(400, 401, 403, 404, 429) },
@@ -40,7 +40,7 @@ export function registerParticipantListRoutes(app: FastifyInstance, deps: Partic
       schema: {
         tags: ["me"],
         summary: "The caller's participations, latest join first, each with its event",
-        security,
+        security: SIGNED_IN,
         querystring: myParticipationsQuerySchema,
         response: { 200: myParticipationPageSchema, ...errors(400, 401, 429) },
       },

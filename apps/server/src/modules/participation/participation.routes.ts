@@ -6,15 +6,15 @@ import {
   removeParticipantQuerySchema,
 } from "@turnout/contracts";
 import { errorResponses } from "../../platform/errors.ts";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
-import { type AuthUser, requireUser } from "../auth/guard.ts";
+import { requireUser } from "../auth/guard.ts";
 import type { AdmissionQueue } from "./admission.ts";
 import * as participation from "./participation.service.ts";
+import { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/route-auth.ts";
 
 const tags = ["participation"];
-const security = [{ bearer: [] }];
 const errors = errorResponses;
 
 export interface ParticipationRouteOptions {
@@ -44,7 +44,7 @@ export function registerParticipationRoutes(
           "201 with a new place; 200 with the place the caller already holds. 409 event.full when seats " +
           "and waitlist are full, 410 event.closed once cancelled or ended, 403 join.forbidden for the " +
           "organizer and for people the organizer removed.",
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         response: {
           200: participationSchema,
@@ -70,7 +70,7 @@ export function registerParticipationRoutes(
       schema: {
         tags,
         summary: "Give up one's place; a freed seat goes to the head of the waitlist at once",
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         response: { 200: participationSchema, ...errors(400, 401, 404, 409, 422, 429) },
       },
@@ -89,7 +89,7 @@ export function registerParticipationRoutes(
       schema: {
         tags,
         summary: "The caller's participation at the event",
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         response: { 200: participationSchema, ...errors(400, 401, 404, 429) },
       },
@@ -104,7 +104,7 @@ export function registerParticipationRoutes(
       schema: {
         tags,
         summary: "Remove a participant (organizer, moderator+); they may not join again",
-        security,
+        security: SIGNED_IN,
         params: removeParticipantParamsSchema,
         querystring: removeParticipantQuerySchema,
         response: { 200: participationSchema, ...errors(400, 401, 403, 404, 409, 422, 429) },
@@ -125,15 +125,11 @@ export function registerParticipationRoutes(
       schema: {
         tags,
         summary: "Capacity and counters; they always equal the participant lists",
+        security: SIGNED_IN_OR_ANONYMOUS,
         params: eventIdParamsSchema,
         response: { 200: eventStatsSchema, ...errors(400, 401, 404, 429) },
       },
     },
-    async (request) => participation.getStats(deps, optionalUser(request), request.params.id),
+    async (request) => participation.getStats(deps, request.user, request.params.id),
   );
-}
-
-// Public reads: anonymous is fine, but a token that failed is a 401 the client can act on.
-function optionalUser(request: FastifyRequest): AuthUser | null {
-  return request.authProblem === null ? request.user : requireUser(request);
 }

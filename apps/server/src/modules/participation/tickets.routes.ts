@@ -10,9 +10,9 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { requireUser } from "../auth/guard.ts";
 import * as tickets from "./tickets.service.ts";
 import type { TicketDeps } from "./tickets.service.ts";
+import { SIGNED_IN } from "../auth/route-auth.ts";
 
 const tags = ["participation"];
-const security = [{ bearer: [] }];
 const errors = errorResponses;
 
 export interface TicketRouteOptions {
@@ -35,7 +35,7 @@ export function registerTicketRoutes(
         tags,
         summary: "The caller's ticket: a signed code and its QR code (SVG)",
         description: "Confirmed participants only; anyone else gets 409 ticket.unavailable.",
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         response: { 200: ticketSchema, ...errors(400, 401, 404, 409, 429) },
       },
@@ -53,7 +53,7 @@ export function registerTicketRoutes(
         description:
           "The first scan answers alreadyCheckedIn false, every later one true. A code for another " +
           "event, a forged one, or one whose holder is no longer confirmed is 400 ticket.invalid.",
-        security,
+        security: SIGNED_IN,
         params: eventIdParamsSchema,
         body: checkInBodySchema,
         response: { 200: checkInResultSchema, ...errors(400, 401, 403, 404, 409, 422, 429) },
