@@ -4,7 +4,13 @@ import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "./deps.ts";
 import { installAuth, requestRateLimitKey } from "./modules/auth/guard.ts";
-import { installErrorHandler, installNotFoundHandler } from "./platform/errors.ts";
+import { installDrain } from "./platform/drain.ts";
+import {
+  answerClientError,
+  answerFrameworkError,
+  installErrorHandler,
+  installNotFoundHandler,
+} from "./platform/errors.ts";
 import { installHttpMetrics } from "./platform/metrics.ts";
 import { installRequestRateLimit } from "./platform/rate-limit.ts";
 import { registerApiRole } from "./roles/api.ts";
@@ -22,11 +28,16 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       disableRequestLogging: deps.config.logLevel !== "debug" && deps.config.logLevel !== "trace",
     }),
     routerOptions: { ignoreTrailingSlash: true },
+    // Every error answer carries the contract's body, also those Fastify and node would write themselves.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   installErrorHandler(app);
+  installDrain(app, { graceMs: deps.config.shutdownGraceMs });
   installHttpMetrics(app, deps.metrics);
   skipDocumentHeadersOnJsonRoutes(app);
   await app.register(helmet, { contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });

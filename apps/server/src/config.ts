@@ -34,6 +34,7 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(ROLE_NAMES)).min(1, "name at least one role")),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   TRUST_PROXY: z.stringbool().default(false),
   RATE_LIMIT_LOGIN_FAILURES: count(10),
   RATE_LIMIT_REGISTRATIONS: count(100),
@@ -66,6 +67,8 @@ export interface Config {
   roles: ReadonlySet<Role>;
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** How long a closing listener keeps its sockets answering 503 before it closes them (platform/drain.ts). */
+  shutdownGraceMs: number;
   trustProxy: boolean;
   rateLimits: { loginFailures: number; registrations: number; requests: number };
   outboxPollMs: number;
@@ -117,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     roles: new Set(e.ROLES),
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     trustProxy: e.TRUST_PROXY,
     rateLimits: {
       loginFailures: e.RATE_LIMIT_LOGIN_FAILURES,
