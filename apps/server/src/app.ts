@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "./deps.ts";
 import { installAuth, requestRateLimitKey } from "./modules/auth/guard.ts";
+import { DOCUMENT_CSP_DIRECTIVES } from "./platform/content-security-policy.ts";
 import { installDrain } from "./platform/drain.ts";
 import {
   answerClientError,
@@ -40,7 +41,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   installDrain(app, { graceMs: deps.config.shutdownGraceMs });
   installHttpMetrics(app, deps.metrics);
   skipDocumentHeadersOnJsonRoutes(app);
-  await app.register(helmet, { contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: DOCUMENT_CSP_DIRECTIVES },
+    crossOriginEmbedderPolicy: false,
+  });
   await app.register(cookie);
   // Auth first: the per-minute request limit is keyed by the verified user.
   installAuth(app, deps);

@@ -70,13 +70,19 @@ export function toDetailPath(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
 }
 
+// API.md: one detail per bad field. A schema whose checks pile up on one field still answers once for it.
+function keepFirstPerPath(details: ValidationDetail[]): ValidationDetail[] {
+  const seen = new Set<string>();
+  return details.filter((detail) => !seen.has(detail.path) && seen.add(detail.path));
+}
+
 function fromFastifyError(error: FastifyError): AppError {
   if (hasZodFastifySchemaValidationErrors(error)) {
     const details: ValidationDetail[] = error.validation.map((item) => ({
       path: item.instancePath.split("/").filter(Boolean).join("."),
       message: item.message ?? "is invalid",
     }));
-    return new AppError("validation.failed", "The request is not valid.", details);
+    return new AppError("validation.failed", "The request is not valid.", keepFirstPerPath(details));
   }
   switch (error.code) {
     case "FST_ERR_CTP_INVALID_JSON_BODY":

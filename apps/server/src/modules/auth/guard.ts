@@ -26,9 +26,11 @@ export function installAuth(app: FastifyInstance, deps: Pick<Deps, "secrets" | "
   const key = createTokenKey(deps.secrets.tokenSecret);
   app.decorateRequest("user", null);
   app.decorateRequest("authProblem", null);
-  app.addHook("onRequest", (request, _reply, done) => {
+  app.addHook("onRequest", (request, reply, done) => {
     const header = request.headers.authorization;
     if (header !== undefined && header !== "") {
+      // API.md: answers that depend on the caller are private. A route may still choose its own policy.
+      void reply.header("cache-control", "private, no-store");
       const token = BEARER.exec(header)?.[1];
       const verified = token === undefined ? undefined : verifyAccessToken(key, token, deps.clock.now());
       if (verified?.ok === true) request.user = verified.user;
