@@ -89,6 +89,22 @@ describe("Cache-Control", () => {
     }
   });
 
+  it("is private, no-store on the token pairs of login, register and refresh", async () => {
+    const email = `cache-${Date.now()}@example.test`;
+    const payload = { email, password: "long-enough-password", name: "Cache" };
+    const registered = await t.app.inject({ method: "POST", url: "/api/auth/register", payload });
+    const login = await t.app.inject({ method: "POST", url: "/api/auth/login", payload });
+    const refresh = await t.app.inject({
+      method: "POST",
+      url: "/api/auth/refresh",
+      payload: { refreshToken: login.json<{ refreshToken: string }>().refreshToken },
+    });
+    for (const [name, response] of Object.entries({ registered, login, refresh })) {
+      expect(response.statusCode, name).toBeLessThan(300);
+      expect(response.headers["cache-control"], name).toBe("private, no-store");
+    }
+  });
+
   it("leaves public answers and the secret calendar feed their own caching", async () => {
     const event = await createPublished(t, organizer);
     const feed = await t.app.inject({ url: "/api/events" });
