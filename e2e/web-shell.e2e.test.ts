@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createScratchDatabase,
@@ -23,6 +23,17 @@ const hasChromium = existsSync(CHROMIUM_PATH);
 const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
 const shouldSkip = !hasChromium && !isBrowserTierRequired;
 if (shouldSkip) process.stderr.write(`SKIPPED: browser tier — Chromium not found at ${CHROMIUM_PATH}\n`);
+
+// Every Content-Security-Policy violation the page reports, as "directive: blocked URI".
+async function recordCspViolations(page: Page): Promise<string[]> {
+  const violations: string[] = [];
+  await page.exposeFunction("reportCspViolation", (text: string) => violations.push(text));
+  // A string, not a function: this file is type-checked without the DOM library.
+  await page.addInitScript(`document.addEventListener("securitypolicyviolation", (event) => {
+    window.reportCspViolation(event.effectiveDirective + ": " + event.blockedURI);
+  });`);
+  return violations;
+}
 
 describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", () => {
   let dataDir: string | undefined;
@@ -82,9 +93,12 @@ describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", 
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
     page.on("requestfailed", (request) => problems.push(`request failed: ${request.url()}`));
 
+    const violations = await recordCspViolations(page);
+
     const response = await page.goto(`${server.baseUrl}${path}`);
     expect(response?.status()).toBe(200);
     expect(response?.headers()["content-type"]).toMatch(/^text\/html/);
+    expect(response?.headers()["content-security-policy"]).toContain("script-src 'self'");
     // The status line renders only once the bundle ran and /readyz answered through the browser.
     const status = page.getByRole("status");
     await status.filter({ hasText: "All systems ready" }).waitFor({ timeout: 15_000 });
@@ -95,6 +109,30 @@ describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", 
     await mkdir(ARTIFACTS_DIR, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS_DIR, `web-shell-${shot}.png`), fullPage: true });
     expect(problems).toEqual([]);
+    expect(violations).toEqual([]);
+    await page.close();
+  });
+
+  it("renders the API reference page under its Content-Security-Policy", async () => {
+    if (browser === undefined || server === undefined) throw new Error("beforeAll did not finish");
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") problems.push(`console: ${message.text()}`);
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    const violations = await recordCspViolations(page);
+
+    const response = await page.goto(`${server.baseUrl}/api/docs`);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()["content-security-policy"]).toContain("script-src 'self'");
+    // The operations list renders only once the bundle ran and fetched the OpenAPI document.
+    await page.locator(".opblock-tag", { hasText: "events" }).first().waitFor({ timeout: 15_000 });
+    expect(await page.locator(".info .title").textContent()).toContain("Turnout API");
+    await mkdir(ARTIFACTS_DIR, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS_DIR, "api-docs.png") });
+    expect(problems).toEqual([]);
+    expect(violations).toEqual([]);
     await page.close();
   });
 

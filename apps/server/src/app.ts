@@ -5,7 +5,14 @@ import { serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-
 import type { Deps } from "./deps.ts";
 import { installAuth, requestRateLimitKey } from "./modules/auth/guard.ts";
 import { checkAuthBeforeValidation } from "./modules/auth/route-auth.ts";
-import { installErrorHandler, installNotFoundHandler } from "./platform/errors.ts";
+import { DOCUMENT_CSP_DIRECTIVES } from "./platform/content-security-policy.ts";
+import { installDrain } from "./platform/drain.ts";
+import {
+  answerClientError,
+  answerFrameworkError,
+  installErrorHandler,
+  installNotFoundHandler,
+} from "./platform/errors.ts";
 import { installHttpMetrics } from "./platform/metrics.ts";
 import { installRequestRateLimit } from "./platform/rate-limit.ts";
 import { validateRequestPart } from "./platform/validation.ts";
@@ -24,14 +31,22 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
       disableRequestLogging: deps.config.logLevel !== "debug" && deps.config.logLevel !== "trace",
     }),
     routerOptions: { ignoreTrailingSlash: true },
+    // Every error answer carries the contract's body, also those Fastify and node would write themselves.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validateRequestPart);
   app.setSerializerCompiler(serializerCompiler);
 
   installErrorHandler(app);
+  installDrain(app, { graceMs: deps.config.shutdownGraceMs });
   installHttpMetrics(app, deps.metrics);
   skipDocumentHeadersOnJsonRoutes(app);
-  await app.register(helmet, { contentSecurityPolicy: false, crossOriginEmbedderPolicy: false });
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: DOCUMENT_CSP_DIRECTIVES },
+    crossOriginEmbedderPolicy: false,
+  });
   await app.register(cookie);
   // Auth first: the per-minute request limit is keyed by the verified user.
   installAuth(app, deps);

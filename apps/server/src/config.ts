@@ -34,11 +34,13 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(ROLE_NAMES)).min(1, "name at least one role")),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   TRUST_PROXY: z.stringbool().default(false),
   RATE_LIMIT_LOGIN_FAILURES: count(10),
   RATE_LIMIT_REGISTRATIONS: count(100),
   RATE_LIMIT_REQUESTS: count(1200),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(1).max(8760).default(72),
   READ_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
@@ -66,9 +68,13 @@ export interface Config {
   roles: ReadonlySet<Role>;
   logLevel: string;
   shutdownTimeoutMs: number;
+  /** How long a closing listener keeps its sockets answering 503 before it closes them (platform/drain.ts). */
+  shutdownGraceMs: number;
   trustProxy: boolean;
   rateLimits: { loginFailures: number; registrations: number; requests: number };
   outboxPollMs: number;
+  /** How long sent outbox rows (and the inbox records deduplicating them) are kept: resume replays them. */
+  outboxRetentionHours: number;
   /** How long public feed and event pages may be served from memory (0 = never; ADR 0004). */
   readCacheMs: number;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
@@ -117,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     roles: new Set(e.ROLES),
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     trustProxy: e.TRUST_PROXY,
     rateLimits: {
       loginFailures: e.RATE_LIMIT_LOGIN_FAILURES,
@@ -124,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       requests: e.RATE_LIMIT_REQUESTS,
     },
     outboxPollMs: e.OUTBOX_POLL_MS,
+    outboxRetentionHours: e.OUTBOX_RETENTION_HOURS,
     readCacheMs: e.READ_CACHE_MS,
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });

@@ -39,6 +39,8 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     LOG_LEVEL: "silent",
     // Tests read their own writes at once, also through other test apps; the cache has its own tests.
     READ_CACHE_MS: "0",
+    // A listening test app closes at once despite open keep-alive sockets; the grace has its own tests.
+    SHUTDOWN_GRACE_MS: "0",
     ...options.env,
   });
   const log = options.deps?.log ?? createLogger("silent");

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { boundedInt, boundedIntParam } from "./numbers.ts";
 
 /*
  * Events (API.md "Events"): the thing people attend. Bodies in, the Event out, the feed's query and page,
@@ -98,8 +99,8 @@ const eventFields = {
   onlineUrl: webUrlSchema.nullable(),
   category: eventCategorySchema,
   tags: z.array(tagSchema).max(EVENT_TAGS_MAX),
-  capacity: z.number().int().min(1).max(EVENT_CAPACITY_MAX).nullable(),
-  waitlistLimit: z.number().int().min(0).max(EVENT_CAPACITY_MAX).nullable(),
+  capacity: boundedInt(1, EVENT_CAPACITY_MAX).nullable(),
+  waitlistLimit: boundedInt(0, EVENT_CAPACITY_MAX).nullable(),
   visibility: eventVisibilitySchema,
   coverPhotoUrl: webUrlSchema.nullable(),
 };
@@ -178,7 +179,7 @@ export type Event = z.infer<typeof eventSchema>;
 export const eventPageSchema = z.object({ items: z.array(eventSchema), nextCursor: z.string().nullable() });
 export type EventPage = z.infer<typeof eventPageSchema>;
 
-export const limitSchema = z.coerce.number().int().min(1).max(100).default(20);
+export const limitSchema = boundedIntParam(1, 100).default(20);
 export const cursorSchema = z.string().min(1).max(500);
 
 /** GET /api/events: published public events that have not ended. */

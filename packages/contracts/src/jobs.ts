@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { boundedIntParam } from "./numbers.ts";
 
 /*
  * Background jobs: every job name and the schema of its payload. A job is sent by one process and run by a
@@ -29,6 +30,6 @@ export const deadJobListSchema = z.object({ items: z.array(deadJobSchema) });
 export type DeadJobList = z.infer<typeof deadJobListSchema>;
 
 export const deadJobListQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: boundedIntParam(1, 100).default(20),
 });
 export const deadJobParamsSchema = z.object({ id: z.string().min(1).max(100) });

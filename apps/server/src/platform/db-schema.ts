@@ -55,6 +55,8 @@ export interface IdempotencyKeysTable {
   request_hash: string;
   status_code: number | null;
   response_body: unknown;
+  /** Headers a replay repeats (ETag), or null when the answer had none. */
+  response_headers: Record<string, string> | null;
   created_at: CreatedAt;
   expires_at: Date;
 }

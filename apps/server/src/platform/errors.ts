@@ -1,4 +1,6 @@
-import { type ErrorCode, errorBodySchema, type ValidationDetail } from "@turnout/contracts";
+import { type ErrorBody, type ErrorCode, errorBodySchema, type ValidationDetail } from "@turnout/contracts";
+import { STATUS_CODES } from "node:http";
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
@@ -7,6 +9,9 @@ const STATUS: Record<ErrorCode, number> = {
   "request.malformed": 400,
   "request.too_large": 413,
   "request.unsupported_media_type": 415,
+  "request.uri_too_long": 414,
+  "request.headers_too_large": 431,
+  "request.timeout": 408,
   "route.not_found": 404,
   "auth.required": 401,
   "auth.invalid_token": 401,
@@ -65,13 +70,19 @@ export function toDetailPath(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
 }
 
+// API.md: one detail per bad field. A schema whose checks pile up on one field still answers once for it.
+function keepFirstPerPath(details: ValidationDetail[]): ValidationDetail[] {
+  const seen = new Set<string>();
+  return details.filter((detail) => !seen.has(detail.path) && seen.add(detail.path));
+}
+
 function fromFastifyError(error: FastifyError): AppError {
   if (hasZodFastifySchemaValidationErrors(error)) {
     const details: ValidationDetail[] = error.validation.map((item) => ({
       path: item.instancePath.split("/").filter(Boolean).join("."),
       message: item.message ?? "is invalid",
     }));
-    return new AppError("validation.failed", "The request is not valid.", details);
+    return new AppError("validation.failed", "The request is not valid.", keepFirstPerPath(details));
   }
   switch (error.code) {
     case "FST_ERR_CTP_INVALID_JSON_BODY":
@@ -94,20 +105,73 @@ function fromFastifyError(error: FastifyError): AppError {
   return new AppError("internal", "Something went wrong on our side.");
 }
 
+function toBody(appError: AppError): ErrorBody {
+  return {
+    error: {
+      code: appError.code,
+      message: appError.message,
+      ...(appError.details === undefined ? {} : { details: appError.details }),
+    },
+  };
+}
+
+/** Answers with an AppError's status, headers and the contract's body. */
+export function sendAppError(appError: AppError, reply: FastifyReply): FastifyReply {
+  if (appError.headers) void reply.headers(appError.headers);
+  return reply.status(appError.status).send(toBody(appError));
+}
+
 /** Installs the one error handler; call before any route is registered so every route uses it. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const appError = error instanceof AppError ? error : fromFastifyError(error);
     if (appError.status >= 500) request.log.error({ err: error }, "request failed");
-    if (appError.headers) void reply.headers(appError.headers);
-    return reply.status(appError.status).send({
-      error: {
-        code: appError.code,
-        message: appError.message,
-        ...(appError.details === undefined ? {} : { details: appError.details }),
-      },
-    });
+    return sendAppError(appError, reply);
   });
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the router refuses a URL before any route or error handler runs (a
+ * path parameter over maxParamLength, a malformed percent-encoding), and would answer with its own body.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const appError =
+    error.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? new AppError("request.uri_too_long", "A path segment of this URL is too long.")
+      : new AppError("request.malformed", "The URL is not valid.");
+  void sendAppError(appError, reply);
+}
+
+function fromParserError(error: NodeJS.ErrnoException): AppError {
+  if (error.code === "HPE_HEADER_OVERFLOW")
+    return new AppError("request.headers_too_large", "The request headers are too large.");
+  if (error.code === "ERR_HTTP_REQUEST_TIMEOUT")
+    return new AppError("request.timeout", "The request took too long to arrive.");
+  return new AppError("request.malformed", "The request is not valid HTTP.");
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: node's HTTP parser failed (headers too large, a broken request
+ * line, a request that never finished), so there is no request to reply to. Answers on the raw socket with
+ * the contract's body and closes it, as node's own handler does.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  // A reset connection has nobody left to read an answer.
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  if (socket.writable) {
+    const appError = fromParserError(error);
+    const body = JSON.stringify(toBody(appError));
+    socket.write(
+      `HTTP/1.1 ${appError.status} ${STATUS_CODES[appError.status] ?? "Error"}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }
 
 /** Unknown paths under /api and /v1 are 404 `route.not_found`; any other GET serves the web app when there is one. */

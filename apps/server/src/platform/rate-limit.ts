@@ -16,37 +16,102 @@ export function rateLimitedError(retryAfterMs: number): AppError {
 }
 
 const WINDOW_MS = 60_000;
+/** Callers tracked by name per window: about 10 MB of keys and counts (ADR 0010). */
+export const DEFAULT_MAX_TRACKED_KEYS = 100_000;
+// Callers past the bound share these counters by a hash of their key: 256 KiB, however big the flood.
+const OVERFLOW_SLOTS = 1 << 16;
+
+export interface WindowCounter {
+  /** Counts one hit for `key` at `now` (ms) and returns the key's hits in the current window. */
+  count(key: string, now: number): number;
+  /** When the current window ends (ms). */
+  windowEndsAt(): number;
+  /** How many keys the window holds by name; never more than `maxKeys`. */
+  trackedKeys(): number;
+}
+
+/**
+ * Hits per key in fixed windows of `windowMs`, in bounded memory. The first `maxKeys` callers of a window
+ * are counted exactly, one Map lookup each. Callers arriving once the Map is full (a flood of distinct
+ * addresses) are counted in 65,536 shared slots chosen by a hash of the key: each is still limited, and a
+ * slot reaches the limit early only when more than the limit's worth of such hits land on it in one window.
+ */
+export function createWindowCounter({
+  windowMs,
+  maxKeys,
+}: {
+  windowMs: number;
+  maxKeys: number;
+}): WindowCounter {
+  let endsAt = 0;
+  let hits = new Map<string, number>();
+  const overflow = new Uint32Array(OVERFLOW_SLOTS);
+  let isOverflowUsed = false;
+  return {
+    count(key, now) {
+      if (now >= endsAt) {
+        endsAt = now + windowMs;
+        hits = new Map();
+        if (isOverflowUsed) overflow.fill(0);
+        isOverflowUsed = false;
+      }
+      const known = hits.get(key);
+      if (known !== undefined || hits.size < maxKeys) {
+        const count = (known ?? 0) + 1;
+        hits.set(key, count);
+        return count;
+      }
+      isOverflowUsed = true;
+      const slot = hashKey(key) & (OVERFLOW_SLOTS - 1);
+      overflow[slot] = (overflow[slot] ?? 0) + 1;
+      return overflow[slot] ?? 0;
+    },
+    windowEndsAt: () => endsAt,
+    trackedKeys: () => hits.size,
+  };
+}
+
+// FNV-1a: cheap, and spreads addresses that differ in one digit over distant slots.
+function hashKey(key: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+export interface RequestRateLimitOptions {
+  max: number;
+  clock: Clock;
+  /** Callers tracked by name per window (DEFAULT_MAX_TRACKED_KEYS). */
+  maxKeys?: number;
+}
 
 /**
  * Limits every request to `max` per minute per key (0 = off), counted in fixed one-minute windows in this
  * process's memory. Install after the auth hook, so `keyOf` can see the verified user. A hand-written hook
  * rather than @fastify/rate-limit: that plugin's LRU store and headers cost a join storm an eighth of its
- * rate (ADR 0006); this one is one Map lookup. A window's keys are forgotten when it ends, so memory holds
- * only the callers of the current minute.
+ * rate (ADR 0006); this one is one Map lookup. A window's keys are forgotten when it ends, and a window
+ * holds at most `maxKeys` of them (createWindowCounter says what happens past that).
  */
 export function installRequestRateLimit(
   app: FastifyInstance,
-  { max, clock }: { max: number; clock: Clock },
+  { max, clock, maxKeys = DEFAULT_MAX_TRACKED_KEYS }: RequestRateLimitOptions,
   keyOf: (request: FastifyRequest) => string,
-): void {
-  if (max === 0) return;
-  let windowEndsAt = 0;
-  let hits = new Map<string, number>();
+): WindowCounter | undefined {
+  if (max === 0) return undefined;
+  const counter = createWindowCounter({ windowMs: WINDOW_MS, maxKeys });
   app.addHook("onRequest", (request, _reply, done) => {
     if (UNLIMITED_PATHS.has(request.url.split("?", 1)[0] ?? "")) {
       done();
       return;
     }
     const now = clock.now().getTime();
-    if (now >= windowEndsAt) {
-      windowEndsAt = now + WINDOW_MS;
-      hits = new Map();
-    }
-    const key = keyOf(request);
-    const count = (hits.get(key) ?? 0) + 1;
-    hits.set(key, count);
-    done(count > max ? rateLimitedError(windowEndsAt - now) : undefined);
+    const count = counter.count(keyOf(request), now);
+    done(count > max ? rateLimitedError(counter.windowEndsAt() - now) : undefined);
   });
+  return counter;
 }
 
 export interface CounterWindow {

@@ -26,9 +26,14 @@ export function installAuth(app: FastifyInstance, deps: Pick<Deps, "secrets" | "
   const key = createTokenKey(deps.secrets.tokenSecret);
   app.decorateRequest("user", null);
   app.decorateRequest("authProblem", null);
-  app.addHook("onRequest", (request, _reply, done) => {
+  app.addHook("onRequest", (request, reply, done) => {
     const header = request.headers.authorization;
-    if (header !== undefined && header !== "") {
+    // API.md: answers that depend on the caller are private (a route may still set its own policy); so are
+    // the token pairs and session cookies of /api/auth, whoever asks.
+    const hasCredentials = header !== undefined && header !== "";
+    if (hasCredentials || request.url.startsWith("/api/auth/"))
+      void reply.header("cache-control", "private, no-store");
+    if (hasCredentials) {
       const token = BEARER.exec(header)?.[1];
       const verified = token === undefined ? undefined : verifyAccessToken(key, token, deps.clock.now());
       if (verified?.ok === true) request.user = verified.user;

@@ -11,6 +11,14 @@ export interface StoredKey {
   requestHash: string;
   statusCode: number | null;
   responseBody: unknown;
+  responseHeaders: Record<string, string> | null;
+}
+
+/** What a replay repeats of the first answer. */
+export interface StoredAnswer {
+  statusCode: number;
+  body: unknown;
+  headers: Record<string, string>;
 }
 
 /**
@@ -26,7 +34,7 @@ export async function claimKey(
     INSERT INTO idempotency_keys AS k (user_id, key, request_hash, status_code, response_body, created_at, expires_at)
     VALUES (${ref.userId}, ${ref.key}, ${ref.requestHash}, NULL, NULL, ${times.now}, ${times.expiresAt})
     ON CONFLICT (user_id, key) DO UPDATE SET
-      request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL,
+      request_hash = EXCLUDED.request_hash, status_code = NULL, response_body = NULL, response_headers = NULL,
       created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
     WHERE k.expires_at <= ${times.now} OR (k.status_code IS NULL AND k.created_at <= ${times.staleBefore})
     RETURNING 1
@@ -38,27 +46,29 @@ export async function claimKey(
 export async function findKey(db: Executor, userId: string, key: string): Promise<StoredKey | undefined> {
   const row = await db
     .selectFrom("idempotency_keys")
-    .select(["request_hash", "status_code", "response_body"])
+    .select(["request_hash", "status_code", "response_body", "response_headers"])
     .where("user_id", "=", userId)
     .where("key", "=", key)
     .executeTakeFirst();
   return row === undefined
     ? undefined
-    : { requestHash: row.request_hash, statusCode: row.status_code, responseBody: row.response_body };
+    : {
+        requestHash: row.request_hash,
+        statusCode: row.status_code,
+        responseBody: row.response_body,
+        responseHeaders: row.response_headers,
+      };
 }
 
 /** Records the answer of the request that holds the key. */
-export async function storeResponse(
-  db: Executor,
-  ref: KeyRef,
-  statusCode: number,
-  body: unknown,
-): Promise<void> {
+export async function storeResponse(db: Executor, ref: KeyRef, answer: StoredAnswer): Promise<void> {
+  const hasHeaders = Object.keys(answer.headers).length > 0;
   await db
     .updateTable("idempotency_keys")
     .set({
-      status_code: statusCode,
-      response_body: body === undefined ? null : sql`${JSON.stringify(body)}::jsonb`,
+      status_code: answer.statusCode,
+      response_body: answer.body === undefined ? null : sql`${JSON.stringify(answer.body)}::jsonb`,
+      response_headers: hasHeaders ? sql`${JSON.stringify(answer.headers)}::jsonb` : null,
     })
     .where("user_id", "=", ref.userId)
     .where("key", "=", ref.key)

@@ -58,14 +58,18 @@ export function installIdempotency(
     return claimOrReplay(deps, request, reply, ref);
   });
   app.addHook("onSend", async (request, reply, payload) => {
+    // Routes of plugins registered before this one (the reference page) never saw the request decoration:
+    // their claim reads undefined, not null. Only idempotent routes can hold a claim anyway.
+    if (request.routeOptions.config.idempotent !== true) return payload;
     const claim = request.idempotencyClaim;
     if (claim === null) return payload;
     request.idempotencyClaim = null;
     try {
       const body = parseBody(payload);
-      if (isStorableResponse(reply.statusCode, body))
-        await storeResponse(deps.db, claim, reply.statusCode, body);
-      else await releaseKey(deps.db, claim);
+      if (isStorableResponse(reply.statusCode, body)) {
+        const answer = { statusCode: reply.statusCode, body, headers: readReplayedHeaders(reply) };
+        await storeResponse(deps.db, claim, answer);
+      } else await releaseKey(deps.db, claim);
     } catch (error) {
       // The answer itself is fine; losing it from the store only means a retry finds the key running.
       request.log.error({ err: error }, "could not record the idempotent answer");
@@ -98,7 +102,10 @@ async function claimOrReplay(
       throw new AppError("idempotency.mismatch", "This Idempotency-Key was used for a different request.");
     }
     if (stored.statusCode === null) break;
-    void reply.code(stored.statusCode).header("idempotent-replayed", "true");
+    void reply
+      .code(stored.statusCode)
+      .headers(stored.responseHeaders ?? {})
+      .header("idempotent-replayed", "true");
     if (stored.responseBody === null) return reply.send();
     return reply.type("application/json; charset=utf-8").send(JSON.stringify(stored.responseBody));
   }
@@ -106,6 +113,18 @@ async function claimOrReplay(
     "idempotency.in_progress",
     "A request with this Idempotency-Key is still running; retry shortly.",
   );
+}
+
+// Headers that describe the answered resource, so a replay carries them too (API.md: ETag on versioned ones).
+const REPLAYED_HEADERS = ["etag", "location"];
+
+function readReplayedHeaders(reply: FastifyReply): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of REPLAYED_HEADERS) {
+    const value = reply.getHeader(name);
+    if (typeof value === "string") headers[name] = value;
+  }
+  return headers;
 }
 
 function parseBody(payload: unknown): unknown {

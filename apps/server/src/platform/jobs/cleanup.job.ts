@@ -7,6 +7,12 @@ import { deleteStaleCounters } from "../rate-limit.ts";
  * expire. Refresh tokens are kept a day past expiry so a late reuse of a rotated token is still recognised
  * as reuse (and revokes its session) rather than as an unknown token. Rate-limit windows last at most an
  * hour, so older counters no longer limit anything.
+ *
+ * The outbox keeps every unsent row (the relay still owes it to the bus) and sent rows for
+ * OUTBOX_RETENTION_HOURS, because a reconnecting realtime client is resumed from recent outbox rows. An inbox
+ * record only stops a redelivery of its message, and a message can be delivered again only while its outbox
+ * row exists (the relay republishes a row whose `sent` mark was lost) or while the bus still retries it
+ * (minutes); so records older than the outbox's retention are dropped with the same cutoff.
  */
 
 export const CLEANUP_CRON = "*/10 * * * *";
@@ -15,8 +21,16 @@ const LONGEST_RATE_LIMIT_WINDOW_MS = 60 * 60 * 1000;
 // Small batches keep each delete's locks and WAL short even after a long outage left a backlog.
 const BATCH_SIZE = 5000;
 
-/** Deletes expired idempotency keys, refresh tokens expired over a day ago and stale rate-limit counters. */
-export async function deleteExpiredRows(db: Executor, now: Date) {
+export interface RetentionOptions {
+  /** Sent outbox rows and inbox records older than this are deleted. */
+  outboxRetentionMs: number;
+}
+
+/**
+ * Deletes expired idempotency keys, refresh tokens expired over a day ago, stale rate-limit counters, and
+ * sent outbox rows and inbox records past the outbox's retention; in batches, however large the backlog.
+ */
+export async function deleteExpiredRows(db: Executor, now: Date, retention: RetentionOptions) {
   const idempotencyKeys = await deleteInBatches(async () => {
     const result = await db
       .deleteFrom("idempotency_keys")
@@ -52,7 +66,36 @@ export async function deleteExpiredRows(db: Executor, now: Date) {
     db,
     new Date(now.getTime() - LONGEST_RATE_LIMIT_WINDOW_MS),
   );
-  return { idempotencyKeys, refreshTokens, rateLimitCounters };
+  const keepSince = new Date(now.getTime() - retention.outboxRetentionMs);
+  const outboxRows = await deleteInBatches(async () => {
+    // `sent_at < …` never matches an unsent row (NULL), and walks the partial index on sent rows.
+    const result = await db
+      .deleteFrom("outbox")
+      .where("id", "in", (eb) =>
+        eb.selectFrom("outbox").select("id").where("sent_at", "<", keepSince).limit(BATCH_SIZE),
+      )
+      .executeTakeFirst();
+    return result.numDeletedRows;
+  });
+  const inboxRows = await deleteInBatches(async () => {
+    const result = await db
+      .deleteFrom("inbox")
+      .where((eb) =>
+        eb(
+          eb.refTuple("consumer", "message_id"),
+          "in",
+          eb
+            .selectFrom("inbox")
+            .select(["consumer", "message_id"])
+            .where("processed_at", "<", keepSince)
+            .limit(BATCH_SIZE)
+            .$asTuple("consumer", "message_id"),
+        ),
+      )
+      .executeTakeFirst();
+    return result.numDeletedRows;
+  });
+  return { idempotencyKeys, refreshTokens, rateLimitCounters, outboxRows, inboxRows };
 }
 
 async function deleteInBatches(deleteBatch: () => Promise<bigint>): Promise<number> {
@@ -65,9 +108,12 @@ async function deleteInBatches(deleteBatch: () => Promise<bigint>): Promise<numb
 }
 
 /** Worker role: runs maintenance.cleanup in this process and schedules it every 10 minutes. */
-export async function registerCleanupJob(deps: Pick<Deps, "db" | "clock" | "log" | "jobs">): Promise<void> {
+export async function registerCleanupJob(
+  deps: Pick<Deps, "db" | "clock" | "log" | "jobs" | "config">,
+): Promise<void> {
+  const retention = { outboxRetentionMs: deps.config.outboxRetentionHours * 60 * 60 * 1000 };
   deps.jobs.work("maintenance.cleanup", async () => {
-    const deleted = await deleteExpiredRows(deps.db, deps.clock.now());
+    const deleted = await deleteExpiredRows(deps.db, deps.clock.now(), retention);
     deps.log.info({ deleted }, "expired rows deleted");
   });
   await deps.jobs.schedule("maintenance.cleanup", CLEANUP_CRON, {});
