@@ -15,7 +15,7 @@ import {
 } from "./platform/errors.ts";
 import { installHttpMetrics } from "./platform/metrics.ts";
 import { installRequestRateLimit } from "./platform/rate-limit.ts";
-import { validateRequestPart } from "./platform/validation.ts";
+import { installJsonBodyParser, validateRequestPart } from "./platform/validation.ts";
 import { registerApiRole } from "./roles/api.ts";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -37,6 +37,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validateRequestPart);
+  installJsonBodyParser(app);
   app.setSerializerCompiler(serializerCompiler);
 
   installErrorHandler(app);

@@ -144,6 +144,37 @@ describe("strings PostgreSQL cannot store are 400 on the field that holds them",
   });
 });
 
+describe("JSON bodies", () => {
+  const nested = (depth: number) => `${'{"a":'.repeat(depth)}"deep"${"}".repeat(depth)}`;
+
+  it("refuses nesting past 64 levels before anything walks the body (it overflowed idempotency's hash)", async () => {
+    const response = await t.app.inject({
+      method: "DELETE",
+      url: `/api/events/${eventId}/join`,
+      headers: { ...bearer(organizer), "content-type": "application/json", "idempotency-key": "deep-1" },
+      payload: nested(5_000),
+    });
+    expect([response.statusCode, errorCode(response)]).toEqual([400, "request.malformed"]);
+    const shallow = await t.app.inject({
+      method: "PATCH",
+      url: "/api/me",
+      headers: { ...bearer(organizer), "content-type": "application/json" },
+      payload: `{"name":"Deep enough","extra":${nested(62)}}`,
+    });
+    expect(shallow.statusCode).toBe(200);
+  });
+
+  it("keeps Fastify's prototype-poisoning protection", async () => {
+    const response = await t.app.inject({
+      method: "PATCH",
+      url: "/api/me",
+      headers: { ...bearer(organizer), "content-type": "application/json" },
+      payload: '{"name":"x","__proto__":{"isAdmin":true}}',
+    });
+    expect([response.statusCode, errorCode(response)]).toEqual([400, "request.malformed"]);
+  });
+});
+
 describe("cursors are decoded strictly", () => {
   const id = "0190a6b4-1234-7000-8000-00000000abcd";
   const handMade = [
