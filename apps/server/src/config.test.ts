@@ -85,3 +85,12 @@ describe("TRUST_PROXY", () => {
     expect(() => loadConfig({ TRUST_PROXY: "-1" })).toThrow(ConfigError);
   });
 });
+
+describe("TOKEN_SECRET_PREVIOUS", () => {
+  it("is kept beside TOKEN_SECRET for verifying while a rotation finishes, and needs 32 characters", () => {
+    const config = loadConfig({ TOKEN_SECRET_PREVIOUS: "p".repeat(32), ...secrets });
+    expect(config.secrets.previousTokenSecret).toBe("p".repeat(32));
+    expect(loadConfig(secrets).secrets.previousTokenSecret).toBeUndefined();
+    expect(() => loadConfig({ TOKEN_SECRET_PREVIOUS: "short" })).toThrow(/TOKEN_SECRET_PREVIOUS/);
+  });
+});

@@ -87,12 +87,16 @@ const envSchema = z.object({
   READ_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
+  // The key TOKEN_SECRET replaced: its access tokens stay valid until they expire (at most 15 minutes).
+  TOKEN_SECRET_PREVIOUS: z.string().min(32).optional(),
   TICKET_SECRET: z.string().min(32).optional(),
   URL_SIGNING_SECRET: z.string().min(32).optional(),
 });
 
 export interface Secrets {
   tokenSecret: string;
+  /** Accepted for verifying access tokens while a key rotation finishes; never signs. */
+  previousTokenSecret?: string;
   ticketSecret: string;
   urlSigningSecret: string;
 }
@@ -137,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const isEmbedded = e.DATABASE_URL === undefined;
   const secrets = {
     tokenSecret: e.TOKEN_SECRET,
+    previousTokenSecret: e.TOKEN_SECRET_PREVIOUS,
     ticketSecret: e.TICKET_SECRET,
     urlSigningSecret: e.URL_SIGNING_SECRET,
   };

@@ -4,7 +4,7 @@ import type { Deps } from "../../deps.ts";
 import { AppError } from "../../platform/errors.ts";
 import { createCurrentUsers, type CurrentUsers, type Standing } from "./current-users.ts";
 import { hasRole } from "./roles.ts";
-import { createTokenKey, type AuthUser, type TokenProblem, verifyAccessToken } from "./tokens.ts";
+import { createTokenKeys, type AuthUser, type TokenProblem, verifyAccessToken } from "./tokens.ts";
 
 export type { AuthUser };
 
@@ -33,7 +33,7 @@ export function installAuth(
   app: FastifyInstance,
   deps: Pick<Deps, "secrets" | "clock" | "db" | "databaseUrl" | "log">,
 ): void {
-  const key = createTokenKey(deps.secrets.tokenSecret);
+  const keys = createTokenKeys(deps.secrets.tokenSecret, deps.secrets.previousTokenSecret);
   const currentUsers = createCurrentUsers({ db: deps.db, databaseUrl: deps.databaseUrl, log: deps.log });
   app.decorate("currentUsers", currentUsers);
   app.addHook("onClose", () => currentUsers.close());
@@ -46,7 +46,7 @@ export function installAuth(
       return;
     }
     const token = BEARER.exec(header)?.[1];
-    const verified = token === undefined ? undefined : verifyAccessToken(key, token, deps.clock.now());
+    const verified = token === undefined ? undefined : verifyAccessToken(keys, token, deps.clock.now());
     if (verified?.ok !== true) {
       request.authProblem = verified?.problem ?? "auth.invalid_token";
       done();
