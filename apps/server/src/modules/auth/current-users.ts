@@ -312,8 +312,9 @@ function startListener(options: CurrentUsersOptions, events: ListenerEvents) {
       client = null;
       isListening = false;
       for (const resolve of syncs.values()) resolve();
+      // A connection attempt still under way ends its own client when it sees isClosed; waiting for it
+      // could mean waiting out a retry pause.
       await current?.end().catch(() => undefined);
-      await connecting?.catch(() => undefined);
     },
   };
 }
