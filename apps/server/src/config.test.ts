@@ -50,3 +50,47 @@ describe("loadConfig", () => {
     expect(loadConfig({ NATS_URL: "nats://127.0.0.1:4222" }).natsUrl).toBe("nats://127.0.0.1:4222");
   });
 });
+
+describe("TRUST_PROXY", () => {
+  const trustProxy = (value: string | undefined) =>
+    loadConfig(value === undefined ? {} : { TRUST_PROXY: value }).trustProxy;
+
+  it("is off by default and for false, 0 and the empty string", () => {
+    expect(trustProxy(undefined)).toBe(false);
+    for (const value of ["false", "0", "", "off"]) expect(trustProxy(value)).toBe(false);
+  });
+
+  it("takes true, a hop count, or a list of proxy addresses and CIDRs", () => {
+    expect(trustProxy("true")).toBe(true);
+    const hops = (value: string) => {
+      const trust = trustProxy(value);
+      if (typeof trust !== "function") throw new Error("a hop count becomes a function");
+      return [0, 1, 2, 3].map((hop) => trust("203.0.113.1", hop));
+    };
+    expect(hops("1")).toEqual([true, false, false, false]);
+    expect(hops("2")).toEqual([true, true, false, false]);
+    expect(trustProxy("10.0.0.0/8, 192.168.1.7,::1,fd00::/8,loopback")).toEqual([
+      "10.0.0.0/8",
+      "192.168.1.7",
+      "::1",
+      "fd00::/8",
+      "loopback",
+    ]);
+  });
+
+  it("refuses anything else, naming the bad entries", () => {
+    expect(() => loadConfig({ TRUST_PROXY: "10.0.0.0/33,proxy.internal" })).toThrow(
+      /TRUST_PROXY: .*10\.0\.0\.0\/33, proxy\.internal/,
+    );
+    expect(() => loadConfig({ TRUST_PROXY: "-1" })).toThrow(ConfigError);
+  });
+});
+
+describe("TOKEN_SECRET_PREVIOUS", () => {
+  it("is kept beside TOKEN_SECRET for verifying while a rotation finishes, and needs 32 characters", () => {
+    const config = loadConfig({ TOKEN_SECRET_PREVIOUS: "p".repeat(32), ...secrets });
+    expect(config.secrets.previousTokenSecret).toBe("p".repeat(32));
+    expect(loadConfig(secrets).secrets.previousTokenSecret).toBeUndefined();
+    expect(() => loadConfig({ TOKEN_SECRET_PREVIOUS: "short" })).toThrow(/TOKEN_SECRET_PREVIOUS/);
+  });
+});

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { z } from "zod";
 
@@ -10,6 +11,50 @@ const optionalUrl = z
   .transform((value) => (value === "" ? undefined : value))
   .pipe(z.url().optional())
   .optional();
+
+/**
+ * Which proxies to believe, in a form Fastify's trustProxy takes: off, every hop, the proxies' addresses and
+ * CIDRs, or (for a hop count) a function of the hop's index, since Fastify 5.12 treats a bare number as
+ * "trust nothing".
+ */
+export type TrustProxy = boolean | string[] | ((address: string, hop: number) => boolean);
+
+// Names proxy-addr (Fastify's resolver) understands for common private ranges.
+const PROXY_RANGE_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isProxyAddress(entry: string): boolean {
+  if (PROXY_RANGE_NAMES.has(entry)) return true;
+  const [address = "", prefix, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+// A bare "true" trusts every X-Forwarded-For entry, so the client's own leftmost one wins: kept because it
+// is Fastify's form, documented as unsafe unless the proxy overwrites the header.
+const trustProxySchema = z
+  .string()
+  .trim()
+  .default("false")
+  .transform((value, ctx): TrustProxy => {
+    const lower = value.toLowerCase();
+    if (["", "false", "no", "off", "0"].includes(lower)) return false;
+    if (["true", "yes", "on"].includes(lower)) return true;
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      // Hop 0 is the socket's peer; hops 1..n-1 are the X-Forwarded-For entries the proxies appended.
+      return (_address: string, hop: number) => hop < hops;
+    }
+    const entries = value.split(",").map((entry) => entry.trim());
+    const bad = entries.filter((entry) => !isProxyAddress(entry));
+    if (bad.length === 0) return entries;
+    ctx.addIssue({
+      code: "custom",
+      message: `not a hop count, true/false or a list of proxy addresses/CIDRs: ${bad.join(", ")}`,
+    });
+    return z.NEVER;
+  });
 
 const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 
@@ -35,7 +80,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
-  TRUST_PROXY: z.stringbool().default(false),
+  TRUST_PROXY: trustProxySchema,
   RATE_LIMIT_LOGIN_FAILURES: count(10),
   RATE_LIMIT_REGISTRATIONS: count(100),
   RATE_LIMIT_REQUESTS: count(1200),
@@ -44,12 +89,16 @@ const envSchema = z.object({
   READ_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
+  // The key TOKEN_SECRET replaced: its access tokens stay valid until they expire (at most 15 minutes).
+  TOKEN_SECRET_PREVIOUS: z.string().min(32).optional(),
   TICKET_SECRET: z.string().min(32).optional(),
   URL_SIGNING_SECRET: z.string().min(32).optional(),
 });
 
 export interface Secrets {
   tokenSecret: string;
+  /** Accepted for verifying access tokens while a key rotation finishes; never signs. */
+  previousTokenSecret?: string;
   ticketSecret: string;
   urlSigningSecret: string;
 }
@@ -70,7 +119,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How long a closing listener keeps its sockets answering 503 before it closes them (platform/drain.ts). */
   shutdownGraceMs: number;
-  trustProxy: boolean;
+  /** Which X-Forwarded-* hops to believe for the client address and protocol (Fastify's trustProxy). */
+  trustProxy: TrustProxy;
   rateLimits: { loginFailures: number; registrations: number; requests: number };
   outboxPollMs: number;
   /** How long sent outbox rows (and the inbox records deduplicating them) are kept: resume replays them. */
@@ -97,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const isEmbedded = e.DATABASE_URL === undefined;
   const secrets = {
     tokenSecret: e.TOKEN_SECRET,
+    previousTokenSecret: e.TOKEN_SECRET_PREVIOUS,
     ticketSecret: e.TICKET_SECRET,
     urlSigningSecret: e.URL_SIGNING_SECRET,
   };

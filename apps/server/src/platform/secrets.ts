@@ -13,9 +13,9 @@ const secretsFileSchema = z.object({
 
 /** Returns the signing keys: from the environment, else (embedded mode) from DATA_DIR/secrets.json, made on first start. */
 export async function loadSecrets(config: Config): Promise<Secrets> {
-  const { tokenSecret, ticketSecret, urlSigningSecret } = config.secrets;
+  const { tokenSecret, ticketSecret, urlSigningSecret, previousTokenSecret } = config.secrets;
   if (tokenSecret !== undefined && ticketSecret !== undefined && urlSigningSecret !== undefined) {
-    return { tokenSecret, ticketSecret, urlSigningSecret };
+    return { tokenSecret, ticketSecret, urlSigningSecret, previousTokenSecret };
   }
   const file = join(config.dataDir, "secrets.json");
   let stored: Secrets;

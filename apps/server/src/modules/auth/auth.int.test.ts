@@ -135,67 +135,128 @@ describe("login", () => {
     expect(errorCode(wrong)).toBe("auth.invalid_credentials");
   });
 
-  it("limits failures per account: after N failures even the right password gets 429 with Retry-After", async () => {
+  it("limits failures per (account, address) pair: after N, even the right password gets 429 from that address only", async () => {
     const created = await createUser(t);
-    for (let i = 0; i < 3; i++) {
-      expect(
-        (await post("/api/auth/login", { email: created.user.email, password: "wrong-password" })).statusCode,
-      ).toBe(401);
-    }
-    const limited = await post("/api/auth/login", { email: created.user.email, password: created.password });
-    expect(limited.statusCode).toBe(429);
-    expect(errorCode(limited)).toBe("rate_limited");
-    const retryAfter = Number(limited.headers["retry-after"]);
-    expect(retryAfter).toBeGreaterThan(800);
-    expect(retryAfter).toBeLessThanOrEqual(900);
-  });
-
-  it("limits failures per address across accounts; a success does not reset the address counter", async () => {
     const ip = nextIp();
-    const created = await createUser(t);
-    expect((await post("/api/auth/login", { email: email(), password: "x" }, { ip })).statusCode).toBe(401);
-    expect((await post("/api/auth/login", { email: email(), password: "x" }, { ip })).statusCode).toBe(401);
-    expect(
-      (await post("/api/auth/login", { email: created.user.email, password: created.password }, { ip }))
-        .statusCode,
-    ).toBe(200);
-    expect((await post("/api/auth/login", { email: email(), password: "x" }, { ip })).statusCode).toBe(401);
+    for (let i = 0; i < 3; i++) {
+      const failed = await post("/api/auth/login", { email: created.user.email, password: "wrong" }, { ip });
+      expect(failed.statusCode).toBe(401);
+    }
     const limited = await post(
       "/api/auth/login",
       { email: created.user.email, password: created.password },
       { ip },
     );
     expect(limited.statusCode).toBe(429);
-    expect(limited.headers["retry-after"]).toMatch(/^\d+$/);
+    expect(errorCode(limited)).toBe("rate_limited");
+    const retryAfter = Number(limited.headers["retry-after"]);
+    expect(retryAfter).toBeGreaterThan(800);
+    expect(retryAfter).toBeLessThanOrEqual(900);
+    // Someone else's typos from their own address never lock the owner out.
+    const elsewhere = await post("/api/auth/login", {
+      email: created.user.email,
+      password: created.password,
+    });
+    expect(elsewhere.statusCode).toBe(200);
+    const counters = await t.deps.db
+      .selectFrom("rate_limit_counters")
+      .select(["scope", "hits"])
+      .where("key", "=", `${ip}\n${created.user.email}`)
+      .execute();
+    expect(counters).toEqual([{ scope: "login.pair", hits: 4 }]);
   });
 
-  it("a success resets the account counter", async () => {
+  it("a success resets the pair counter", async () => {
     const created = await createUser(t);
-    for (let i = 0; i < 2; i++)
-      await post("/api/auth/login", { email: created.user.email, password: "wrong-password" });
-    expect(
-      (await post("/api/auth/login", { email: created.user.email, password: created.password })).statusCode,
-    ).toBe(200);
-    for (let i = 0; i < 3; i++) {
-      expect(
-        (await post("/api/auth/login", { email: created.user.email, password: "wrong-password" })).statusCode,
-      ).toBe(401);
-    }
-    expect(
-      (await post("/api/auth/login", { email: created.user.email, password: created.password })).statusCode,
-    ).toBe(429);
+    const ip = nextIp();
+    const attempt = (password: string) =>
+      post("/api/auth/login", { email: created.user.email, password }, { ip });
+    for (let i = 0; i < 2; i++) expect((await attempt("wrong-password")).statusCode).toBe(401);
+    expect((await attempt(created.password)).statusCode).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await attempt("wrong-password")).statusCode).toBe(401);
+    expect((await attempt(created.password)).statusCode).toBe(429);
   });
 
-  it("lets at most N of many concurrent wrong guesses through to a 401", async () => {
+  it("lets at most N of many concurrent wrong guesses on one pair through to a 401", async () => {
     const created = await createUser(t);
+    const ip = nextIp();
     const responses = await Promise.all(
       Array.from({ length: 12 }, () =>
-        post("/api/auth/login", { email: created.user.email, password: "wrong-password" }),
+        post("/api/auth/login", { email: created.user.email, password: "wrong-password" }, { ip }),
       ),
     );
     const statuses = responses.map((response) => response.statusCode);
     expect(statuses.filter((status) => status === 401)).toHaveLength(3);
     expect(statuses.filter((status) => status === 429)).toHaveLength(9);
+  });
+});
+
+describe("login limits at the default of 10 failures", () => {
+  let limits: TestApp;
+  beforeAll(async () => {
+    limits = await createTestApp();
+  });
+  afterAll(() => limits.close());
+  const login = (body: { email: string; password: string }, ip: string) =>
+    limits.app.inject({ method: "POST", url: "/api/auth/login", payload: body, remoteAddress: ip });
+
+  it("ten accounts failing once each from one address do not lock that address out", async () => {
+    const ip = nextIp();
+    const accounts = await Promise.all(Array.from({ length: 10 }, () => createUser(limits)));
+    for (const account of accounts) {
+      expect((await login({ email: account.user.email, password: "wrong" }, ip)).statusCode).toBe(401);
+    }
+    for (const account of accounts.slice(0, 3)) {
+      const again = await login({ email: account.user.email, password: account.password }, ip);
+      expect(again.statusCode).toBe(200);
+    }
+  });
+
+  it("the eleventh failure on one account from one address is 429; the same account elsewhere is not", async () => {
+    const ip = nextIp();
+    const account = await createUser(limits);
+    const wrong = { email: account.user.email, password: "wrong" };
+    for (let i = 0; i < 10; i++) expect((await login(wrong, ip)).statusCode).toBe(401);
+    const eleventh = await login(wrong, ip);
+    expect(eleventh.statusCode).toBe(429);
+    expect(errorCode(eleventh)).toBe("rate_limited");
+    expect((await login(wrong, nextIp())).statusCode).toBe(401);
+    expect(
+      (await login({ email: account.user.email, password: account.password }, nextIp())).statusCode,
+    ).toBe(200);
+  });
+});
+
+describe("the per-address ceiling (ten times the pair limit)", () => {
+  let ceiling: TestApp;
+  beforeAll(async () => {
+    ceiling = await createTestApp({ env: { RATE_LIMIT_LOGIN_FAILURES: "1" } });
+  });
+  afterAll(() => ceiling.close());
+  const login = (body: { email: string; password: string }, ip: string) =>
+    ceiling.app.inject({ method: "POST", url: "/api/auth/login", payload: body, remoteAddress: ip });
+
+  it("stops an address after 10 x N failures over all accounts; a success does not reset it", async () => {
+    const ip = nextIp();
+    const account = await createUser(ceiling);
+    const right = { email: account.user.email, password: account.password };
+    for (let i = 0; i < 9; i++) {
+      expect((await login({ email: email(), password: "wrong" }, ip)).statusCode).toBe(401);
+    }
+    expect((await login(right, ip)).statusCode).toBe(200);
+    expect((await login({ email: email(), password: "wrong" }, ip)).statusCode).toBe(401);
+    const stopped = await login(right, ip);
+    expect(stopped.statusCode).toBe(429);
+    expect(errorCode(stopped)).toBe("rate_limited");
+    expect(Number(stopped.headers["retry-after"])).toBeGreaterThan(800);
+    expect((await login(right, nextIp())).statusCode).toBe(200);
+    const row = await ceiling.deps.db
+      .selectFrom("rate_limit_counters")
+      .select("hits")
+      .where("scope", "=", "login.ip")
+      .where("key", "=", ip)
+      .executeTakeFirstOrThrow();
+    expect(row.hits).toBe(11);
   });
 });
 

@@ -18,7 +18,9 @@ export type AuthDeps = Pick<Deps, "db" | "clock" | "config" | "secrets">;
 
 const LOGIN_WINDOW_MS = 15 * 60 * 1000;
 const REGISTRATION_WINDOW_MS = 60 * 60 * 1000;
-const LOGIN_SCOPES = { account: "login.account", ip: "login.ip" } as const;
+const LOGIN_SCOPES = { pair: "login.pair", ip: "login.ip" } as const;
+// API.md: one address failing on many accounts is stopped at ten times the per-pair limit.
+const IP_CEILING_FACTOR = 10;
 
 /** Creates an account (the first one on an empty instance is admin) and signs it in. */
 export async function register(deps: AuthDeps, body: RegisterBody, clientIp: string): Promise<AuthResponse> {
@@ -53,26 +55,33 @@ export async function register(deps: AuthDeps, body: RegisterBody, clientIp: str
 
 /**
  * Signs in with email and password. Unknown email and wrong password give the same 401 after the same
- * work; failures are limited per account and per client address.
+ * work. Failures are limited per (account, address) pair, so one person's typos never lock anyone else out,
+ * and per address over all accounts at ten times that, so one address cannot guess across many accounts.
  */
 export async function login(deps: AuthDeps, body: LoginBody, clientIp: string): Promise<AuthResponse> {
   const email = normalizeEmail(body.email);
   const limit = deps.config.rateLimits.loginFailures;
+  const pairKey = loginPairKey(email, clientIp);
   // Both counters take the attempt up front (so concurrent guesses cannot all slip under the limit); a
-  // success gives it back below, so only failures count. The address goes first: a blocked address then
-  // cannot run up the counter of someone else's account.
-  await enforceLimit(deps, LOGIN_SCOPES.ip, clientIp, limit, LOGIN_WINDOW_MS);
-  await enforceLimit(deps, LOGIN_SCOPES.account, email, limit, LOGIN_WINDOW_MS);
+  // success gives it back below, so only failures count. The address goes first: an address over its
+  // ceiling then stops before it can run up a pair counter.
+  await enforceLimit(deps, LOGIN_SCOPES.ip, clientIp, limit * IP_CEILING_FACTOR, LOGIN_WINDOW_MS);
+  await enforceLimit(deps, LOGIN_SCOPES.pair, pairKey, limit, LOGIN_WINDOW_MS);
   const account = await repo.findAccountByEmail(deps.db, email);
   const isValid = await verifyPassword(account?.passwordHash, body.password);
   if (account === undefined || !isValid) {
     throw new AppError("auth.invalid_credentials", "The email or password is not correct.");
   }
   if (limit > 0) {
-    await resetCounter(deps.db, LOGIN_SCOPES.account, email);
+    await resetCounter(deps.db, LOGIN_SCOPES.pair, pairKey);
     await uncountHit(deps.db, LOGIN_SCOPES.ip, clientIp);
   }
   return deps.db.transaction().execute((trx) => startSession(deps, trx, account.user));
+}
+
+// A newline cannot occur in a normalised email address nor in an IP address, so keys never collide.
+function loginPairKey(email: string, clientIp: string): string {
+  return `${clientIp}\n${email}`;
 }
 
 /**

@@ -5,6 +5,7 @@ import { hashPassword, verifyPassword } from "./passwords.ts";
 import { hasRole } from "./roles.ts";
 import {
   createTokenKey,
+  createTokenKeys,
   generateRefreshToken,
   hashRefreshToken,
   signAccessToken,
@@ -12,6 +13,11 @@ import {
 } from "./tokens.ts";
 
 const key = createTokenKey("unit-test-secret-unit-test-secret-0000");
+const keys = createTokenKeys("unit-test-secret-unit-test-secret-0000");
+const invalid = { ok: false, problem: "auth.invalid_token" };
+const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+const decode = (part: string | undefined): unknown =>
+  JSON.parse(Buffer.from(part ?? "", "base64url").toString("utf8"));
 const user = {
   id: "0190a8e0-0000-7000-8000-000000000001",
   role: "moderator" as const,
@@ -60,89 +66,167 @@ describe("refresh cookie", () => {
 describe("access tokens", () => {
   const issuedAt = new Date("2026-01-01T00:00:00Z");
 
-  it("carry sub, role and sid and verify within 15 minutes", async () => {
+  it("carry typ at+jwt and the key's kid, sub, aud, role and sid, and verify within 15 minutes", async () => {
     const token = await signAccessToken(key, user, issuedAt);
-    const claims: unknown = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString());
-    expect(claims).toMatchObject({ sub: user.id, role: "moderator", sid: user.sessionId, exp: 1767226500 });
-    expect(verifyAccessToken(key, token, new Date("2026-01-01T00:14:59Z"))).toEqual({ ok: true, user });
+    const [header, payload] = token
+      .split(".")
+      .slice(0, 2)
+      .map((part) => decode(part));
+    expect(header).toEqual({ alg: "HS256", typ: "at+jwt", kid: key.kid });
+    expect(payload).toMatchObject({
+      sub: user.id,
+      aud: "turnout",
+      role: "moderator",
+      sid: user.sessionId,
+      exp: 1767226500,
+    });
+    expect(verifyAccessToken(keys, token, new Date("2026-01-01T00:14:59Z"))).toEqual({ ok: true, user });
   });
 
   it("are expired after 15 minutes and invalid under another key or when altered", async () => {
     const token = await signAccessToken(key, user, issuedAt);
-    expect(verifyAccessToken(key, token, new Date("2026-01-01T00:15:01Z"))).toEqual({
+    expect(verifyAccessToken(keys, token, new Date("2026-01-01T00:15:01Z"))).toEqual({
       ok: false,
       problem: "auth.token_expired",
     });
-    const otherKey = createTokenKey("another-secret-another-secret-another-0");
-    expect(verifyAccessToken(otherKey, token, issuedAt)).toEqual({
-      ok: false,
-      problem: "auth.invalid_token",
-    });
+    const otherKeys = createTokenKeys("another-secret-another-secret-another-0");
+    expect(verifyAccessToken(otherKeys, token, issuedAt)).toEqual(invalid);
     const [header, , signature] = token.split(".");
-    const forgedPayload = Buffer.from(
-      JSON.stringify({ sub: user.id, role: "admin", sid: user.sessionId, exp: 1767226500 }),
-    ).toString("base64url");
-    expect(verifyAccessToken(key, `${header ?? ""}.${forgedPayload}.${signature ?? ""}`, issuedAt)).toEqual({
-      ok: false,
-      problem: "auth.invalid_token",
+    const forgedPayload = segment({
+      sub: user.id,
+      aud: "turnout",
+      role: "admin",
+      sid: user.sessionId,
+      exp: 1767226500,
     });
+    expect(verifyAccessToken(keys, `${header ?? ""}.${forgedPayload}.${signature ?? ""}`, issuedAt)).toEqual(
+      invalid,
+    );
+  });
+
+  it("name their key by a kid that does not reveal it, stable per secret", () => {
+    const again = createTokenKey("unit-test-secret-unit-test-secret-0000");
+    expect(again.kid).toBe(key.kid);
+    expect(key.kid).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    expect(createTokenKey("another-secret-another-secret-another-0").kid).not.toBe(key.kid);
+    expect(key.kid).not.toContain("unit");
+  });
+});
+
+describe("key rotation", () => {
+  const now = new Date("2026-01-01T00:00:00Z");
+  const previous = createTokenKey("previous-secret-previous-secret-previous");
+
+  it("accepts tokens of the current and the previous key, and signs only with the current one", async () => {
+    const rotatedKeys = createTokenKeys(
+      "unit-test-secret-unit-test-secret-0000",
+      "previous-secret-previous-secret-previous",
+    );
+    expect(rotatedKeys.current.kid).toBe(key.kid);
+    const old = await signAccessToken(previous, user, now);
+    expect(verifyAccessToken(rotatedKeys, old, now)).toEqual({ ok: true, user });
+    expect(verifyAccessToken(keys, old, now)).toEqual(invalid);
+    expect(verifyAccessToken(rotatedKeys, await signAccessToken(key, user, now), now)).toEqual({
+      ok: true,
+      user,
+    });
+    expect(rotatedKeys.byHeader.size).toBe(2);
+  });
+
+  it("refuses a token with a known kid but signed by another key", async () => {
+    const other = createTokenKey("another-secret-another-secret-another-0");
+    const token = await signAccessToken(other, user, now);
+    const [, payload, signature] = token.split(".");
+    expect(verifyAccessToken(keys, `${key.header}.${payload ?? ""}.${signature ?? ""}`, now)).toEqual(
+      invalid,
+    );
   });
 });
 
 describe("access token verification", () => {
   const now = new Date("2026-01-01T00:00:00Z");
   const claims = { role: user.role, sid: user.sessionId };
-  const sign = (header: Record<string, unknown>, signingKey: Uint8Array = key.bytes) =>
-    new SignJWT(claims)
+  const sign = (
+    header: Record<string, unknown>,
+    options: { audience?: string | string[] | null } = {},
+    signingKey: Uint8Array = key.bytes,
+  ) => {
+    const jwt = new SignJWT(claims)
       .setProtectedHeader({ alg: "HS256", ...header })
       .setSubject(user.id)
-      .setExpirationTime(Math.floor(now.getTime() / 1000) + 60)
-      .sign(signingKey);
-  const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+      .setExpirationTime(Math.floor(now.getTime() / 1000) + 60);
+    const audience = options.audience === undefined ? "turnout" : options.audience;
+    return (audience === null ? jwt : jwt.setAudience(audience)).sign(signingKey);
+  };
 
-  it("accepts what jose signs with the same key, with or without typ", async () => {
-    expect(verifyAccessToken(key, await sign({ typ: "JWT" }), now)).toEqual({ ok: true, user });
-    expect(verifyAccessToken(key, await sign({}), now)).toEqual({ ok: true, user });
+  it("accepts what jose signs with the same key, typ and kid", async () => {
+    expect(verifyAccessToken(keys, await sign({ typ: "at+jwt", kid: key.kid }), now)).toEqual({
+      ok: true,
+      user,
+    });
+  });
+
+  it("refuses a wrong or missing typ, a wrong or missing kid, and extra header fields", async () => {
+    for (const header of [
+      { typ: "JWT", kid: key.kid },
+      { kid: key.kid },
+      { typ: "at+jwt" },
+      { typ: "at+jwt", kid: "unknown-kid-0000" },
+      { typ: "at+jwt", kid: key.kid, jku: "https://attacker.example/keys" },
+      { kid: key.kid, typ: "at+jwt" },
+    ]) {
+      expect(verifyAccessToken(keys, await sign(header), now)).toEqual(invalid);
+    }
+  });
+
+  it("refuses a wrong, missing or list audience", async () => {
+    const header = { typ: "at+jwt", kid: key.kid };
+    expect(verifyAccessToken(keys, await sign(header, { audience: "another-app" }), now)).toEqual(invalid);
+    expect(verifyAccessToken(keys, await sign(header, { audience: null }), now)).toEqual(invalid);
+    expect(verifyAccessToken(keys, await sign(header, { audience: ["turnout", "x"] }), now)).toEqual(invalid);
   });
 
   it("refuses other algorithms, crit headers, alg none, junk signatures and extra segments", async () => {
-    const invalid = { ok: false, problem: "auth.invalid_token" };
     const hs512 = await new SignJWT(claims)
-      .setProtectedHeader({ alg: "HS512" })
+      .setProtectedHeader({ alg: "HS512", typ: "at+jwt", kid: key.kid })
       .setSubject(user.id)
+      .setAudience("turnout")
       .setExpirationTime("1h")
       .sign(key.bytes);
-    expect(verifyAccessToken(key, hs512, now)).toEqual(invalid);
+    expect(verifyAccessToken(keys, hs512, now)).toEqual(invalid);
     const critical = await new SignJWT(claims)
-      .setProtectedHeader({ alg: "HS256", crit: ["b64"], b64: true })
+      .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.kid, crit: ["b64"], b64: true })
       .setSubject(user.id)
+      .setAudience("turnout")
       .setExpirationTime("1h")
       .sign(key.bytes);
-    expect(verifyAccessToken(key, critical, now)).toEqual(invalid);
-    const good = await sign({ typ: "JWT" });
+    expect(verifyAccessToken(keys, critical, now)).toEqual(invalid);
+    const good = await sign({ typ: "at+jwt", kid: key.kid });
     const [, payload, signature] = good.split(".");
-    expect(verifyAccessToken(key, `${segment({ alg: "none" })}.${payload ?? ""}.`, now)).toEqual(invalid);
-    expect(verifyAccessToken(key, `${good}A`, now)).toEqual(invalid);
-    expect(verifyAccessToken(key, `${good}.x`, now)).toEqual(invalid);
+    expect(verifyAccessToken(keys, `${segment({ alg: "none" })}.${payload ?? ""}.`, now)).toEqual(invalid);
+    expect(verifyAccessToken(keys, `${good}A`, now)).toEqual(invalid);
+    expect(verifyAccessToken(keys, `${good}.x`, now)).toEqual(invalid);
     expect(
-      verifyAccessToken(key, `${segment({ alg: "HS256" })}.${payload ?? ""}.${signature ?? ""}`, now),
+      verifyAccessToken(keys, `${segment({ alg: "HS256" })}.${payload ?? ""}.${signature ?? ""}`, now),
     ).toEqual(invalid);
-    expect(verifyAccessToken(key, "not a token", now)).toEqual(invalid);
+    expect(verifyAccessToken(keys, "not a token", now)).toEqual(invalid);
   });
 
   it("needs exp, and refuses a token whose nbf lies ahead", async () => {
     const noExp = await new SignJWT(claims)
-      .setProtectedHeader({ alg: "HS256" })
+      .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.kid })
       .setSubject(user.id)
+      .setAudience("turnout")
       .sign(key.bytes);
-    expect(verifyAccessToken(key, noExp, now)).toEqual({ ok: false, problem: "auth.invalid_token" });
+    expect(verifyAccessToken(keys, noExp, now)).toEqual(invalid);
     const later = await new SignJWT(claims)
-      .setProtectedHeader({ alg: "HS256" })
+      .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid: key.kid })
       .setSubject(user.id)
+      .setAudience("turnout")
       .setNotBefore(Math.floor(now.getTime() / 1000) + 30)
       .setExpirationTime(Math.floor(now.getTime() / 1000) + 60)
       .sign(key.bytes);
-    expect(verifyAccessToken(key, later, now)).toEqual({ ok: false, problem: "auth.invalid_token" });
+    expect(verifyAccessToken(keys, later, now)).toEqual(invalid);
   });
 });
 

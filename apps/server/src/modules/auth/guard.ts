@@ -2,12 +2,17 @@ import type { UserRole } from "@turnout/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Deps } from "../../deps.ts";
 import { AppError } from "../../platform/errors.ts";
+import { createCurrentUsers, type CurrentUsers, type Standing } from "./current-users.ts";
 import { hasRole } from "./roles.ts";
-import { createTokenKey, type AuthUser, type TokenProblem, verifyAccessToken } from "./tokens.ts";
+import { createTokenKeys, type AuthUser, type TokenProblem, verifyAccessToken } from "./tokens.ts";
 
 export type { AuthUser };
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** Each user's current role and existence, shared by the guard and the role-changing route. */
+    currentUsers: CurrentUsers;
+  }
   interface FastifyRequest {
     /** The caller named by a valid bearer token, or null (anonymous, or a token that failed). */
     user: AuthUser | null;
@@ -20,10 +25,18 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /**
  * Reads `Authorization: Bearer` on every request (before rate limits and handlers) and sets
- * `request.user`. It never rejects by itself: routes decide with requireUser/requireRole.
+ * `request.user` with the role the user holds now (a token's own role claim may be up to 15 minutes old);
+ * a token of an account that no longer exists is refused like a forged one. It never rejects by itself:
+ * routes decide with requireUser/requireRole, which stay synchronous.
  */
-export function installAuth(app: FastifyInstance, deps: Pick<Deps, "secrets" | "clock">): void {
-  const key = createTokenKey(deps.secrets.tokenSecret);
+export function installAuth(
+  app: FastifyInstance,
+  deps: Pick<Deps, "secrets" | "clock" | "db" | "databaseUrl" | "log">,
+): void {
+  const keys = createTokenKeys(deps.secrets.tokenSecret, deps.secrets.previousTokenSecret);
+  const currentUsers = createCurrentUsers({ db: deps.db, databaseUrl: deps.databaseUrl, log: deps.log });
+  app.decorate("currentUsers", currentUsers);
+  app.addHook("onClose", () => currentUsers.close());
   app.decorateRequest("user", null);
   app.decorateRequest("authProblem", null);
   app.addHook("onRequest", (request, reply, done) => {
@@ -33,14 +46,39 @@ export function installAuth(app: FastifyInstance, deps: Pick<Deps, "secrets" | "
     const hasCredentials = header !== undefined && header !== "";
     if (hasCredentials || request.url.startsWith("/api/auth/"))
       void reply.header("cache-control", "private, no-store");
-    if (hasCredentials) {
-      const token = BEARER.exec(header)?.[1];
-      const verified = token === undefined ? undefined : verifyAccessToken(key, token, deps.clock.now());
-      if (verified?.ok === true) request.user = verified.user;
-      else request.authProblem = verified?.problem ?? "auth.invalid_token";
+    if (!hasCredentials) {
+      done();
+      return;
     }
-    done();
+    const token = BEARER.exec(header)?.[1];
+    const verified = token === undefined ? undefined : verifyAccessToken(keys, token, deps.clock.now());
+    if (verified?.ok !== true) {
+      request.authProblem = verified?.problem ?? "auth.invalid_token";
+      done();
+      return;
+    }
+    const claimed = verified.user;
+    // The hot path: a known user costs one Map lookup and no await.
+    const standing = currentUsers.cached(claimed.id);
+    if (standing !== undefined) {
+      admit(request, claimed, standing);
+      done();
+      return;
+    }
+    currentUsers.load(claimed.id).then((loaded) => {
+      admit(request, claimed, loaded);
+      done();
+    }, done);
   });
+}
+
+function admit(request: FastifyRequest, claimed: AuthUser, standing: Standing): void {
+  if (standing === null) {
+    request.authProblem = "auth.invalid_token";
+    return;
+  }
+  claimed.role = standing.role;
+  request.user = claimed;
 }
 
 /** The signed-in caller; throws 401 auth.required, auth.invalid_token or auth.token_expired otherwise. */

@@ -60,6 +60,11 @@ export function registerUserRoutes(app: FastifyInstance, deps: Deps): void {
       },
     },
     async (request) =>
-      users.changeUserRole(deps, requireRole(request, "admin"), request.params.id, request.body.role),
+      users.changeUserRole(
+        { ...deps, currentUsers: app.currentUsers },
+        requireRole(request, "admin"),
+        request.params.id,
+        request.body.role,
+      ),
   );
 }

@@ -2,6 +2,7 @@ import type { UpdateMeBody, User, UserRole } from "@turnout/contracts";
 import type { Deps } from "../../deps.ts";
 import { AppError } from "../../platform/errors.ts";
 import * as repo from "./auth.repo.ts";
+import type { CurrentUsers } from "./current-users.ts";
 import type { AuthUser } from "./tokens.ts";
 
 type UsersDeps = Pick<Deps, "db" | "clock">;
@@ -24,9 +25,21 @@ export async function updateMe(deps: UsersDeps, actor: AuthUser, changes: Update
 /**
  * Sets another (or the caller's own) role. The caller must be an admin now, in the database, not only
  * in their token; demoting the last admin is 409 user.last_admin. Admin rows are locked so two admins
- * demoting each other at once cannot leave none.
+ * demoting each other at once cannot leave none. The new role holds from the next request on: here at once,
+ * in other processes when the users trigger's notification reaches them (ADR 0009).
  */
 export async function changeUserRole(
+  deps: UsersDeps & { currentUsers: Pick<CurrentUsers, "forget"> },
+  actor: AuthUser,
+  userId: string,
+  role: UserRole,
+): Promise<User> {
+  const updated = await setRoleInTransaction(deps, actor, userId, role);
+  deps.currentUsers.forget(userId);
+  return updated;
+}
+
+async function setRoleInTransaction(
   deps: UsersDeps,
   actor: AuthUser,
   userId: string,

@@ -7,6 +7,7 @@ import * as participations from "./20261122T0900-participations.ts";
 import * as admitJoins from "./20261122T1000-admit-joins.ts";
 import * as admitJoinsCompact from "./20261203T1200-admit-joins-compact.ts";
 import * as replayHeadersAndRetention from "./20261205T2300-replay-headers-and-retention.ts";
+import * as usersChangedNotify from "./20261205T2300-users-changed-notify.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   "20261122T1000-admit-joins": admitJoins,
   "20261203T1200-admit-joins-compact": admitJoinsCompact,
   "20261205T2300-replay-headers-and-retention": replayHeadersAndRetention,
+  "20261205T2300-users-changed-notify": usersChangedNotify,
 };
