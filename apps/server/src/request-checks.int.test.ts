@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../test/factories.ts";
 import { errorCode } from "../test/http.ts";
+import { requireUser } from "./modules/auth/guard.ts";
 import { createCall, createPublished, detailPaths, eventBody } from "./modules/events/events.support.ts";
 import { writeCursor } from "./platform/cursor.ts";
 
@@ -51,6 +52,25 @@ describe("authentication comes before validation", () => {
     const stats = await call("GET", `/api/events/${eventId}/stats`, undefined, undefined, GARBAGE);
     expect(stats.statusCode).toBe(401);
     expect((await call("GET", `/api/events/${eventId}/stats`)).statusCode).toBe(200);
+  });
+});
+
+describe("a route that forgets to declare its security", () => {
+  it("fails every request, signed in or not, so it cannot ship with validation before authentication", async () => {
+    const forgetful = await createTestApp({
+      configure: (app) => {
+        app.get("/test/forgot-security", (request) => Promise.resolve({ id: requireUser(request).id }));
+      },
+    });
+    try {
+      const person = await createUser(forgetful);
+      for (const headers of [{}, bearer(person)]) {
+        const response = await forgetful.app.inject({ url: "/test/forgot-security", headers });
+        expect([response.statusCode, errorCode(response)]).toEqual([500, "internal"]);
+      }
+    } finally {
+      await forgetful.close();
+    }
   });
 });
 

@@ -83,6 +83,13 @@ function admit(request: FastifyRequest, claimed: AuthUser, standing: Standing): 
 
 /** The signed-in caller; throws 401 auth.required, auth.invalid_token or auth.token_expired otherwise. */
 export function requireUser(request: FastifyRequest): AuthUser {
+  // The 401 must come before validation, which only a route's declared `security` arranges (route-auth.ts).
+  // A route that forgot it fails every request, so its own tests and the property test catch it at once.
+  if (request.routeOptions.schema?.security === undefined) {
+    throw new Error(
+      `${request.routeOptions.url ?? request.url} calls requireUser without declaring security`,
+    );
+  }
   if (request.user !== null) return request.user;
   const code = request.authProblem ?? "auth.required";
   const messages: Record<typeof code, string> = {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
 import { requireUser } from "../../modules/auth/guard.ts";
+import { SIGNED_IN } from "../../modules/auth/route-auth.ts";
 import { createManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 
@@ -17,17 +18,21 @@ const failuresLeft = new Map<string, number>();
 
 // Test-only routes: each run of the handler leaves one inbox row, so side effects can be counted.
 function addTestRoutes(app: FastifyInstance): void {
-  app.post("/test/effects", { config: { idempotent: true } }, async (request, reply) => {
-    requireUser(request);
-    const { delayMs = 0, tag = "" } = (request.body ?? {}) as { delayMs?: number; tag?: string };
-    if (delayMs > 0) await sql`SELECT pg_sleep(${delayMs / 1000})`.execute(t.deps.db);
-    const id = randomUUID();
-    await t.deps.db
-      .insertInto("inbox")
-      .values({ consumer: CONSUMER, message_id: `${tag}:${id}` })
-      .execute();
-    return reply.code(201).send({ id, tag });
-  });
+  app.post(
+    "/test/effects",
+    { config: { idempotent: true }, schema: { security: SIGNED_IN } },
+    async (request, reply) => {
+      requireUser(request);
+      const { delayMs = 0, tag = "" } = (request.body ?? {}) as { delayMs?: number; tag?: string };
+      if (delayMs > 0) await sql`SELECT pg_sleep(${delayMs / 1000})`.execute(t.deps.db);
+      const id = randomUUID();
+      await t.deps.db
+        .insertInto("inbox")
+        .values({ consumer: CONSUMER, message_id: `${tag}:${id}` })
+        .execute();
+      return reply.code(201).send({ id, tag });
+    },
+  );
   app.post("/test/anonymous", { config: { idempotent: true } }, async (request) => {
     const id = randomUUID();
     await t.deps.db
@@ -36,29 +41,37 @@ function addTestRoutes(app: FastifyInstance): void {
       .execute();
     return { id, isAnonymous: request.user === null };
   });
-  app.post("/test/fails", { config: { idempotent: true } }, async (request) => {
-    requireUser(request);
-    const { tag, code } = request.body as {
-      tag: string;
-      code: "internal" | "rate_limited" | "user.not_found";
-    };
-    await t.deps.db
-      .insertInto("inbox")
-      .values({ consumer: CONSUMER, message_id: `${tag}:${randomUUID()}` })
-      .execute();
-    const left = failuresLeft.get(tag) ?? 1;
-    failuresLeft.set(tag, left - 1);
-    if (left > 0) throw code === "internal" ? new Error("boom") : new AppError(code, "planned failure");
-    return { ok: true };
-  });
-  app.delete("/test/nothing", { config: { idempotent: true } }, async (request, reply) => {
-    requireUser(request);
-    await t.deps.db
-      .insertInto("inbox")
-      .values({ consumer: CONSUMER, message_id: `delete:${randomUUID()}` })
-      .execute();
-    return reply.code(204).send();
-  });
+  app.post(
+    "/test/fails",
+    { config: { idempotent: true }, schema: { security: SIGNED_IN } },
+    async (request) => {
+      requireUser(request);
+      const { tag, code } = request.body as {
+        tag: string;
+        code: "internal" | "rate_limited" | "user.not_found";
+      };
+      await t.deps.db
+        .insertInto("inbox")
+        .values({ consumer: CONSUMER, message_id: `${tag}:${randomUUID()}` })
+        .execute();
+      const left = failuresLeft.get(tag) ?? 1;
+      failuresLeft.set(tag, left - 1);
+      if (left > 0) throw code === "internal" ? new Error("boom") : new AppError(code, "planned failure");
+      return { ok: true };
+    },
+  );
+  app.delete(
+    "/test/nothing",
+    { config: { idempotent: true }, schema: { security: SIGNED_IN } },
+    async (request, reply) => {
+      requireUser(request);
+      await t.deps.db
+        .insertInto("inbox")
+        .values({ consumer: CONSUMER, message_id: `delete:${randomUUID()}` })
+        .execute();
+      return reply.code(204).send();
+    },
+  );
 }
 
 beforeAll(async () => {
