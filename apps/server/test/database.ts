@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
-import { createDb, type Db } from "../src/platform/db.ts";
+import { createDb, SERVING_TIMEOUTS, type Db } from "../src/platform/db.ts";
 import { databaseUrl, runAdminQuery, withAdminClient } from "./admin-sql.ts";
 
 export interface TestDatabase {
@@ -10,8 +10,13 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+export interface TestDatabaseOptions {
+  /** No statement limits, like the pools of migrations and bulk loads: for tests that load large data sets. */
+  isBulk?: boolean;
+}
+
 /** A fresh, migrated database of its own, cloned from the run's template. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const adminUrl = inject("adminDatabaseUrl");
   const name = `turnout_t_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
   await withAdminClient(adminUrl, async (client) => {
@@ -28,7 +33,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     }
   });
   const url = databaseUrl(adminUrl, name);
-  const { db, close } = createDb(url, 20);
+  // The serving pool's timeouts, as in production: every int test runs through them (ADR 0007).
+  const { db, close } = createDb(url, {
+    maxConnections: 20,
+    timeouts: options.isBulk === true ? undefined : SERVING_TIMEOUTS,
+  });
   return {
     url,
     db,
