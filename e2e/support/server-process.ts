@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { whyNotPostmasterOf } from "../../apps/server/src/platform/postmaster-pid.ts";
 import { isAlive } from "../../apps/server/src/platform/process.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -197,6 +198,8 @@ async function stopOrphanedPostgres(dataDir: string): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, "utf8")).split("\n", 1)[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
+  // The pid may by now belong to anything else; only this data directory's PostgreSQL is stopped.
+  if ((await whyNotPostmasterOf(pid, join(dataDir, "postgres")).catch(() => "gone")) !== null) return;
   try {
     process.kill(pid, "SIGINT");
   } catch {

@@ -61,21 +61,26 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedP
   let server = await startOnSomePort(dataDir, options.port, ids, onLog);
   const port = server.port;
   const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
-  let isStopping = false;
+  let hasStopBegun = false;
+  // A function, not the variable: it changes while the supervisor awaits, which narrowing cannot see.
+  const isStopping = () => hasStopBegun;
 
   // The supervisor: a PostgreSQL that exits while the app runs is started again on the same port.
+  let supervisor: Promise<void> = Promise.resolve();
   const supervise = (running: RunningServer): void => {
-    void running.exited.then(async ({ code, signal }) => {
-      if (isStopping) return;
+    supervisor = running.exited.then(async ({ code, signal }) => {
+      if (isStopping()) return;
       onEvent({ kind: "exited", code, signal });
       const restart = async () => {
         await clearStalePidFile(dataDir);
         return startServer(dataDir, port, ids, onLog);
       };
-      const restarted = await restartUntilUp(restart, onEvent, () => isStopping);
+      const restarted = await restartUntilUp(restart, onEvent, isStopping);
       if (restarted === null) return;
       server = restarted;
-      supervise(restarted);
+      // stop() came while this one was starting: it must not outlive the app.
+      if (isStopping()) await restarted.stop();
+      else supervise(restarted);
     });
   };
   supervise(server);
@@ -84,8 +89,9 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedP
     url,
     port,
     async stop() {
-      isStopping = true;
+      hasStopBegun = true;
       await server.stop();
+      await supervisor;
     },
   };
 }

@@ -15,8 +15,7 @@ const ORGANIZER = "00000000-0000-7000-8000-000000000007";
 let database: TestDatabase;
 
 beforeAll(async () => {
-  // Loading 100,000 events is bulk work: no serving-pool statement limit (ADR 0007).
-  database = await createTestDatabase({ isBulk: true });
+  database = await createTestDatabase();
   await sql`
     INSERT INTO users (id, email, name, password_hash, role)
     SELECT
