@@ -10,13 +10,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export interface TestDatabaseOptions {
-  /** No statement limits, like the pools of migrations and bulk loads: for tests that load large data sets. */
-  isBulk?: boolean;
-}
-
 /** A fresh, migrated database of its own, cloned from the run's template. */
-export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
+export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = inject("adminDatabaseUrl");
   const name = `turnout_t_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
   await withAdminClient(adminUrl, async (client) => {
@@ -34,10 +29,7 @@ export async function createTestDatabase(options: TestDatabaseOptions = {}): Pro
   });
   const url = databaseUrl(adminUrl, name);
   // The serving pool's timeouts, as in production: every int test runs through them (ADR 0007).
-  const { db, close } = createDb(url, {
-    maxConnections: 20,
-    timeouts: options.isBulk === true ? undefined : SERVING_TIMEOUTS,
-  });
+  const { db, close } = createDb(url, { maxConnections: 20, timeouts: SERVING_TIMEOUTS });
   return {
     url,
     db,

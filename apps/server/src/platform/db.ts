@@ -1,24 +1,35 @@
 import { Kysely, PostgresDialect, type Transaction } from "kysely";
 import pg from "pg";
 import type { Database } from "./db-schema.ts";
-import { createGuardedPool, type DbTimeouts } from "./guarded-pool.ts";
+import { startDbWatchdog, type WatchdogTimings } from "./db-watchdog.ts";
+import { createGuardedPool } from "./guarded-pool.ts";
 
 export type Db = Kysely<Database>;
 export type Trx = Transaction<Database>;
 /** Anything that runs queries: the pool-backed Db or a transaction. Repo functions take this first. */
 export type Executor = Db | Trx;
-export type { DbTimeouts } from "./guarded-pool.ts";
 
 // bigint (int8) columns hold counters and outbox ids that stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
+export interface DbTimeouts extends WatchdogTimings {
+  /** Longest wait for a pooled session (a free slot or a new connection): a backstop against overload. */
+  connectMs: number;
+  /** PostgreSQL's statement_timeout: a backstop against a runaway statement, far above any request's. */
+  statementMs: number;
+}
+
 /**
- * Timeouts of the pool that serves requests and background work (ADR 0007): together they keep a request
- * that needs a stalled or lost database under the 2 s of API.md "Outages". Waiting for a connection (a free
- * slot or a new session) and one statement may each take 1.5 s; PostgreSQL cancels a statement after 1.2 s
- * itself, so a merely slow statement ends cleanly (57014, a 503) before the client gives up on the session.
+ * The serving pool's limits (ADR 0007). A server that stops answering is noticed within 1.25 s (a ping every
+ * 0.25 s, down after 1 s unanswered) and every request waiting on it then answers 503 at once, inside the
+ * 2 s of API.md "Outages"; a server that answers slowly (lock queues, load) is left to finish.
  */
-export const SERVING_TIMEOUTS: DbTimeouts = { connectMs: 1_500, statementMs: 1_200, queryMs: 1_500 };
+export const SERVING_TIMEOUTS: DbTimeouts = {
+  pingIntervalMs: 250,
+  downAfterMs: 1_000,
+  connectMs: 10_000,
+  statementMs: 30_000,
+};
 
 export interface DbHandle {
   db: Db;
@@ -28,7 +39,7 @@ export interface DbHandle {
 
 export interface DbOptions {
   maxConnections?: number;
-  /** Omitted: no timeouts, for migrations, bulk loads and tools whose statements may rightly run long. */
+  /** Omitted: no watchdog and no limits, for migrations, bulk loads and tools (their statements may run long). */
   timeouts?: DbTimeouts;
 }
 
@@ -46,7 +57,15 @@ export function createDb(connectionString: string, options: number | DbOptions =
   });
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on("error", () => undefined);
-  const dialectPool = timeouts === undefined ? pool : createGuardedPool(pool, timeouts.queryMs);
+  const watchdog = timeouts === undefined ? null : startDbWatchdog(connectionString, timeouts);
+  const dialectPool = watchdog === null ? pool : createGuardedPool(pool, watchdog);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: dialectPool }) });
-  return { db, pool, close: () => db.destroy() };
+  return {
+    db,
+    pool,
+    close: async () => {
+      await watchdog?.stop();
+      await db.destroy();
+    },
+  };
 }

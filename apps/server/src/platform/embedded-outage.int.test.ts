@@ -60,10 +60,11 @@ describe("database outages (embedded mode, real processes)", () => {
     const stalledAt = performance.now();
     const rounds: TimedAnswer[][] = [];
     try {
-      // At once, and again later in the stall, when the pool is full of sessions that never answered.
+      // At once, and again later in the stall, when the pool is full of sessions that never answered; the
+      // second time with a crowd three times the pool's size, which must not queue past the limit either.
       rounds.push(await askEverything(joiners[0]));
       await sleep(3_000);
-      rounds.push(await askEverything(joiners[0]));
+      rounds.push(await askEverything(joiners[0], 30));
       await sleep(Math.max(0, STALL_MS - 1_000 - (performance.now() - stalledAt)));
       rounds.push(await askEverything(joiners[0]));
     } finally {
@@ -74,8 +75,12 @@ describe("database outages (embedded mode, real processes)", () => {
     const recoveryMs = Math.round(performance.now() - resumedAt);
 
     for (const [index, round] of rounds.entries()) {
+      const named = round.filter((a) => a.name !== "crowd");
+      const crowd = round.filter((a) => a.name === "crowd");
+      const crowdNote =
+        crowd.length === 0 ? "" : `; a crowd of ${crowd.length} GET /api/me: ${summarise(crowd)}`;
       console.log(
-        `stall round ${index + 1}: ${round.map((a) => `${a.name}=${a.status}/${a.ms}ms`).join(" ")}`,
+        `stall round ${index + 1}: ${named.map((a) => `${a.name}=${a.status}/${a.ms}ms`).join(" ")}${crowdNote}`,
       );
     }
     console.log(`stall: first 2xx of everything ${recoveryMs} ms after SIGCONT`);
@@ -142,10 +147,11 @@ describe("database outages (embedded mode, real processes)", () => {
     return server.baseUrl;
   }
 
-  // The five kinds of request issue 9 names, at once.
-  function askEverything(who: Account): Promise<TimedAnswer[]> {
+  // The five kinds of request issue 9 names, at once, plus `crowd` more GET /api/me.
+  function askEverything(who: Account, crowd = 0): Promise<TimedAnswer[]> {
     const url = baseUrl();
     return Promise.all([
+      ...Array.from({ length: crowd }, () => timedRequest("crowd", `${url}/api/me`, { headers: auth(who) })),
       timedRequest("me", `${url}/api/me`, { headers: auth(who) }),
       timedRequest("join", `${url}/api/events/${eventId}/join`, post(who)),
       timedRequest(

@@ -1,46 +1,69 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
 import type pg from "pg";
-import { serviceUnavailable } from "./errors.ts";
 import { isDatabaseOutage } from "./db-unavailable.ts";
+import type { DbWatchdog } from "./db-watchdog.ts";
+import { serviceUnavailable } from "./errors.ts";
 
 /*
- * A pg.Pool as Kysely sees it, with a client-side limit on every statement and outage errors turned into
- * 503 service.unavailable. node-postgres's own query_timeout gives up on a statement but keeps the session,
- * so the next statement on it (Kysely's ROLLBACK after a failed transaction statement, or the next request)
- * queues behind the stalled one and stalls too. Here a session whose statement timed out is cut at once,
- * every later statement on it fails without waiting, and the pool discards it on release.
+ * A pg.Pool as Kysely sees it, failing fast while the watchdog (db-watchdog.ts) says the database is down:
+ * a new request is refused at once, one waiting for a session stops waiting, and every session in use is
+ * cut (its socket destroyed), so the statement on it fails now, and so does Kysely's ROLLBACK after it,
+ * instead of queueing behind the stalled statement. A cut or broken session is discarded on release, never
+ * handed to the next caller. Connection-level failures become 503 service.unavailable.
  */
 
-export interface DbTimeouts {
-  /** Waiting for a pooled session: a free slot or a new connection (pg-pool's connectionTimeoutMillis). */
-  connectMs: number;
-  /** PostgreSQL's own statement_timeout: a slow statement is cancelled by the server. */
-  statementMs: number;
-  /** The client's limit on one statement: the server did not answer at all (stalled, unreachable). */
-  queryMs: number;
-}
-
 /** Wraps `pool` for Kysely's PostgresDialect. */
-export function createGuardedPool(pool: pg.Pool, queryMs: number): PostgresPool {
+export function createGuardedPool(pool: pg.Pool, watchdog: DbWatchdog): PostgresPool {
+  const inUse = new Set<GuardedClient>();
+  watchdog.onDown((cause) => {
+    for (const client of inUse) client.cut(cause);
+  });
   return {
     async connect() {
-      try {
-        return new GuardedClient(await pool.connect(), queryMs);
-      } catch (error) {
-        throw isDatabaseOutage(error) ? serviceUnavailable(error) : error;
-      }
+      const client = new GuardedClient(await acquire(pool, watchdog), inUse);
+      inUse.add(client);
+      return client;
     },
     end: () => pool.end(),
   };
 }
 
+// A pooled session, unless the database is or goes down first.
+async function acquire(pool: pg.Pool, watchdog: DbWatchdog): Promise<pg.PoolClient> {
+  const downCause = watchdog.downCause();
+  if (downCause !== null) throw serviceUnavailable(downCause);
+  const acquiring = pool.connect();
+  let unsubscribe: () => void = () => undefined;
+  const wentDown = new Promise<never>((_resolve, reject) => {
+    unsubscribe = watchdog.onDown((cause) => {
+      reject(serviceUnavailable(cause));
+    });
+  });
+  try {
+    return await Promise.race([acquiring, wentDown]);
+  } catch (error) {
+    // A session that arrives after we stopped waiting goes straight back.
+    void acquiring.then(
+      (late) => {
+        late.release();
+      },
+      () => undefined,
+    );
+    throw isDatabaseOutage(error) ? serviceUnavailable(error) : error;
+  } finally {
+    unsubscribe();
+  }
+}
+
 class GuardedClient implements PostgresPoolClient {
-  // Why this session may no longer be used, once it timed out or broke.
+  // Why this session may no longer be used, once it was cut or broke. A getter, since cut() may set it
+  // while a statement is awaited, which narrowing cannot see.
   #broken: Error | null = null;
+  #brokenCause = () => this.#broken;
 
   constructor(
     private readonly client: pg.PoolClient,
-    private readonly queryMs: number,
+    private readonly inUse: Set<GuardedClient>,
   ) {}
 
   query<R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>>;
@@ -55,23 +78,24 @@ class GuardedClient implements PostgresPoolClient {
   }
 
   release(): void {
+    this.inUse.delete(this);
     // An error makes pg-pool end the session instead of handing it to the next caller.
     this.client.release(this.#broken ?? undefined);
   }
 
+  /** Makes the session unusable and closes its socket, so the statement on it (if any) fails now. */
+  cut(cause: Error): void {
+    if (this.#broken !== null) return;
+    this.#broken = cause;
+    // The socket's own error after destroy() has no other listener while the session is checked out.
+    this.client.on("error", () => undefined);
+    this.client.connection.stream.destroy();
+  }
+
   async #run<R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>> {
     if (this.#broken !== null) throw serviceUnavailable(this.#broken);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        reject(this.#cut(new Error(`no answer from PostgreSQL within ${this.queryMs} ms`)));
-      }, this.queryMs);
-    });
-    const running = this.client.query(sql, [...parameters]);
-    // The statement's own outcome may come after the timeout, when nobody awaits it any more.
-    running.catch(() => undefined);
     try {
-      const { command, rowCount, rows } = await Promise.race([running, timedOut]);
+      const { command, rowCount, rows } = await this.client.query(sql, [...parameters]);
       // The same reading of pg's result as Kysely's own driver: the statements it sends are of these kinds.
       return {
         command: command as PostgresQueryResult<R>["command"],
@@ -79,23 +103,11 @@ class GuardedClient implements PostgresPoolClient {
         rows: rows as R[],
       };
     } catch (error) {
+      const cutCause = this.#brokenCause();
+      if (cutCause !== null) throw serviceUnavailable(cutCause);
       if (!isDatabaseOutage(error)) throw error;
-      throw this.#cut(error);
-    } finally {
-      clearTimeout(timer);
+      this.cut(error instanceof Error ? error : new Error(String(error)));
+      throw serviceUnavailable(error);
     }
-  }
-
-  // Marks the session unusable and closes its socket, so nothing more waits on it; returns the 503.
-  #cut(cause: unknown): Error {
-    if (this.#broken === null) {
-      this.#broken = cause instanceof Error ? cause : new Error(String(cause));
-      // The socket's own error after destroy() has no other listener while the session is checked out.
-      this.client.on("error", () => undefined);
-      (
-        this.client as unknown as { connection?: { stream?: { destroy(): void } } }
-      ).connection?.stream?.destroy();
-    }
-    return serviceUnavailable(cause);
   }
 }
