@@ -126,8 +126,9 @@ export function startServer({ name, port, dataDir, env }: StartOptions): ServerP
         child.kill("SIGTERM");
         const status = await waitUntil(exited, 10_000);
         if (status === undefined) await killHard(child, dataDir);
-        await saveLog();
       }
+      // Also when it had exited by itself: that log is the one that says why.
+      await saveLog();
       await stopOrphanedPostgres(dataDir);
     },
   };

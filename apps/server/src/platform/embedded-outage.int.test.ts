@@ -115,7 +115,7 @@ describe("database outages (embedded mode, real processes)", () => {
     const recoveryMs = Math.round(performance.now() - killedAt);
     console.log(`kill -9: ${summarise(seen)} before recovery; first 200 ${recoveryMs} ms after the kill`);
 
-    expect(firstOk?.status).toBe(200);
+    expect(firstOk?.status, server?.logTail(40)).toBe(200);
     expect(seen.length).toBeGreaterThan(0);
     for (const answer of seen) {
       expect(answer.status).toBe(503);

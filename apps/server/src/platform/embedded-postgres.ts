@@ -280,6 +280,8 @@ async function waitUntilAccepting(
 
 async function canConnect(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  // A server that is still starting may end the session with an error event; nobody else listens.
+  client.on("error", () => undefined);
   try {
     await client.connect();
     return true;

@@ -61,10 +61,19 @@ class GuardedClient implements PostgresPoolClient {
   #broken: Error | null = null;
   #brokenCause = () => this.#broken;
 
+  // pg-pool stops listening for a session's errors while it is checked out; an error between statements
+  // (the server dying while a transaction waits on the app) would then crash the process. It marks the
+  // session broken instead, and the next statement on it answers 503.
+  readonly #onError = (error: Error) => {
+    this.#broken ??= error;
+  };
+
   constructor(
     private readonly client: pg.PoolClient,
     private readonly inUse: Set<GuardedClient>,
-  ) {}
+  ) {
+    client.on("error", this.#onError);
+  }
 
   query<R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>>;
   query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
@@ -79,6 +88,7 @@ class GuardedClient implements PostgresPoolClient {
 
   release(): void {
     this.inUse.delete(this);
+    this.client.removeListener("error", this.#onError);
     // An error makes pg-pool end the session instead of handing it to the next caller.
     this.client.release(this.#broken ?? undefined);
   }
@@ -87,8 +97,6 @@ class GuardedClient implements PostgresPoolClient {
   cut(cause: Error): void {
     if (this.#broken !== null) return;
     this.#broken = cause;
-    // The socket's own error after destroy() has no other listener while the session is checked out.
-    this.client.on("error", () => undefined);
     this.client.connection.stream.destroy();
   }
 
