@@ -53,7 +53,12 @@ export function createDb(connectionString: string, options: number | DbOptions =
     idleTimeoutMillis: 30_000,
     ...(timeouts === undefined
       ? {}
-      : { connectionTimeoutMillis: timeouts.connectMs, statement_timeout: timeouts.statementMs }),
+      : {
+          connectionTimeoutMillis: timeouts.connectMs,
+          statement_timeout: timeouts.statementMs,
+          // A session whose peer vanished without a word (a dropped network path) is noticed by the kernel.
+          keepAlive: true,
+        }),
   });
   // An idle client losing its connection (server restart) must not crash the process.
   pool.on("error", () => undefined);

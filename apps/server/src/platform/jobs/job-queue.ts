@@ -26,9 +26,9 @@ export const DEFAULT_RETRY_LIMIT = 5;
 export const DEFAULT_RETRY_DELAY_SECONDS = 2;
 const DEAD_JOB_RETENTION_SECONDS = 14 * 24 * 60 * 60;
 const MIN_POLL_INTERVAL_MS = 500;
-// pg-boss's own pool: waiting for a session is bounded like the serving pool's (ADR 0007); its statements
-// (maintenance, archiving) may run long, so only a stalled server is given up on, and late.
-const CONNECT_TIMEOUT_MS = 1_500;
+// pg-boss's own pool has no watchdog: backstops only, as slow is not down (ADR 0007). A session wait over
+// 10 s or a server silent for 30 s fails the operation, which pg-boss retries.
+const CONNECT_TIMEOUT_MS = 10_000;
 const QUERY_TIMEOUT_MS = 30_000;
 // pg-boss hands its options to pg.Pool; its typings only omit these two settings.
 const POOL_TIMEOUTS = { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
