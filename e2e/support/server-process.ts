@@ -4,6 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { whyNotPostmasterOf } from "../../apps/server/src/platform/postmaster-pid.ts";
 import { isAlive } from "../../apps/server/src/platform/process.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
@@ -125,8 +126,9 @@ export function startServer({ name, port, dataDir, env }: StartOptions): ServerP
         child.kill("SIGTERM");
         const status = await waitUntil(exited, 10_000);
         if (status === undefined) await killHard(child, dataDir);
-        await saveLog();
       }
+      // Also when it had exited by itself: that log is the one that says why.
+      await saveLog();
       await stopOrphanedPostgres(dataDir);
     },
   };
@@ -197,6 +199,8 @@ async function stopOrphanedPostgres(dataDir: string): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number((await readFile(pidFile, "utf8")).split("\n", 1)[0]);
   if (!Number.isInteger(pid) || pid <= 0) return;
+  // The pid may by now belong to anything else; only this data directory's PostgreSQL is stopped.
+  if ((await whyNotPostmasterOf(pid, join(dataDir, "postgres")).catch(() => "gone")) !== null) return;
   try {
     process.kill(pid, "SIGINT");
   } catch {

@@ -6,6 +6,7 @@ import type { Deps } from "./deps.ts";
 import { installAuth, requestRateLimitKey } from "./modules/auth/guard.ts";
 import { checkAuthBeforeValidation } from "./modules/auth/route-auth.ts";
 import { DOCUMENT_CSP_DIRECTIVES } from "./platform/content-security-policy.ts";
+import { withDeadline } from "./platform/deadline.ts";
 import { installDrain } from "./platform/drain.ts";
 import {
   answerClientError,
@@ -90,10 +91,13 @@ function skipDocumentHeadersOnJsonRoutes(app: FastifyInstance): void {
   });
 }
 
+// Each check has its own deadline, well inside the 2 s API.md allows /readyz: a stalled dependency is unready.
+const READINESS_CHECK_MS = 1_000;
+
 async function findUnreadyDependencies(deps: Deps): Promise<string[]> {
   const checks = await Promise.allSettled([
-    deps.db.selectNoFrom((eb) => eb.lit(1).as("ok")).execute(),
-    deps.bus.ping(),
+    withDeadline(deps.db.selectNoFrom((eb) => eb.lit(1).as("ok")).execute(), READINESS_CHECK_MS),
+    withDeadline(deps.bus.ping(), READINESS_CHECK_MS),
   ]);
   const names = ["database", "bus"];
   return checks.flatMap((check, index) => (check.status === "rejected" ? [names[index] ?? "unknown"] : []));

@@ -64,7 +64,8 @@ const envSchema = z.object({
   DATA_DIR: z.string().default("./data"),
   DATABASE_URL: optionalUrl,
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
-  EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  // Unset: the embedded PostgreSQL takes 54329 when free, else any free port, so instances can run side by side.
+  EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   NATS_URL: optionalUrl,
   PUBLIC_URL: optionalUrl,
   ROLES: z
@@ -111,7 +112,8 @@ export interface Config {
   isEmbedded: boolean;
   databaseUrl: string | undefined;
   databasePoolSize: number;
-  embeddedPostgresPort: number;
+  /** A fixed port for the embedded PostgreSQL; undefined: a free one is picked at each start. */
+  embeddedPostgresPort: number | undefined;
   natsUrl: string | undefined;
   publicUrl: string | undefined;
   roles: ReadonlySet<Role>;

@@ -5,7 +5,8 @@ import type { Bus } from "./platform/bus/bus.ts";
 import { createMemoryBus } from "./platform/bus/memory-bus.ts";
 import { connectNatsBus } from "./platform/bus/nats-bus.ts";
 import { systemClock } from "./platform/clock.ts";
-import { createDb } from "./platform/db.ts";
+import { createDb, SERVING_TIMEOUTS } from "./platform/db.ts";
+import { isDatabaseOutage } from "./platform/db-unavailable.ts";
 import { createJobQueue } from "./platform/jobs/job-queue.ts";
 import { createLogger, type Logger } from "./platform/logger.ts";
 import { createMetrics } from "./platform/metrics.ts";
@@ -28,10 +29,12 @@ async function main(): Promise<void> {
   const database = await openDatabase(config, log);
   onStop("database", () => database.stop());
   const secrets = await loadSecrets(config);
-  const { db, close: closeDb } = createDb(database.url, config.databasePoolSize);
+  await migrate(database.url, log);
+  const { db, close: closeDb } = createDb(database.url, {
+    maxConnections: config.databasePoolSize,
+    timeouts: SERVING_TIMEOUTS,
+  });
   onStop("database pool", closeDb);
-  const applied = await migrateToLatest(db);
-  if (applied.length > 0) log.info({ migrations: applied }, "migrations applied");
   const metrics = createMetrics();
   // Half the shutdown budget for running jobs, so the steps after it still fit.
   const jobs = await createJobQueue({
@@ -77,6 +80,17 @@ async function main(): Promise<void> {
   );
 }
 
+// Migrations may rightly run long: they get a session of their own without the serving pool's timeouts.
+async function migrate(url: string, log: Logger): Promise<void> {
+  const { db, close } = createDb(url, 1);
+  try {
+    const applied = await migrateToLatest(db);
+    if (applied.length > 0) log.info({ migrations: applied }, "migrations applied");
+  } finally {
+    await close();
+  }
+}
+
 function readConfigOrExit(): Readonly<Config> {
   try {
     return loadConfig();
@@ -118,8 +132,32 @@ function installShutdown(log: Logger, config: Config, steps: { name: string; run
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `turnout failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-  );
+  process.stderr.write(`turnout failed to start: ${describeStartFailure(error)}\n`);
   process.exit(1);
 });
+
+// The cause first, in words, then each underlying cause; a stack only for what looks like a bug.
+function describeStartFailure(error: unknown): string {
+  if (!(error instanceof Error)) return `${String(error)} (a dependency failed without saying why)`;
+  const lines = [error.message];
+  for (let cause = error.cause, depth = 0; cause !== undefined && depth < 5; depth++) {
+    lines.push(`  caused by: ${cause instanceof Error ? cause.message : JSON.stringify(cause)}`);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  const advice = adviceFor(error);
+  if (advice !== null) lines.push(`What to do: ${advice}`);
+  const isExplained = advice !== null || /What to do:/.test(error.message);
+  if (!isExplained && error.stack !== undefined) lines.push(error.stack);
+  return lines.join("\n");
+}
+
+function adviceFor(error: Error): string | null {
+  const code = "code" in error ? error.code : undefined;
+  if (code === "EADDRINUSE")
+    return "another program listens on that address: set PORT (or HOST) to a free one.";
+  if (code === "EACCES" && "syscall" in error && error.syscall === "listen")
+    return "this user may not listen on that port (below 1024): choose PORT 1024 or above.";
+  if (isDatabaseOutage(error))
+    return "PostgreSQL did not answer: check that the server at DATABASE_URL runs and is reachable from here.";
+  return null;
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { inject } from "vitest";
-import { createDb, type Db } from "../src/platform/db.ts";
+import { createDb, SERVING_TIMEOUTS, type Db } from "../src/platform/db.ts";
 import { databaseUrl, runAdminQuery, withAdminClient } from "./admin-sql.ts";
 
 export interface TestDatabase {
@@ -28,7 +28,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     }
   });
   const url = databaseUrl(adminUrl, name);
-  const { db, close } = createDb(url, 20);
+  // The serving pool's timeouts, as in production: every int test runs through them (ADR 0007).
+  const { db, close } = createDb(url, { maxConnections: 20, timeouts: SERVING_TIMEOUTS });
   return {
     url,
     db,

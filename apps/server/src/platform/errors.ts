@@ -3,6 +3,7 @@ import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { isDatabaseOutage } from "./db-unavailable.ts";
 
 const STATUS: Record<ErrorCode, number> = {
   "validation.failed": 400,
@@ -65,6 +66,21 @@ export class AppError extends Error {
   }
 }
 
+/** Seconds a client is asked to wait after a 503: about what a supervised PostgreSQL restart takes. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** The 503 answer for a dependency that does not answer; `cause` stays attached for the log. */
+export function serviceUnavailable(cause: unknown): AppError {
+  const error = new AppError(
+    "service.unavailable",
+    "A service this request needs is not answering; try again shortly.",
+    undefined,
+    { "retry-after": String(RETRY_AFTER_SECONDS) },
+  );
+  error.cause = cause;
+  return error;
+}
+
 /** Maps a zod-style issue path to the dot-joined path of API.md. */
 export function toDetailPath(path: readonly PropertyKey[]): string {
   return path.map(String).join(".");
@@ -102,6 +118,8 @@ function fromFastifyError(error: FastifyError): AppError {
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
     return new AppError("request.malformed", error.message);
   }
+  // A lost or unanswering database (also through pg-boss's own pool) is an outage, not a bug.
+  if (isDatabaseOutage(error)) return serviceUnavailable(error);
   return new AppError("internal", "Something went wrong on our side.");
 }
 
@@ -125,7 +143,9 @@ export function sendAppError(appError: AppError, reply: FastifyReply): FastifyRe
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const appError = error instanceof AppError ? error : fromFastifyError(error);
-    if (appError.status >= 500) request.log.error({ err: error }, "request failed");
+    // An outage is no bug to fix: a warning per refused request, while the supervisor says what went wrong.
+    if (appError.code === "service.unavailable") request.log.warn({ err: error }, "request failed: outage");
+    else if (appError.status >= 500) request.log.error({ err: error }, "request failed");
     return sendAppError(appError, reply);
   });
 }

@@ -3,6 +3,8 @@ import { CompiledQuery } from "kysely";
 import PgBoss from "pg-boss";
 import type { z } from "zod";
 import type { Executor } from "../db.ts";
+import { withDeadline } from "../deadline.ts";
+import { serviceUnavailable } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { countJobs, findDeadJobQueue, JOBS_SCHEMA, listDeadJobs, type JobCounts } from "./job-tables.ts";
@@ -24,6 +26,14 @@ export const DEFAULT_RETRY_LIMIT = 5;
 export const DEFAULT_RETRY_DELAY_SECONDS = 2;
 const DEAD_JOB_RETENTION_SECONDS = 14 * 24 * 60 * 60;
 const MIN_POLL_INTERVAL_MS = 500;
+// pg-boss's own pool has no watchdog: backstops only, as slow is not down (ADR 0007). A session wait over
+// 10 s or a server silent for 30 s fails the operation, which pg-boss retries.
+const CONNECT_TIMEOUT_MS = 10_000;
+const QUERY_TIMEOUT_MS = 30_000;
+// pg-boss hands its options to pg.Pool; its typings only omit these two settings.
+const POOL_TIMEOUTS = { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
+// The admin routes read and retry jobs through that pool, within API.md's 2 s for an outage.
+const REQUEST_DEADLINE_MS = 1_500;
 
 export interface SendOptions {
   /** Insert the job in this transaction: it exists (and runs) only if the transaction commits. */
@@ -96,6 +106,7 @@ export async function createJobQueueFor<C extends JobCatalog>(
     schema: JOBS_SCHEMA,
     max: options.poolSize ?? 4,
     application_name: "turnout-jobs",
+    ...POOL_TIMEOUTS,
     retryLimit: DEFAULT_RETRY_LIMIT,
     retryDelay: DEFAULT_RETRY_DELAY_SECONDS,
     retryBackoff: true,
@@ -133,10 +144,10 @@ export async function createJobQueueFor<C extends JobCatalog>(
     async schedule(name, cron, data) {
       await boss.schedule(name, cron, catalogSchema(catalog, name).parse(data), { tz: "UTC" });
     },
-    listDead: ({ limit = 100 } = {}) => listDeadJobs(boss.getDb(), limit),
+    listDead: ({ limit = 100 } = {}) => withinRequestDeadline(listDeadJobs(boss.getDb(), limit)),
     async retryDead(id) {
-      const name = await findDeadJobQueue(boss.getDb(), id);
-      await boss.retry(name, id);
+      const name = await withinRequestDeadline(findDeadJobQueue(boss.getDb(), id));
+      await withinRequestDeadline(boss.retry(name, id));
       workers.wake(name);
     },
     countJobs: () => countJobs(boss.getDb()),
@@ -149,6 +160,12 @@ export async function createJobQueueFor<C extends JobCatalog>(
   };
   if (options.metrics) installJobStats(options.metrics, () => queue.countJobs(), log);
   return queue;
+}
+
+function withinRequestDeadline<T>(work: Promise<T>): Promise<T> {
+  return withDeadline(work, REQUEST_DEADLINE_MS, () =>
+    serviceUnavailable(new Error(`job queue: no answer within ${REQUEST_DEADLINE_MS} ms`)),
+  );
 }
 
 // Each new queue attaches a partition to pgboss.job, and two attaches at once can deadlock (also between two

@@ -35,6 +35,9 @@ export async function openListeningSession(url: string, onNotify: () => void): P
     // So a silently dropped connection is noticed: with it went the lock, and another relay may be active.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
+    // A server that accepts the socket but never answers (stopped, overloaded) must not hold the relay's
+    // reconnect loop for ever; the loop backs off and tries again (ADR 0007).
+    connectionTimeoutMillis: 5_000,
   });
   const loss = trackLoss();
   client.on("error", (error) => {
