@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { whyNotPostmasterOf } from "../../apps/server/src/platform/postmaster-pid.ts";
@@ -142,20 +141,7 @@ export async function createDataDir(prefix: string): Promise<string> {
   return dir;
 }
 
-/** A TCP port nothing listens on right now (the OS picks it). */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === "object") resolvePort(address.port);
-        else reject(new Error("the OS gave no port"));
-      });
-    });
-  });
-}
+export { findFreePort } from "../../apps/server/src/platform/ports.ts";
 
 // pino levels: 50 error, 60 fatal. Non-JSON lines (a crash on stderr) count as errors too.
 function findErrorLogs(text: string): string[] {

@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { errorBodySchema } from "@turnout/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRETS } from "../test/app.ts";
 import { createTestDatabase, type TestDatabase } from "../test/database.ts";
 import { exchange, openSocket, waitForClose } from "../test/raw-http.ts";
+import { findFreePort } from "./platform/ports.ts";
 
 /*
  * A real SIGTERM to a real server process (main.ts): a client holding an idle keep-alive socket that sends a
@@ -13,15 +13,6 @@ import { exchange, openSocket, waitForClose } from "../test/raw-http.ts";
  */
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
-
-async function findFreePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 interface Child {
   output: () => string;

