@@ -14,7 +14,7 @@ import {
   eventOf,
   outboxOf,
   setCounters,
-} from "./events.support.ts";
+} from "../../../test/events.support.ts";
 
 // Publish, cancel and delete; raising capacity; the outbox messages each change writes (or does not).
 

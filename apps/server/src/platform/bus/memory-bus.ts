@@ -49,7 +49,7 @@ interface Group {
   pumped: Promise<void>;
 }
 
-/** Creates an in-process bus with the same observable behaviour as the NATS driver (see bus.contract.ts). */
+/** Creates an in-process bus with the same observable behaviour as the NATS driver (see test/bus.contract.ts). */
 export function createMemoryBus(): Bus {
   const streams = new Map<string, Stream>();
   const groups = new Map<string, Group>();
