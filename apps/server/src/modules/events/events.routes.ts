@@ -47,7 +47,8 @@ export function registerEventRoutes(
   options: { hooks?: events.EventHooks; caches?: EventReadCaches } = {},
 ): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const hooks = options.hooks ?? {};
+  // The services' dependencies, with what other modules do inside an edit's transaction.
+  const editDeps = { ...deps, hooks: options.hooks ?? {} };
   const caches = options.caches ?? createEventReadCaches(deps.config.readCacheMs);
   // After a local write: the event's page and every feed page may show it.
   const forgetEvent = (id: string) => {
@@ -117,7 +118,7 @@ export function registerEventRoutes(
     async (request, reply) => {
       const actor = requireUser(request);
       const options = { ifMatch: request.headers["if-match"] };
-      const event = await events.updateEvent(deps, hooks, actor, request.params.id, request.body, options);
+      const event = await events.updateEvent(editDeps, actor, request.params.id, request.body, options);
       forgetEvent(event.id);
       return withEtag(reply, event);
     },
