@@ -2,8 +2,9 @@ import { isIP } from "node:net";
 import { resolve } from "node:path";
 import { z } from "zod";
 
-const ROLE_NAMES = ["api", "realtime", "collector", "worker"] as const;
-export type Role = (typeof ROLE_NAMES)[number];
+// Process roles (what a process runs), not user roles (what a user may do: modules/auth/user-roles.ts).
+const PROCESS_ROLE_NAMES = ["api", "realtime", "collector", "worker"] as const;
+export type ProcessRole = (typeof PROCESS_ROLE_NAMES)[number];
 
 const optionalUrl = z
   .string()
@@ -70,14 +71,14 @@ const envSchema = z.object({
   PUBLIC_URL: optionalUrl,
   ROLES: z
     .string()
-    .default(ROLE_NAMES.join(","))
+    .default(PROCESS_ROLE_NAMES.join(","))
     .transform((value) =>
       value
         .split(",")
         .map((role) => role.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(ROLE_NAMES)).min(1, "name at least one role")),
+    .pipe(z.array(z.enum(PROCESS_ROLE_NAMES)).min(1, "name at least one role")),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
@@ -116,7 +117,7 @@ export interface Config {
   embeddedPostgresPort: number | undefined;
   natsUrl: string | undefined;
   publicUrl: string | undefined;
-  roles: ReadonlySet<Role>;
+  roles: ReadonlySet<ProcessRole>;
   logLevel: string;
   shutdownTimeoutMs: number;
   /** How long a closing listener keeps its sockets answering 503 before it closes them (platform/drain.ts). */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../test/factories.ts";
 import { writeCursor } from "./platform/cursor.ts";
-import { createPublished } from "./modules/events/events.support.ts";
+import { createPublished } from "../test/events.support.ts";
 
 // Every route the OpenAPI document lists gets hostile values in every path parameter, query field and body
 // field, with no token, a garbage token and a valid one. Whatever it is sent, the API answers below 500, with

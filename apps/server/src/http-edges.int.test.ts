@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../test/factories.ts";
-import { createPublished, eventBody } from "./modules/events/events.support.ts";
+import { createPublished, eventBody } from "../test/events.support.ts";
 
 /*
  * Small promises of API.md that sit at the edges of every route: replayed creates keep their ETag, the

@@ -1,15 +1,9 @@
 import { buildApp } from "./app.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
-import type { Deps } from "./deps.ts";
-import type { Bus } from "./platform/bus/bus.ts";
-import { createMemoryBus } from "./platform/bus/memory-bus.ts";
-import { connectNatsBus } from "./platform/bus/nats-bus.ts";
-import { systemClock } from "./platform/clock.ts";
+import { createDeps } from "./deps.ts";
 import { createDb, SERVING_TIMEOUTS } from "./platform/db.ts";
 import { isDatabaseOutage } from "./platform/db-unavailable.ts";
-import { createJobQueue } from "./platform/jobs/job-queue.ts";
 import { createLogger, type Logger } from "./platform/logger.ts";
-import { createMetrics } from "./platform/metrics.ts";
 import { migrateToLatest } from "./platform/migrate.ts";
 import { openDatabase } from "./platform/open-database.ts";
 import { loadSecrets } from "./platform/secrets.ts";
@@ -35,32 +29,7 @@ async function main(): Promise<void> {
     timeouts: SERVING_TIMEOUTS,
   });
   onStop("database pool", closeDb);
-  const metrics = createMetrics();
-  // Half the shutdown budget for running jobs, so the steps after it still fit.
-  const jobs = await createJobQueue({
-    databaseUrl: database.url,
-    log,
-    metrics,
-    stopTimeoutMs: config.shutdownTimeoutMs / 2,
-  });
-  onStop("job queue", () => jobs.stop());
-
-  const bus: Bus = config.natsUrl
-    ? await connectNatsBus(config.natsUrl, { name: "turnout" })
-    : createMemoryBus();
-  onStop("bus", () => bus.close());
-
-  const deps: Deps = {
-    config,
-    secrets,
-    db,
-    databaseUrl: database.url,
-    bus,
-    clock: systemClock,
-    log,
-    metrics,
-    jobs,
-  };
+  const deps = await createDeps({ config, secrets, db, databaseUrl: database.url, log }, { onStop });
   if (config.roles.has("worker")) {
     const worker = await startWorkerRole(deps);
     onStop("worker", () => worker.stop());

@@ -3,7 +3,7 @@ import { createTestApp, type TestApp } from "../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../test/factories.ts";
 import { errorCode } from "../test/http.ts";
 import { requireUser } from "./modules/auth/guard.ts";
-import { createCall, createPublished, detailPaths, eventBody } from "./modules/events/events.support.ts";
+import { createCall, createPublished, detailPaths, eventBody } from "../test/events.support.ts";
 import { writeCursor } from "./platform/cursor.ts";
 
 // Issue 9, points 1-3: the order of checks, strings PostgreSQL cannot store, and hand-made cursors.

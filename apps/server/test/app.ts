@@ -1,12 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import type { Deps } from "../src/deps.ts";
-import { createMemoryBus } from "../src/platform/bus/memory-bus.ts";
-import { systemClock } from "../src/platform/clock.ts";
-import { createJobQueue } from "../src/platform/jobs/job-queue.ts";
+import { createDeps, type CreateDepsOptions, type Deps } from "../src/deps.ts";
 import { createLogger } from "../src/platform/logger.ts";
-import { createMetrics } from "../src/platform/metrics.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
 export const TEST_SECRETS = {
@@ -25,12 +21,13 @@ export interface TestApp {
 export interface TestAppOptions {
   /** Environment overrides, read through the real loadConfig. */
   env?: Record<string, string>;
-  deps?: Partial<Deps>;
+  /** Parts the test brings itself (a manual clock, a logger it reads); the rest is built as in main.ts. */
+  deps?: CreateDepsOptions["overrides"];
   /** Registers extra (test-only) routes before the app is ready. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
 }
 
-/** A real app on its own fresh database and an in-process bus. */
+/** A real app on a fresh database, wired by createDeps as in main.ts (in-process bus unless NATS_URL). */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = loadConfig({
@@ -43,28 +40,26 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     SHUTDOWN_GRACE_MS: "0",
     ...options.env,
   });
-  const log = options.deps?.log ?? createLogger("silent");
-  const metrics = options.deps?.metrics ?? createMetrics();
-  // pg-boss installs its schema in each cloned database on first start (about 0.2 s per file).
-  const jobs =
-    options.deps?.jobs ??
-    (await createJobQueue({ databaseUrl: database.url, log, metrics, pollIntervalMs: 500 }));
-  const deps: Deps = {
-    config,
-    secrets: {
-      tokenSecret: TEST_SECRETS.TOKEN_SECRET,
-      ticketSecret: TEST_SECRETS.TICKET_SECRET,
-      urlSigningSecret: TEST_SECRETS.URL_SIGNING_SECRET,
+  const stops: (() => Promise<unknown>)[] = [];
+  const deps = await createDeps(
+    {
+      config,
+      secrets: {
+        tokenSecret: TEST_SECRETS.TOKEN_SECRET,
+        ticketSecret: TEST_SECRETS.TICKET_SECRET,
+        urlSigningSecret: TEST_SECRETS.URL_SIGNING_SECRET,
+      },
+      db: database.db,
+      databaseUrl: database.url,
+      log: createLogger("silent"),
     },
-    db: database.db,
-    databaseUrl: database.url,
-    bus: createMemoryBus(),
-    clock: systemClock,
-    log,
-    metrics,
-    jobs,
-    ...options.deps,
-  };
+    {
+      onStop: (_name, stop) => stops.unshift(stop),
+      // A job a test enqueues runs within half a second instead of the 2 s default poll.
+      jobPollIntervalMs: 500,
+      overrides: options.deps,
+    },
+  );
   const app = await buildApp(deps);
   await options.configure?.(app);
   await app.ready();
@@ -74,8 +69,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     database,
     close: async () => {
       await app.close();
-      await deps.jobs.stop();
-      await deps.bus.close();
+      for (const stop of stops) await stop();
       await database.drop();
     },
   };

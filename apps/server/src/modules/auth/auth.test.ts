@@ -2,7 +2,7 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { isOwnOrigin, ownOrigin, refreshCookieOptions } from "./cookies.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
-import { hasRole } from "./roles.ts";
+import { hasRole } from "./user-roles.ts";
 import {
   createTokenKey,
   createTokenKeys,

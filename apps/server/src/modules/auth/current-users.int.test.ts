@@ -6,7 +6,7 @@ import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts
 import { errorCode } from "../../../test/http.ts";
 import { buildApp } from "../../app.ts";
 import { createDb, type DbHandle } from "../../platform/db.ts";
-import { createCall, createPublished, eventBody } from "../events/events.support.ts";
+import { createCall, createPublished, eventBody } from "../../../test/events.support.ts";
 
 // Issue 9, points 7 and 8: what a token may do follows the user's row now, in every process on the database.
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Deps } from "../../deps.ts";
 import { AppError } from "../../platform/errors.ts";
 import { createCurrentUsers, type CurrentUsers, type Standing } from "./current-users.ts";
-import { hasRole } from "./roles.ts";
+import { hasRole } from "./user-roles.ts";
 import { createTokenKeys, type AuthUser, type TokenProblem, verifyAccessToken } from "./tokens.ts";
 
 export type { AuthUser };

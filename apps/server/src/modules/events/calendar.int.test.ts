@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
-import { createDraft, createPublished } from "./events.support.ts";
+import { createDraft, createPublished } from "../../../test/events.support.ts";
 
 // Calendar export, parsed with ical.js (an independent RFC 5545 parser): one event's .ics with its visibility
 // rule, and the per-user secret webcal feed.

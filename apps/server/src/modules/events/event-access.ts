@@ -1,5 +1,5 @@
 import type { EventStatus } from "@turnout/contracts";
-import { hasRole } from "../auth/roles.ts";
+import { hasRole } from "../auth/user-roles.ts";
 import type { AuthUser } from "../auth/guard.ts";
 
 interface Ownable {

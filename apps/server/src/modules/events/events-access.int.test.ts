@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
-import { createDraft, createPublished } from "./events.support.ts";
+import { createDraft, createPublished } from "../../../test/events.support.ts";
 
 // Who may do what to an event: anonymous, another user, the organizer, a moderator and an admin, against
 // drafts and published events. Drafts someone may not see answer 404 like missing ones, never 403 or 500.

@@ -14,7 +14,7 @@ import {
   eventOf,
   outboxOf,
   setCounters,
-} from "./events.support.ts";
+} from "../../../test/events.support.ts";
 
 // Publish, cancel and delete; raising capacity; the outbox messages each change writes (or does not).
 
@@ -136,15 +136,15 @@ describe("raising capacity", () => {
           .execute();
       },
     };
-    const updated = await updateEvent(t.deps, hooks, actor(), event.id, { capacity: 4 });
+    const updated = await updateEvent({ ...t.deps, hooks }, actor(), event.id, { capacity: 4 });
     expect(changes).toEqual([{ eventId: event.id, previousCapacity: 2, capacity: 4 }]);
     expect(updated.stats).toEqual({ confirmed: 4, waitlisted: 1, checkedIn: 0 });
     const messages = await outboxOf(t, event.id);
     expect(messages.at(-1)?.payload).toEqual({ event: updated, changedFields: ["capacity"] });
 
-    await updateEvent(t.deps, hooks, actor(), event.id, { capacity: null });
-    await updateEvent(t.deps, hooks, actor(), event.id, { capacity: 10 });
-    await updateEvent(t.deps, hooks, actor(), event.id, { title: "No capacity change" });
+    await updateEvent({ ...t.deps, hooks }, actor(), event.id, { capacity: null });
+    await updateEvent({ ...t.deps, hooks }, actor(), event.id, { capacity: 10 });
+    await updateEvent({ ...t.deps, hooks }, actor(), event.id, { title: "No capacity change" });
     expect(changes).toHaveLength(2);
   });
 
@@ -154,10 +154,12 @@ describe("raising capacity", () => {
     const failing: EventHooks = {
       capacityRaised: () => Promise.reject(new Error("promotion failed")),
     };
-    await expect(updateEvent(t.deps, failing, actor(), event.id, { capacity: 3 })).rejects.toThrow(
-      "promotion failed",
-    );
-    await expect(updateEvent(t.deps, {}, actor(), event.id, { capacity: 3 })).rejects.toMatchObject({
+    await expect(
+      updateEvent({ ...t.deps, hooks: failing }, actor(), event.id, { capacity: 3 }),
+    ).rejects.toThrow("promotion failed");
+    await expect(
+      updateEvent({ ...t.deps, hooks: {} }, actor(), event.id, { capacity: 3 }),
+    ).rejects.toMatchObject({
       code: "internal",
     });
     expect(eventOf(await call("GET", `/api/events/${event.id}`))).toMatchObject({ capacity: 2, version: 2 });

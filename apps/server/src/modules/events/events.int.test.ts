@@ -12,7 +12,7 @@ import {
   eventBody,
   eventOf,
   setCounters,
-} from "./events.support.ts";
+} from "../../../test/events.support.ts";
 
 // Creating, reading and editing events, and the organizer's own list.
 

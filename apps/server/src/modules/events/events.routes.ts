@@ -13,6 +13,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Deps } from "../../deps.ts";
+import type { Clock } from "../../platform/clock.ts";
 import { requireUser } from "../auth/guard.ts";
 import { formatEtag } from "./etag.ts";
 import * as events from "./events.service.ts";
@@ -36,8 +37,8 @@ export interface EventReadCaches {
   pages: ReadCache<SerializedReply>;
 }
 
-export function createEventReadCaches(ttlMs: number): EventReadCaches {
-  return { feed: createReadCache(ttlMs), pages: createReadCache(ttlMs) };
+export function createEventReadCaches(ttlMs: number, clock: Clock): EventReadCaches {
+  return { feed: createReadCache(ttlMs, clock), pages: createReadCache(ttlMs, clock) };
 }
 
 /** The events routes of API.md: create, read, edit, publish, cancel, delete, the feed and the caller's list. */
@@ -47,8 +48,9 @@ export function registerEventRoutes(
   options: { hooks?: events.EventHooks; caches?: EventReadCaches } = {},
 ): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  const hooks = options.hooks ?? {};
-  const caches = options.caches ?? createEventReadCaches(deps.config.readCacheMs);
+  // The services' dependencies, with what other modules do inside an edit's transaction.
+  const editDeps = { ...deps, hooks: options.hooks ?? {} };
+  const caches = options.caches ?? createEventReadCaches(deps.config.readCacheMs, deps.clock);
   // After a local write: the event's page and every feed page may show it.
   const forgetEvent = (id: string) => {
     caches.pages.forget(id);
@@ -117,7 +119,7 @@ export function registerEventRoutes(
     async (request, reply) => {
       const actor = requireUser(request);
       const options = { ifMatch: request.headers["if-match"] };
-      const event = await events.updateEvent(deps, hooks, actor, request.params.id, request.body, options);
+      const event = await events.updateEvent(editDeps, actor, request.params.id, request.body, options);
       forgetEvent(event.id);
       return withEtag(reply, event);
     },

@@ -79,8 +79,7 @@ export async function findSharedEvent(deps: EventsDeps, id: string): Promise<Eve
  * were never public, so their edits write nothing. Sending only current values changes nothing.
  */
 export async function updateEvent(
-  deps: EventsDeps,
-  hooks: EventHooks,
+  deps: EventsDeps & { hooks: EventHooks },
   actor: AuthUser,
   id: string,
   body: UpdateEventBody,
@@ -110,7 +109,7 @@ export async function updateEvent(
     await repo.updateEvent(trx, id, { ...patch, now: deps.clock.now() });
     if (current.capacity !== null && (capacity === null || capacity > current.capacity)) {
       const change = { eventId: id, previousCapacity: current.capacity, capacity };
-      await promoteWaitlist(trx, hooks, change, current.waitlisted);
+      await promoteWaitlist(trx, deps.hooks, change, current.waitlisted);
     }
     const updated = await findOrThrow(trx, id);
     const event = toEventView(updated, deps.clock.now());

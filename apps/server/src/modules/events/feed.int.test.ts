@@ -5,7 +5,7 @@ import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
 import { createManualClock } from "../../platform/clock.ts";
-import { createDraft, createPublished } from "./events.support.ts";
+import { createDraft, createPublished } from "../../../test/events.support.ts";
 
 const HOUR = 60 * 60 * 1000;
 const clock = createManualClock(new Date("2026-05-01T08:00:00Z"));

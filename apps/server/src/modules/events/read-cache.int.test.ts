@@ -4,7 +4,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createUser, type CreatedUser } from "../../../test/factories.ts";
-import { createCall, createDraft, createPublished, eventOf } from "./events.support.ts";
+import { createCall, createDraft, createPublished, eventOf } from "../../../test/events.support.ts";
 
 // With the read cache on: reads are shared, local writes show at once, drafts never leak.
 

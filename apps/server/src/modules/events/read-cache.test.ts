@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { createManualClock } from "../../platform/clock.ts";
 import { acceptsGzip, createReadCache } from "./read-cache.ts";
 
 function countingLoader(value: string | null, delayMs = 5) {
@@ -13,7 +14,7 @@ function countingLoader(value: string | null, delayMs = 5) {
 
 describe("read cache", () => {
   it("loads a key once for a crowd of concurrent readers", async () => {
-    const cache = createReadCache<string>(60_000);
+    const cache = createReadCache<string>(60_000, createManualClock());
     const { calls, load } = countingLoader("page");
     const values = await Promise.all(Array.from({ length: 50 }, () => cache.read("k", load)));
     expect(new Set(values)).toEqual(new Set(["page"]));
@@ -23,10 +24,11 @@ describe("read cache", () => {
   });
 
   it("loads again once the entry has lived its time, or was forgotten, or cleared", async () => {
-    const cache = createReadCache<string>(30);
+    const clock = createManualClock();
+    const cache = createReadCache<string>(30, clock);
     const { calls, load } = countingLoader("page", 0);
     await cache.read("k", load);
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    clock.advance(60);
     await cache.read("k", load);
     expect(calls.count).toBe(2);
     cache.forget("k");
@@ -37,7 +39,8 @@ describe("read cache", () => {
   });
 
   it("serves the last value while one background load refreshes it, then the new one", async () => {
-    const cache = createReadCache<string>(30);
+    const clock = createManualClock();
+    const cache = createReadCache<string>(30, clock);
     let version = 0;
     const load = async () => {
       version++;
@@ -45,19 +48,19 @@ describe("read cache", () => {
       return `v${version}`;
     };
     expect(await cache.read("k", load)).toBe("v1");
-    await new Promise((resolve) => setTimeout(resolve, 35));
+    clock.advance(35);
     const during = await Promise.all([cache.read("k", load), cache.read("k", load)]);
     expect(during).toEqual(["v1", "v1"]);
     expect(version).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(await cache.read("k", load)).toBe("v2");
     // Long unread: past twice its time an entry is not served stale; the reader waits for a fresh load.
-    await new Promise((resolve) => setTimeout(resolve, 70));
+    clock.advance(70);
     expect(await cache.read("k", load)).toBe("v3");
   });
 
   it("keeps neither null nor failures", async () => {
-    const cache = createReadCache<string>(60_000);
+    const cache = createReadCache<string>(60_000, createManualClock());
     const missing = countingLoader(null, 0);
     await cache.read("k", missing.load);
     await cache.read("k", missing.load);
@@ -66,8 +69,21 @@ describe("read cache", () => {
     expect(await cache.read("f", () => Promise.resolve("up"))).toBe("up");
   });
 
+  it("takes its time from the injected clock, and forgets what was stored before the clock stepped back", async () => {
+    const clock = createManualClock();
+    const cache = createReadCache<string>(1_000, clock);
+    const { calls, load } = countingLoader("page", 0);
+    await cache.read("k", load);
+    clock.advance(999);
+    await cache.read("k", load);
+    expect(calls.count).toBe(1);
+    clock.advance(-60_000);
+    await cache.read("k", load);
+    expect(calls.count).toBe(2);
+  });
+
   it("with a time of 0, always loads", async () => {
-    const cache = createReadCache<string>(0);
+    const cache = createReadCache<string>(0, createManualClock());
     const { calls, load } = countingLoader("page", 0);
     await Promise.all([cache.read("k", load), cache.read("k", load)]);
     expect(calls.count).toBe(2);

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createUser, type CreatedUser } from "../../../test/factories.ts";
 import { startWorkerRole } from "../../roles/worker.ts";
-import { createCall, createPublished } from "../events/events.support.ts";
-import { expectConsistent, participationOf } from "./participation.support.ts";
+import { createCall, createPublished } from "../../../test/events.support.ts";
+import { expectConsistent, participationOf } from "../../../test/participation.support.ts";
 
 // Cancelling an event reaches every participation through the outbox, the bus and the worker's consumer.
 

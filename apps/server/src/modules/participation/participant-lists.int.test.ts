@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
-import { createCall, createDraft, createPublished } from "../events/events.support.ts";
+import { createCall, createDraft, createPublished } from "../../../test/events.support.ts";
 
 // The organizer's participant lists and a person's own participations: order, positions, pages, access.
 

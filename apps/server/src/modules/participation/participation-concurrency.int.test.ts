@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createUser, createUsersFast, type CreatedUser } from "../../../test/factories.ts";
-import { createPublished } from "../events/events.support.ts";
+import { createPublished } from "../../../test/events.support.ts";
 import {
   countStatuses,
   expectFairCrowd,
   listen,
   participationsOf,
   sendAll,
-} from "./participation-load.support.ts";
-import { countersAndLists, expectConsistent } from "./participation.support.ts";
+} from "../../../test/participation-load.support.ts";
+import { countersAndLists, expectConsistent } from "../../../test/participation.support.ts";
 
 // Flash crowds with real concurrency: every request is on the wire before the first answer comes back.
 

@@ -8,9 +8,9 @@ import {
 } from "../../../../../e2e/support/server-process.ts";
 import { createTestApp, TEST_SECRETS, type TestApp } from "../../../test/app.ts";
 import { createUser, createUsersFast, type CreatedUser } from "../../../test/factories.ts";
-import { createPublished } from "../events/events.support.ts";
-import { expectFairCrowd, sendAll } from "./participation-load.support.ts";
-import { expectConsistent } from "./participation.support.ts";
+import { createPublished } from "../../../test/events.support.ts";
+import { expectFairCrowd, sendAll } from "../../../test/participation-load.support.ts";
+import { expectConsistent } from "../../../test/participation.support.ts";
 
 // The same flash crowd split across two server processes on one database: the event row's lock, not
 // anything in one process's memory, keeps the seats exact and the line in order.

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
-import { createCall, createDraft, createPublished, outboxOf } from "../events/events.support.ts";
-import { expectConsistent, participationOf } from "./participation.support.ts";
+import { createCall, createDraft, createPublished, outboxOf } from "../../../test/events.support.ts";
+import { expectConsistent, participationOf } from "../../../test/participation.support.ts";
 
 // Joining, leaving, the waitlist, removal and capacity changes, one request at a time.
 

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, TEST_SECRETS } from "../../../test/app.ts";
 import { createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
-import { createCall, createDraft, createPublished, outboxOf } from "../events/events.support.ts";
-import { expectConsistent, participationOf } from "./participation.support.ts";
+import { createCall, createDraft, createPublished, outboxOf } from "../../../test/events.support.ts";
+import { expectConsistent, participationOf } from "../../../test/participation.support.ts";
 import { signTicketCode, verifyTicketCode } from "./ticket-codes.ts";
 
 // Tickets and check-in through HTTP on a real database: who holds a ticket, the scan, and the counter.

@@ -1,5 +1,5 @@
 import { deleteNatsStream, shouldRunNatsTests, TEST_NATS_URL } from "../../../test/nats.ts";
-import { describeBusContract } from "./bus.contract.ts";
+import { describeBusContract } from "../../../test/bus.contract.ts";
 import { createMemoryBus } from "./memory-bus.ts";
 import { connectNatsBus } from "./nats-bus.ts";
 

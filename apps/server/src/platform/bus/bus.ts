@@ -1,6 +1,6 @@
 /**
  * The message bus every role talks through. Two drivers implement it: the in-process bus (embedded mode)
- * and NATS JetStream (cluster mode); `bus.contract.ts` is the behaviour both must show.
+ * and NATS JetStream (cluster mode); `apps/server/test/bus.contract.ts` is the behaviour both must show.
  */
 
 /** One message on the bus. `id` is stable across retries (the outbox id); `data` must be JSON-serialisable. */

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { backoffDelayMs, type BackoffPolicy } from "../backoff.ts";
 import { subjectMatches } from "./bus.ts";
 import type { Bus, BusHandler, BusMessage, DurableConsumerOptions, Subscription } from "./bus.ts";
 
@@ -11,8 +12,7 @@ import type { Bus, BusHandler, BusMessage, DurableConsumerOptions, Subscription 
 // Like NATS `max_msgs`: history kept for consumers bound later. Bound consumers never fall this far
 // behind, because publish waits for them.
 const STREAM_HISTORY = 10_000;
-const FIRST_RETRY_MS = 50;
-const MAX_RETRY_MS = 2_000;
+const RETRY_BACKOFF: BackoffPolicy = { firstMs: 50, maxMs: 2_000 };
 
 interface Entry {
   seq: number;
@@ -49,7 +49,7 @@ interface Group {
   pumped: Promise<void>;
 }
 
-/** Creates an in-process bus with the same observable behaviour as the NATS driver (see bus.contract.ts). */
+/** Creates an in-process bus with the same observable behaviour as the NATS driver (see test/bus.contract.ts). */
 export function createMemoryBus(): Bus {
   const streams = new Map<string, Stream>();
   const groups = new Map<string, Group>();
@@ -126,8 +126,9 @@ export function createMemoryBus(): Bus {
         return await attempt(group, msg);
       } catch {
         if (tries >= group.maxDeliver) return true;
-        const delay = Math.min(FIRST_RETRY_MS * 2 ** (tries - 1), MAX_RETRY_MS);
-        await sleep(delay, undefined, { signal: stopRetries.signal }).catch(() => undefined);
+        await sleep(backoffDelayMs(RETRY_BACKOFF, tries), undefined, { signal: stopRetries.signal }).catch(
+          () => undefined,
+        );
         if (isClosed || group.members.length === 0) return false;
       }
     }

@@ -11,6 +11,7 @@ import {
 import type { Consumer, ConsumerConfig, ConsumerMessages, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { connect, deadline, headers, nanos } from "@nats-io/transport-node";
 import type { Msg, MsgHdrs } from "@nats-io/transport-node";
+import { backoffDelayMs, type BackoffPolicy } from "../backoff.ts";
 import { subjectMatches } from "./bus.ts";
 import type { Bus, BusHandler, BusMessage, DurableConsumerOptions, Subscription } from "./bus.ts";
 
@@ -18,8 +19,7 @@ import type { Bus, BusHandler, BusMessage, DurableConsumerOptions, Subscription 
 const ID_HEADER = "Nats-Msg-Id";
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
 const DEFAULT_ACK_WAIT_MS = 30_000;
-const FIRST_RETRY_MS = 50;
-const MAX_RETRY_MS = 2_000;
+const RETRY_BACKOFF: BackoffPolicy = { firstMs: 50, maxMs: 2_000 };
 const PING_TIMEOUT_MS = 2_000;
 // Streams created by other processes are looked up by subject; remember answers briefly.
 const LOOKUP_TTL_MS = 5_000;
@@ -119,7 +119,7 @@ export async function connectNatsBus(url: string, opts: { name?: string } = {}):
     } catch {
       const tries = m.info.deliveryCount;
       if (o.maxDeliver !== undefined && tries >= o.maxDeliver) m.term();
-      else m.nak(Math.min(FIRST_RETRY_MS * 2 ** (tries - 1), MAX_RETRY_MS));
+      else m.nak(backoffDelayMs(RETRY_BACKOFF, tries));
     } finally {
       clearInterval(keepAlive);
     }

@@ -10,7 +10,7 @@ import { connectNatsBus } from "../bus/nats-bus.ts";
 import type { Db } from "../db.ts";
 import { createLogger } from "../logger.ts";
 import { consumeDomainEvents } from "./inbox.ts";
-import { CRASH_CONSUMER, createAppliedTable, recordApplication } from "./outbox-crash.support.ts";
+import { CRASH_CONSUMER, createAppliedTable, recordApplication } from "../../../test/outbox-crash.support.ts";
 import { appendOutbox } from "./outbox.ts";
 
 /*
@@ -21,7 +21,7 @@ import { appendOutbox } from "./outbox.ts";
 const ROWS = 10_000;
 const KILL_AFTER = 1_234;
 const DEADLINE_MS = 60_000;
-const fixture = fileURLToPath(new URL("./outbox-crash.fixture.ts", import.meta.url));
+const fixture = fileURLToPath(new URL("../../../test/outbox-crash.fixture.ts", import.meta.url));
 const cleanups: (() => Promise<unknown>)[] = [];
 
 afterEach(async () => {

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { DomainEvent } from "@turnout/contracts";
 import { sql } from "kysely";
 import type { Deps } from "../../deps.ts";
+import { backoffDelayMs, type BackoffPolicy } from "../backoff.ts";
 import type { BusMessage } from "../bus/bus.ts";
 import { DEFAULT_DOMAIN_STREAM, subjectIn, type DomainStream } from "./outbox.ts";
 import { openListeningSession, type RelaySession } from "./relay-session.ts";
@@ -15,8 +16,7 @@ import { openListeningSession, type RelaySession } from "./relay-session.ts";
 
 const DEFAULT_BATCH_SIZE = 500;
 const PIPELINE_DEPTH = 64;
-const FIRST_RETRY_MS = 100;
-const MAX_RETRY_MS = 3_000;
+const RETRY_BACKOFF: BackoffPolicy = { firstMs: 100, maxMs: 3_000 };
 // While rows keep coming, the backlog gauge is refreshed at most this often (a count is not free).
 const BACKLOG_REFRESH_MS = 1_000;
 
@@ -74,7 +74,7 @@ export async function startOutboxRelay(
       } catch (error) {
         failures++;
         log.error({ err: error, failures }, "outbox relay lost its session; reconnecting");
-        await pause(backoffMs(failures));
+        await pause(backoffDelayMs(RETRY_BACKOFF, failures));
       } finally {
         await session?.close();
       }
@@ -162,7 +162,7 @@ export async function startOutboxRelay(
   async function publishWithRetry(session: RelaySession, msg: BusMessage): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       if (attempt > 1) {
-        await pause(backoffMs(attempt - 1));
+        await pause(backoffDelayMs(RETRY_BACKOFF, attempt - 1));
         if (isStopping()) return false;
       }
       if (session.isLost()) return false;
@@ -213,10 +213,6 @@ export async function startOutboxRelay(
       await running;
     },
   };
-}
-
-function backoffMs(attempt: number): number {
-  return Math.min(FIRST_RETRY_MS * 2 ** (attempt - 1), MAX_RETRY_MS);
 }
 
 // A wake-up that arrives while the relay is busy is remembered, so the next wait returns at once.

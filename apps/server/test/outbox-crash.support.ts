@@ -1,6 +1,6 @@
 import type { DomainEvent } from "@turnout/contracts";
 import { sql } from "kysely";
-import type { Db, Trx } from "../db.ts";
+import type { Db, Trx } from "../src/platform/db.ts";
 
 /*
  * Shared by the crash test and its child process. Every application of a message is counted, so a

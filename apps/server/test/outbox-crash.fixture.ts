@@ -1,13 +1,13 @@
-import { loadConfig } from "../../config.ts";
-import type { Bus } from "../bus/bus.ts";
-import { createMemoryBus } from "../bus/memory-bus.ts";
-import { connectNatsBus } from "../bus/nats-bus.ts";
-import { createDb } from "../db.ts";
-import { createLogger } from "../logger.ts";
-import { createMetrics } from "../metrics.ts";
-import { consumeDomainEvents } from "./inbox.ts";
+import { loadConfig } from "../src/config.ts";
+import type { Bus } from "../src/platform/bus/bus.ts";
+import { createMemoryBus } from "../src/platform/bus/memory-bus.ts";
+import { connectNatsBus } from "../src/platform/bus/nats-bus.ts";
+import { createDb } from "../src/platform/db.ts";
+import { createLogger } from "../src/platform/logger.ts";
+import { createMetrics } from "../src/platform/metrics.ts";
+import { consumeDomainEvents } from "../src/platform/outbox/inbox.ts";
 import { CRASH_CONSUMER, recordApplication } from "./outbox-crash.support.ts";
-import { startOutboxRelay } from "./relay.ts";
+import { startOutboxRelay } from "../src/platform/outbox/relay.ts";
 
 /*
  * The child process of outbox-crash.int.test.ts: runs the outbox relay and, when asked, the crash

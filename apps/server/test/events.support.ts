@@ -1,7 +1,7 @@
 import { type Event, eventSchema, validationDetailSchema } from "@turnout/contracts";
 import type { LightMyRequestResponse } from "fastify";
-import type { TestApp } from "../../../test/app.ts";
-import { bearer } from "../../../test/factories.ts";
+import type { TestApp } from "./app.ts";
+import { bearer } from "./factories.ts";
 
 // Test support for the events suites: bodies and events made through the real API.
 

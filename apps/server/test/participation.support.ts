@@ -1,6 +1,6 @@
 import { type Participation, participationSchema } from "@turnout/contracts";
 import type { LightMyRequestResponse } from "fastify";
-import type { TestApp } from "../../../test/app.ts";
+import type { TestApp } from "./app.ts";
 
 // Test support for the participation suites: reading answers and checking the invariants from the rows.
 

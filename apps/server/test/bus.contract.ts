@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { subjectMatches } from "./bus.ts";
-import type { Bus, BusHandler, BusMessage, Subscription } from "./bus.ts";
+import { subjectMatches } from "../src/platform/bus/bus.ts";
+import type { Bus, BusHandler, BusMessage, Subscription } from "../src/platform/bus/bus.ts";
 
 export interface BusContractOptions {
   /** Removes a stream a test created (NATS keeps them across runs). */

@@ -1,6 +1,6 @@
 import { participationSchema } from "@turnout/contracts";
 import { expect } from "vitest";
-import type { TestApp } from "../../../test/app.ts";
+import type { TestApp } from "./app.ts";
 import type { expectConsistent } from "./participation.support.ts";
 
 // Real concurrency for the crowd suites: requests over real sockets to a listening app (or process),

@@ -1,3 +1,4 @@
+// User roles (what a signed-in user may do). Process roles (what a process runs) are src/roles/.
 import type { UserRole } from "@turnout/contracts";
 
 const RANK: Record<UserRole, number> = { user: 0, moderator: 1, admin: 2 };
