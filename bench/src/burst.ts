@@ -4,7 +4,8 @@ import { loadavg } from "node:os";
 
 // A crowd of clients, each on its own keep-alive connection, that sends one request each at the same moment:
 // the shape of the joins burst. The joins scenario, and the burst scenario that repeats it beside a bare
-// Fastify server, share it so that both measure with the same load generator.
+// Fastify server, share it so that both measure with the same load generator. BENCH_BURST_CLIENT=node-http
+// swaps the raw sockets for node's HTTP client, the generator before issue 10, to compare the two (ADR 0005).
 
 export interface BurstRequest {
   path: string;
