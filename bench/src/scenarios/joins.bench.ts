@@ -1,7 +1,9 @@
-import { Agent, request as httpRequest } from "node:http";
 import autocannon from "autocannon";
 import { withAdminClient } from "../../../apps/server/test/admin-sql.ts";
 import { measureBaseline } from "../baseline.ts";
+import { loadAverage, percentile } from "../burst.ts";
+import { startChildServer } from "../child-server.ts";
+import { BURST, BURST_FLOOR_SERVER, runBurstFloor, runJoinBurst } from "../joins-burst.ts";
 import { createJoinsDatabase, type JoinsDatabase } from "../joins-setup.ts";
 import { measureHotRowTps } from "../pgbench.ts";
 import type { Scenario } from "../scenario.ts";
@@ -16,7 +18,6 @@ import { startTurnout } from "../turnout-server.ts";
  */
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const BURST = { users: 1_500, capacity: 100, waitlistLimit: 100 };
 // Every storm join needs its own user; more than this machine admits in the storm, so none repeats.
 const STORM_USERS = 300_000;
 // pgbench needs one PostgreSQL connection per client: stay under max_connections with the server's pool.
@@ -26,17 +27,23 @@ const joins: Scenario = {
   async run({ durationS, connections }) {
     const stormS = 2 * durationS;
     const clients = Math.min(connections, (await maxConnections()) - CONNECTION_HEADROOM);
-    progress(`joins: making ${STORM_USERS + BURST.users} users and their tokens`);
-    const database = await createJoinsDatabase(ADMIN_URL, STORM_USERS + BURST.users);
+    const loadBefore = loadAverage();
+    progress(`joins: making ${STORM_USERS + 2 * BURST.users} users and their tokens`);
+    const database = await createJoinsDatabase(ADMIN_URL, STORM_USERS + 2 * BURST.users);
     const server = await startTurnout(database.url).catch(async (error: unknown) => {
       await database.drop();
       throw error;
     });
     try {
-      const burstTokens = database.tokens.slice(0, BURST.users);
-      const stormTokens = database.tokens.slice(BURST.users);
-      const burst = await runBurst(server.baseUrl, database, burstTokens);
-      progress(`joins: burst exact=${burst.isExact}, p95 ${burst.p95Ms} ms`);
+      const coldTokens = database.tokens.slice(0, BURST.users);
+      const burstTokens = database.tokens.slice(BURST.users, 2 * BURST.users);
+      const stormTokens = database.tokens.slice(2 * BURST.users);
+      // The first burst of a process runs code V8 has not compiled yet (measured: a quarter of a second
+      // more); a server in service has joined people before. Both are reported; the target is for the second.
+      const cold = await runJoinBurst(server.baseUrl, database, coldTokens);
+      const burst = await runJoinBurst(server.baseUrl, database, burstTokens);
+      progress(`joins: burst exact=${burst.isExact}, p95 ${burst.p95Ms} ms (first burst ${cold.p95Ms} ms)`);
+      const burstFloorP95Ms = await measureBurstFloor();
       const storm = await runStorm(server.baseUrl, database, stormTokens, { clients, durationS: stormS });
       progress(`joins: storm ${storm.joinsPerSec}/s, p95 ${storm.p95Ms} ms, ${storm.errors} errors`);
       await server.stop();
@@ -45,11 +52,13 @@ const joins: Scenario = {
       const baseline = await measureBaseline({ durationS, connections: clients });
       return {
         scenario: "joins",
-        burstExact: burst.isExact,
+        burstExact: burst.isExact && cold.isExact,
         burstP95Ms: burst.p95Ms,
+        burstFirstP95Ms: cold.p95Ms,
+        burstFloorP95Ms,
         joinsPerSec: storm.joinsPerSec,
         p95Ms: storm.p95Ms,
-        errors: storm.errors + burst.errors,
+        errors: storm.errors + burst.errors + cold.errors,
         stormExact: storm.isExact,
         pgbenchHotRowTps,
         baselineRps: baseline.rps,
@@ -57,6 +66,8 @@ const joins: Scenario = {
         ratioVsBaseline: round(storm.joinsPerSec / baseline.rps),
         connections: clients,
         durationS: stormS,
+        loadBefore,
+        loadAfter: loadAverage(),
       };
     } finally {
       await server.close();
@@ -67,61 +78,15 @@ const joins: Scenario = {
 
 export default joins;
 
-/** 1,500 joins sent at once, each on its own connection; checks the outcome against the rows. */
-async function runBurst(baseUrl: string, database: JoinsDatabase, tokens: string[]) {
-  const eventId = await database.createEvent(BURST);
-  // The crowd is on the event page already: its connections are open (and the load generator's cost of
-  // opening 1,500 sockets at once, about a second here even against a bare server, stays out of the figure).
-  // They close once the burst is over, as the crowd leaves; idle, they would slow the storm by a tenth.
-  const crowd = new Agent({ keepAlive: true, maxSockets: Infinity });
+// The burst's floor: a bare Fastify route answering the same burst, second of two runs (the first warms it).
+async function measureBurstFloor(): Promise<number> {
+  const floorServer = await startChildServer(BURST_FLOOR_SERVER);
   try {
-    await Promise.all(tokens.map(() => request(crowd, `${baseUrl}/healthz`, "GET", {})));
-    progress(`joins: burst of ${tokens.length} at once`);
-    const answers = await Promise.all(
-      tokens.map(async (token) => {
-        const startedAt = performance.now();
-        const url = `${baseUrl}/api/events/${eventId}/join`;
-        const answer = await request(crowd, url, "POST", { authorization: `Bearer ${token}` }).catch(() => ({
-          status: 0,
-          body: null,
-        }));
-        return { ...answer, ms: performance.now() - startedAt };
-      }),
-    );
-    return await checkBurst(database, eventId, tokens.length, answers);
+    await runBurstFloor(floorServer.url);
+    return await runBurstFloor(floorServer.url);
   } finally {
-    crowd.destroy();
+    await floorServer.stop();
   }
-}
-
-async function checkBurst(
-  database: JoinsDatabase,
-  eventId: string,
-  crowdSize: number,
-  answers: { status: number; body: unknown; ms: number }[],
-) {
-  const count = (status: number) => answers.filter((answer) => answer.status === status).length;
-  const check = await database.readEvent(eventId);
-  const positions = answers
-    .map((answer) => answer.body)
-    .filter((body): body is { status: string; waitlistPosition: number } => isWaitlisted(body))
-    .map((body) => body.waitlistPosition)
-    .sort((a, b) => a - b);
-  const isExact =
-    count(201) === BURST.capacity + BURST.waitlistLimit &&
-    count(409) === crowdSize - BURST.capacity - BURST.waitlistLimit &&
-    check.confirmedCount === BURST.capacity &&
-    check.confirmed.length === BURST.capacity &&
-    check.waitlistedCount === BURST.waitlistLimit &&
-    check.waitlisted.length === BURST.waitlistLimit &&
-    positions.every((position, index) => position === index + 1);
-  const errors = answers.filter((answer) => answer.status !== 201 && answer.status !== 409).length;
-  const times = answers.map((answer) => answer.ms);
-  progress(
-    `joins: burst answered in p50 ${percentile(times, 0.5)} ms, max ${percentile(times, 1)} ms; ` +
-      `${count(201)} x 201, ${count(409)} x 409`,
-  );
-  return { isExact, errors, p95Ms: percentile(times, 0.95) };
 }
 
 /** Distinct users join one event of large capacity for `durationS`; every answer must be a new seat. */
@@ -181,23 +146,6 @@ async function runStorm(
   };
 }
 
-function isWaitlisted(body: unknown): body is { status: string; waitlistPosition: number } {
-  return (
-    typeof body === "object" &&
-    body !== null &&
-    "status" in body &&
-    body.status === "waitlisted" &&
-    "waitlistPosition" in body &&
-    typeof body.waitlistPosition === "number"
-  );
-}
-
-function percentile(values: number[], fraction: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const value = sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? 0;
-  return Math.round(value * 10) / 10;
-}
-
 function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
@@ -207,30 +155,4 @@ async function maxConnections(): Promise<number> {
     client.query<{ max_connections: string }>("SHOW max_connections"),
   );
   return Number(result.rows[0]?.max_connections ?? 100);
-}
-
-/** One HTTP request on `agent`'s connections; resolves with the status and the parsed JSON body. */
-function request(
-  agent: Agent,
-  url: string,
-  method: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolve, reject) => {
-    const sent = httpRequest(url, { agent, method, headers }, (response) => {
-      let text = "";
-      response.setEncoding("utf8");
-      response.on("data", (chunk: string) => (text += chunk));
-      response.on("end", () => {
-        try {
-          resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as unknown });
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
-      });
-      response.on("error", reject);
-    });
-    sent.on("error", reject);
-    sent.end();
-  });
 }

@@ -1,7 +1,7 @@
 import type { ParticipationStatus } from "@turnout/contracts";
 
 /*
- * What each joiner of a batch is told, once admit_joins has decided the batch (who got a place is decided
+ * What each joiner of a batch is told, once admit_joins_v2 has decided the batch (who got a place is decided
  * in the database, in arrival order; see ADR 0005). Pure, so every case is a unit test.
  */
 

@@ -7,7 +7,7 @@ import type { AdmissionResult, ParticipationRecord } from "./participation.repo.
 
 /*
  * Admission: every join of one event that arrives while the previous batch of that event is being written
- * waits and goes into the next batch, decided in arrival order by one call of admit_joins on the locked
+ * waits and goes into the next batch, decided in arrival order by one call of admit_joins_v2 on the locked
  * event row (ADR 0005). Under a crowd one round trip admits hundreds; alone, a join waits for nothing but
  * its own. Two processes each batch their own joins; the row lock serialises their batches, so seats stay
  * exact.

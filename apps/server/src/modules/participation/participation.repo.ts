@@ -146,7 +146,7 @@ export async function cancelAllPlaces(trx: Trx, eventId: string, now: Date): Pro
   return rows.map(toRecordOf);
 }
 
-/** What one call of admit_joins saw and did (see admitJoins). */
+/** What one call of admit_joins_v2 saw and did (see admitJoins). */
 export interface AdmissionResult {
   organizerId: string;
   status: "draft" | "published" | "cancelled";
@@ -198,8 +198,8 @@ function fromJson(row: z.infer<typeof jsonRecordSchema>): ParticipationRecord {
 }
 
 /**
- * Decides and writes a batch of joins with one call of the database function admit_joins (migration
- * 20261203T1200), so the event's row is locked for a single round trip (ADR 0005). Undefined when there is
+ * Decides and writes a batch of joins with one call of the database function admit_joins_v2
+ * (platform/migrations/sql/admit_joins_v2.sql), so the event's row is locked for a single round trip (ADR 0005). Undefined when there is
  * no such event. `userIds` are in arrival order; a user's first arrival counts.
  */
 export async function admitJoins(
@@ -209,7 +209,7 @@ export async function admitJoins(
   now: Date,
 ): Promise<AdmissionResult | undefined> {
   const result = await sql<{ admission: unknown }>`
-    SELECT admit_joins(${eventId}::uuid, ${userIds}::uuid[], ${now}::timestamptz) AS admission
+    SELECT admit_joins_v2(${eventId}::uuid, ${userIds}::uuid[], ${now}::timestamptz) AS admission
   `.execute(db);
   const admission = result.rows[0]?.admission;
   if (admission === null || admission === undefined) return undefined;
