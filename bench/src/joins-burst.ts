@@ -7,7 +7,7 @@ import { progress } from "./scenario.ts";
 export const BURST = { users: 1_500, capacity: 100, waitlistLimit: 100 };
 
 /** A bare Fastify server answering the burst's requests with a constant (startChildServer it). */
-export const BURST_FLOOR_SERVER = join(import.meta.dirname, "servers/bare-burst.server.ts");
+export const BURST_FLOOR_SERVER = join(import.meta.dirname, "servers/bare-fastify.server.ts");
 
 export interface JoinBurstResult {
   isExact: boolean;
