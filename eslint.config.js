@@ -29,7 +29,7 @@ export default defineConfig(
     rules: reactHooks.configs.recommended.rules,
   },
   {
-    // A module reaches another only through its service or domain events, never its repo or tables.
+    // A module's only door is its index.ts (CONVENTIONS.md "Modules"): another module reaches it there or not at all.
     files: ["apps/server/src/modules/**/*.ts"],
     rules: {
       "no-restricted-imports": [
@@ -37,8 +37,33 @@ export default defineConfig(
         {
           patterns: [
             {
-              regex: "^\\.\\./[^/]+/.*\\.repo(\\.ts)?$",
-              message: "Use the other module's service or a domain event; its repo belongs to it alone.",
+              regex: "^\\.\\./(?!\\.\\.)[^/]+/(?!index\\.ts$).+",
+              message:
+                "Import another module only through its door, ../<module>/index.ts (CONVENTIONS.md, Modules); export there what it may offer.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Roles, the app, platform, seeds, tests, benches and e2e meet modules only at their doors too.
+    files: [
+      "apps/server/src/*.ts",
+      "apps/server/src/!(modules)/**/*.ts",
+      "apps/server/test/**/*.ts",
+      "bench/**/*.ts",
+      "e2e/**/*.ts",
+    ],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "/modules/[^/]+/(?!index\\.ts$).+",
+              message:
+                "Import a module only through its door, modules/<module>/index.ts (CONVENTIONS.md, Modules); export there what it may offer.",
             },
           ],
         },

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
-import { createTokenKey, signAccessToken } from "../../apps/server/src/modules/auth/tokens.ts";
+import { createTokenKey, signAccessToken } from "../../apps/server/src/modules/auth/index.ts";
 import type { Db } from "../../apps/server/src/platform/db.ts";
 import { createBenchDatabase } from "./bench-database.ts";
 import { BENCH_TOKEN_SECRET } from "./turnout-server.ts";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../test/factories.ts";
 import { errorCode } from "../test/http.ts";
-import { requireUser } from "./modules/auth/guard.ts";
+import { requireUser } from "./modules/auth/index.ts";
 import { createCall, createPublished, detailPaths, eventBody } from "../test/events.support.ts";
 import { writeCursor } from "./platform/cursor.ts";
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { authResponseSchema, type User, type UserRole } from "@turnout/contracts";
-import { createTokenKey, signAccessToken } from "../src/modules/auth/tokens.ts";
+import { createTokenKey, signAccessToken } from "../src/modules/auth/index.ts";
 import type { TestApp } from "./app.ts";
 
 export interface CreatedUser {

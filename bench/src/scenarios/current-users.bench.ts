@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import { createCurrentUsers } from "../../../apps/server/src/modules/auth/current-users.ts";
+import { createCurrentUsers } from "../../../apps/server/src/modules/auth/index.ts";
 import { createLogger } from "../../../apps/server/src/platform/logger.ts";
 import { createBenchDatabase } from "../bench-database.ts";
 import { progress, type Scenario } from "../scenario.ts";

@@ -5,7 +5,7 @@ import {
   createTokenKeys,
   signAccessToken,
   verifyAccessToken,
-} from "../../../apps/server/src/modules/auth/tokens.ts";
+} from "../../../apps/server/src/modules/auth/index.ts";
 import { progress, type Scenario } from "../scenario.ts";
 
 // Access-token verification alone, in this process (ADR 0008): the hand-written check the guard runs on

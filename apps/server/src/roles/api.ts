@@ -7,15 +7,20 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import type { Deps } from "../deps.ts";
-import { registerAuthRoutes } from "../modules/auth/auth.routes.ts";
-import { registerUserRoutes } from "../modules/auth/users.routes.ts";
-import { registerCalendarRoutes } from "../modules/events/calendar.routes.ts";
-import { createEventReadCaches, registerEventRoutes } from "../modules/events/events.routes.ts";
-import { createAdmissionQueue } from "../modules/participation/admission.ts";
-import { registerParticipantListRoutes } from "../modules/participation/participant-lists.routes.ts";
-import { registerParticipationRoutes } from "../modules/participation/participation.routes.ts";
-import { createEventHooks, listConfirmedEventIds } from "../modules/participation/participation.service.ts";
-import { registerTicketRoutes } from "../modules/participation/tickets.routes.ts";
+import { registerAuthRoutes, registerUserRoutes } from "../modules/auth/index.ts";
+import {
+  createEventReadCaches,
+  registerCalendarRoutes,
+  registerEventRoutes,
+} from "../modules/events/index.ts";
+import {
+  createAdmissionQueue,
+  createEventHooks,
+  listConfirmedEventIds,
+  registerParticipantListRoutes,
+  registerParticipationRoutes,
+  registerTicketRoutes,
+} from "../modules/participation/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
 

@@ -1,6 +1,6 @@
 import type { Deps } from "../deps.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
-import { consumeEventCancellations } from "../modules/participation/event-cancelled.consumer.ts";
+import { consumeEventCancellations } from "../modules/participation/index.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
 
 /** The worker role: the outbox relay, domain-event consumers and job handlers. stop() drains them. */

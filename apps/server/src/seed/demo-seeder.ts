@@ -1,8 +1,8 @@
 import type { Deps } from "../deps.ts";
-import { register } from "../modules/auth/auth.service.ts";
-import type { AuthUser } from "../modules/auth/guard.ts";
-import { cancelEvent, createEvent, publishEvent } from "../modules/events/events.service.ts";
-import { createAdmissionQueue } from "../modules/participation/admission.ts";
+import { register } from "../modules/auth/index.ts";
+import type { AuthUser } from "../modules/auth/index.ts";
+import { cancelEvent, createEvent, publishEvent } from "../modules/events/index.ts";
+import { createAdmissionQueue } from "../modules/participation/index.ts";
 import type { Db } from "../platform/db.ts";
 import type { Metrics } from "../platform/metrics.ts";
 import { buildDemoEvents, DEMO_PASSWORD, DEMO_PEOPLE } from "./demo-data.ts";

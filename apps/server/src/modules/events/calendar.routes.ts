@@ -4,9 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Deps } from "../../deps.ts";
-import { requireUser } from "../auth/guard.ts";
+import { requireUser, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/index.ts";
 import * as calendar from "./calendar.service.ts";
-import { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/route-auth.ts";
 
 const errors = errorResponses;
 const CONTENT_TYPE = "text/calendar; charset=utf-8";

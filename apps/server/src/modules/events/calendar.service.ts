@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Event } from "@turnout/contracts";
 import type { Deps } from "../../deps.ts";
 import { AppError } from "../../platform/errors.ts";
-import type { AuthUser } from "../auth/guard.ts";
+import type { AuthUser } from "../auth/index.ts";
 import * as repo from "./calendar.repo.ts";
 import { toEventView } from "./event-view.ts";
 import { findEvents } from "./events.repo.ts";

@@ -1,6 +1,6 @@
 import type { EventStatus } from "@turnout/contracts";
-import { hasRole } from "../auth/user-roles.ts";
-import type { AuthUser } from "../auth/guard.ts";
+import { hasRole } from "../auth/index.ts";
+import type { AuthUser } from "../auth/index.ts";
 
 interface Ownable {
   status: EventStatus;

@@ -14,7 +14,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Deps } from "../../deps.ts";
 import type { Clock } from "../../platform/clock.ts";
-import { requireUser } from "../auth/guard.ts";
+import { requireUser, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/index.ts";
 import { formatEtag } from "./etag.ts";
 import * as events from "./events.service.ts";
 import { registerFeedRoutes } from "./feed.routes.ts";
@@ -25,7 +25,6 @@ import {
   sendSerialized,
   serializeReply,
 } from "./read-cache.ts";
-import { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/route-auth.ts";
 
 const tags = ["events"];
 const errors = errorResponses;

@@ -11,7 +11,7 @@ import type { Deps } from "../../deps.ts";
 import type { Executor, Trx } from "../../platform/db.ts";
 import { AppError } from "../../platform/errors.ts";
 import { appendOutbox } from "../../platform/outbox/outbox.ts";
-import type { AuthUser } from "../auth/guard.ts";
+import type { AuthUser } from "../auth/index.ts";
 import { decodeCursor } from "./cursor.ts";
 import { canManageEvent, canSeeEvent, hasEnded } from "./event-access.ts";
 import { diffEvent, toEventFields } from "./event-changes.ts";

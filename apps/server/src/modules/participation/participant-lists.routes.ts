@@ -8,10 +8,9 @@ import {
 import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { requireUser } from "../auth/guard.ts";
+import { requireUser, SIGNED_IN } from "../auth/index.ts";
 import * as lists from "./participant-lists.service.ts";
 import type { ParticipationDeps } from "./participation.service.ts";
-import { SIGNED_IN } from "../auth/route-auth.ts";
 
 const errors = errorResponses;
 

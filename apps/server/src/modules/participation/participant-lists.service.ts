@@ -7,9 +7,8 @@ import type {
 import { z } from "zod";
 import { readCursor, writeCursor } from "../../platform/cursor.ts";
 import { AppError } from "../../platform/errors.ts";
-import type { AuthUser } from "../auth/guard.ts";
-import { canManageEvent, canSeeEvent } from "../events/event-access.ts";
-import { findEventAdmission, findEventsByIds } from "../events/events.service.ts";
+import type { AuthUser } from "../auth/index.ts";
+import { canManageEvent, canSeeEvent, findEventAdmission, findEventsByIds } from "../events/index.ts";
 import * as lists from "./participant-lists.repo.ts";
 import * as repo from "./participation.repo.ts";
 import type { ParticipationDeps } from "./participation.service.ts";

@@ -9,10 +9,9 @@ import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
-import { requireUser } from "../auth/guard.ts";
+import { requireUser, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/index.ts";
 import type { AdmissionQueue } from "./admission.ts";
 import * as participation from "./participation.service.ts";
-import { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/route-auth.ts";
 
 const tags = ["participation"];
 const errors = errorResponses;

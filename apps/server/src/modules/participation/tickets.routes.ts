@@ -7,10 +7,9 @@ import {
 import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { requireUser } from "../auth/guard.ts";
+import { requireUser, SIGNED_IN } from "../auth/index.ts";
 import * as tickets from "./tickets.service.ts";
 import type { TicketDeps } from "./tickets.service.ts";
-import { SIGNED_IN } from "../auth/route-auth.ts";
 
 const tags = ["participation"];
 const errors = errorResponses;

@@ -5,8 +5,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
-import { requireUser } from "../../modules/auth/guard.ts";
-import { SIGNED_IN } from "../../modules/auth/route-auth.ts";
+import { requireUser, SIGNED_IN } from "../../modules/auth/index.ts";
 import { createManualClock } from "../clock.ts";
 import { AppError } from "../errors.ts";
 

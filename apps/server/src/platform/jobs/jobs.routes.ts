@@ -8,7 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
-import { requireRole } from "../../modules/auth/guard.ts";
+import { requireRole } from "../../modules/auth/index.ts";
 
 const security = [{ bearer: [] }];
 
