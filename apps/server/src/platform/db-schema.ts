@@ -130,6 +130,21 @@ export interface ParticipationsTable {
   updated_at: Date;
 }
 
+export type AdmissionState = "draft" | "open" | "closed";
+
+/** What joins of one event are decided on, and its counters; owned by the participation module (ADR 0011). */
+export interface AdmissionsTable {
+  event_id: string;
+  organizer_id: string;
+  state: AdmissionState;
+  ends_at: Date;
+  capacity: number | null;
+  waitlist_limit: number | null;
+  confirmed: Generated<number>;
+  waitlisted: Generated<number>;
+  checked_in: Generated<number>;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -141,4 +156,5 @@ export interface Database {
   events: EventsTable;
   calendar_feeds: CalendarFeedsTable;
   participations: ParticipationsTable;
+  admissions: AdmissionsTable;
 }
