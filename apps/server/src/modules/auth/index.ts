@@ -9,3 +9,4 @@ export type { AuthUser } from "./guard.ts";
 export { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, checkAuthBeforeValidation } from "./route-auth.ts";
 export { createTokenKey, createTokenKeys, signAccessToken, verifyAccessToken } from "./tokens.ts";
 export { hasRole } from "./user-roles.ts";
+export { deleteExpiredRefreshTokens, startTokenCleanup, TOKEN_CLEANUP_CRON } from "./token-cleanup.job.ts";
