@@ -97,6 +97,7 @@ export interface EventsTable {
   status: EventStatus;
   cancel_reason: string | null;
   cover_photo_url: string | null;
+  /** Stale since 20261206T0300 (the counters moved to `admissions`); dropped by the next contract migration. */
   confirmed_count: Generated<number>;
   waitlisted_count: Generated<number>;
   checked_in_count: Generated<number>;
@@ -145,6 +146,15 @@ export interface AdmissionsTable {
   checked_in: Generated<number>;
 }
 
+/**
+ * View `user_names`: auth's read-only shape of a user for other modules (ADR 0011). PostgreSQL reports every
+ * column of a view as nullable; both are NOT NULL in `users`.
+ */
+export interface UserNamesView {
+  id: string | null;
+  name: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -157,4 +167,5 @@ export interface Database {
   calendar_feeds: CalendarFeedsTable;
   participations: ParticipationsTable;
   admissions: AdmissionsTable;
+  user_names: UserNamesView;
 }

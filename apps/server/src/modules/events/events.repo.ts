@@ -82,7 +82,9 @@ const QUALIFIED_COLUMNS = EVENT_COLUMNS.map((column) => `events.${column}` as co
  */
 export const STARTS_AT_KEY = sql<string>`to_char(events.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-type EventRow = Pick<Selectable<EventsTable>, (typeof EVENT_COLUMNS)[number]> & { organizer_name: string };
+type EventRow = Pick<Selectable<EventsTable>, (typeof EVENT_COLUMNS)[number]> & {
+  organizer_name: string | null;
+};
 
 const CATEGORIES: ReadonlySet<string> = new Set(EVENT_CATEGORY_SLUGS);
 function isEventCategory(slug: string): slug is EventCategory {
@@ -94,7 +96,8 @@ export function toEventRecord(row: EventRow): EventRecord {
   return {
     id: row.id,
     organizerId: row.organizer_id,
-    organizerName: row.organizer_name,
+    // Never null: the view's column is NOT NULL in users (see UserNamesView).
+    organizerName: row.organizer_name ?? "",
     title: row.title,
     description: row.description,
     startsAt: row.starts_at,
@@ -174,9 +177,9 @@ export async function findEvent(
 ): Promise<EventRecord | undefined> {
   let query = db
     .selectFrom("events")
-    .innerJoin("users", "users.id", "events.organizer_id")
+    .innerJoin("user_names", "user_names.id", "events.organizer_id")
     .select(QUALIFIED_COLUMNS)
-    .select("users.name as organizer_name")
+    .select("user_names.name as organizer_name")
     .where("events.id", "=", id);
   if (options.forUpdate === true) query = query.forUpdate("events");
   const row = await query.executeTakeFirst();
@@ -188,9 +191,9 @@ export async function findEvents(db: Executor, ids: readonly string[]): Promise<
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom("events")
-    .innerJoin("users", "users.id", "events.organizer_id")
+    .innerJoin("user_names", "user_names.id", "events.organizer_id")
     .select(QUALIFIED_COLUMNS)
-    .select("users.name as organizer_name")
+    .select("user_names.name as organizer_name")
     .where("events.id", "in", [...new Set(ids)])
     .execute();
   return rows.map(toEventRecord);
@@ -231,9 +234,9 @@ export function buildOrganizerEventsQuery(
 ) {
   const query = db
     .selectFrom("events")
-    .innerJoin("users", "users.id", "events.organizer_id")
+    .innerJoin("user_names", "user_names.id", "events.organizer_id")
     .select(QUALIFIED_COLUMNS)
-    .select(["users.name as organizer_name", STARTS_AT_KEY.as("starts_at_key")])
+    .select(["user_names.name as organizer_name", STARTS_AT_KEY.as("starts_at_key")])
     .where("events.organizer_id", "=", organizerId)
     .orderBy("events.starts_at", "desc")
     .orderBy("events.id", "desc")
