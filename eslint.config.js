@@ -70,4 +70,25 @@ export default defineConfig(
       ],
     },
   },
+  {
+    // Platform code knows no module (CONVENTIONS.md, Modules): modules build on the platform, never the reverse.
+    // What a platform part needs of a module comes in as a typed option from the role that wires both
+    // (jobs.routes.ts's requireAdmin). Platform tests may sign a caller in through auth's door.
+    files: ["apps/server/src/platform/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "/modules/",
+              message:
+                "Platform code imports no module (CONVENTIONS.md, Modules): take what it needs as a typed option, wired by a role.",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -69,6 +69,11 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
         VALUES (${id}, ${organizerId}, 'Flash crowd', now() + interval '1 day', now() + interval '2 days',
           'UTC', 'music', ${capacity}, ${waitlistLimit}, 'public', 'published')
       `.execute(db);
+      // Its admission, as the events module opens it through participation's door (ADR 0011).
+      await sql`
+        INSERT INTO admissions (event_id, organizer_id, state, ends_at, capacity, waitlist_limit)
+        SELECT id, organizer_id, 'open', ends_at, capacity, waitlist_limit FROM events WHERE id = ${id}
+      `.execute(db);
       return id;
     },
     readEvent: (eventId) => readEvent(db, eventId),
@@ -82,10 +87,10 @@ async function readEvent(db: Db, eventId: string): Promise<EventCheck> {
     .transaction()
     .setIsolationLevel("repeatable read")
     .execute(async (trx) => {
-      const event = await trx
-        .selectFrom("events")
-        .select(["confirmed_count", "waitlisted_count"])
-        .where("id", "=", eventId)
+      const admission = await trx
+        .selectFrom("admissions")
+        .select(["confirmed", "waitlisted"])
+        .where("event_id", "=", eventId)
         .executeTakeFirstOrThrow();
       const rows = await trx
         .selectFrom("participations")
@@ -96,8 +101,8 @@ async function readEvent(db: Db, eventId: string): Promise<EventCheck> {
       const byStatus = (status: string) =>
         rows.filter((row) => row.status === status).map((row) => row.user_id);
       return {
-        confirmedCount: event.confirmed_count,
-        waitlistedCount: event.waitlisted_count,
+        confirmedCount: admission.confirmed,
+        waitlistedCount: admission.waitlisted,
         confirmed: byStatus("confirmed"),
         waitlisted: byStatus("waitlisted"),
         rows: rows.length,

@@ -39,7 +39,7 @@ export async function createReadDatabase(adminUrl: string, eventCount: number): 
     await sql`
       WITH organizers AS (SELECT array_agg(id) AS ids FROM users)
       INSERT INTO events (id, organizer_id, title, description, starts_at, ends_at, timezone, venue, category,
-        tags, capacity, waitlist_limit, visibility, status, confirmed_count)
+        tags, capacity, waitlist_limit, visibility, status)
       SELECT gen_random_uuid(),
         organizers.ids[1 + n % 300],
         subject || ' ' || format || ' in ' || city,
@@ -54,8 +54,7 @@ export async function createReadDatabase(adminUrl: string, eventCount: number): 
         CASE WHEN n % 5 = 0 THEN NULL ELSE 20 + n % 500 END,
         CASE WHEN n % 3 = 0 THEN 0 ELSE NULL END,
         CASE WHEN n % 20 = 0 THEN 'unlisted' ELSE 'public' END,
-        CASE WHEN n % 25 = 0 THEN 'draft' WHEN n % 31 = 0 THEN 'cancelled' ELSE 'published' END,
-        n % 20
+        CASE WHEN n % 25 = 0 THEN 'draft' WHEN n % 31 = 0 THEN 'cancelled' ELSE 'published' END
       FROM generate_series(1, ${eventCount}::int) AS n
       CROSS JOIN organizers
       CROSS JOIN LATERAL (
@@ -65,7 +64,15 @@ export async function createReadDatabase(adminUrl: string, eventCount: number): 
           now() + ((n * 7919) % 1051200 - 525600) * interval '1 minute' AS starts_at
       ) AS words
     `.execute(db);
-    await sql`VACUUM ANALYZE events`.execute(db);
+    // Each event's admission (participation's, ADR 0011), with a few confirmed people for the pages to show.
+    await sql`
+      INSERT INTO admissions (event_id, organizer_id, state, ends_at, capacity, waitlist_limit, confirmed)
+      SELECT id, organizer_id,
+        CASE status WHEN 'draft' THEN 'draft' WHEN 'published' THEN 'open' ELSE 'closed' END,
+        ends_at, capacity, waitlist_limit, least(coalesce(capacity, 19), (row_number() OVER (ORDER BY id)) % 20)
+      FROM events
+    `.execute(db);
+    await sql`VACUUM ANALYZE events, admissions`.execute(db);
   });
   const upcoming = await sql<{ id: string }>`
     SELECT id FROM events WHERE status = 'published' AND visibility = 'public' AND starts_at > now()

@@ -35,13 +35,13 @@ export function eventOf(response: LightMyRequestResponse): Event {
   return eventSchema.parse(response.json());
 }
 
-/** Sets participation counters directly, standing in for the participation module. */
+/** Sets the event's counters on its admission row directly, standing in for the participation module. */
 export async function setCounters(
   t: TestApp,
   eventId: string,
-  counters: { confirmed_count?: number; waitlisted_count?: number },
+  counters: { confirmed?: number; waitlisted?: number },
 ): Promise<void> {
-  await t.deps.db.updateTable("events").set(counters).where("id", "=", eventId).execute();
+  await t.deps.db.updateTable("admissions").set(counters).where("event_id", "=", eventId).execute();
 }
 
 /** A valid create body starting `startsInHours` after the app's clock, two hours long. */

@@ -9,12 +9,12 @@ export function participationOf(response: LightMyRequestResponse): Participation
   return participationSchema.parse(response.json());
 }
 
-/** The event's counters and what its participation rows say, to compare. */
+/** The event's counters (its admission row) and what its participation rows say, to compare. */
 export async function countersAndLists(t: TestApp, eventId: string) {
-  const event = await t.deps.db
-    .selectFrom("events")
-    .select(["capacity", "confirmed_count", "waitlisted_count", "checked_in_count"])
-    .where("id", "=", eventId)
+  const admission = await t.deps.db
+    .selectFrom("admissions")
+    .select(["capacity", "confirmed", "waitlisted", "checked_in"])
+    .where("event_id", "=", eventId)
     .executeTakeFirstOrThrow();
   const rows = await t.deps.db
     .selectFrom("participations")
@@ -26,10 +26,10 @@ export async function countersAndLists(t: TestApp, eventId: string) {
   const waitlisted = rows.filter((row) => row.status === "waitlisted");
   return {
     counters: {
-      capacity: event.capacity,
-      confirmed: event.confirmed_count,
-      waitlisted: event.waitlisted_count,
-      checkedIn: event.checked_in_count,
+      capacity: admission.capacity,
+      confirmed: admission.confirmed,
+      waitlisted: admission.waitlisted,
+      checkedIn: admission.checked_in,
     },
     lists: {
       confirmed: confirmed.map((row) => row.user_id),

@@ -6,8 +6,10 @@ import { boundedIntParam } from "./numbers.ts";
  * worker (maybe another version of the code), so the payload is validated on send and again on receipt.
  */
 export const jobPayloadSchemas = {
-  /** Deletes expired idempotency keys and refresh tokens; scheduled every 10 minutes. */
+  /** Deletes expired idempotency keys, rate-limit counters, old outbox and inbox rows; every 10 minutes. */
   "maintenance.cleanup": z.object({}),
+  /** Deletes refresh tokens expired over a day ago (the auth module's); every 10 minutes. */
+  "auth.token-cleanup": z.object({}),
 } as const;
 
 export type JobName = keyof typeof jobPayloadSchemas;

@@ -97,6 +97,7 @@ export interface EventsTable {
   status: EventStatus;
   cancel_reason: string | null;
   cover_photo_url: string | null;
+  /** Stale since 20261206T0300 (the counters moved to `admissions`); dropped by the next contract migration. */
   confirmed_count: Generated<number>;
   waitlisted_count: Generated<number>;
   checked_in_count: Generated<number>;
@@ -130,6 +131,30 @@ export interface ParticipationsTable {
   updated_at: Date;
 }
 
+export type AdmissionState = "draft" | "open" | "closed";
+
+/** What joins of one event are decided on, and its counters; owned by the participation module (ADR 0011). */
+export interface AdmissionsTable {
+  event_id: string;
+  organizer_id: string;
+  state: AdmissionState;
+  ends_at: Date;
+  capacity: number | null;
+  waitlist_limit: number | null;
+  confirmed: Generated<number>;
+  waitlisted: Generated<number>;
+  checked_in: Generated<number>;
+}
+
+/**
+ * View `user_names`: auth's read-only shape of a user for other modules (ADR 0011). PostgreSQL reports every
+ * column of a view as nullable; both are NOT NULL in `users`.
+ */
+export interface UserNamesView {
+  id: string | null;
+  name: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -141,4 +166,6 @@ export interface Database {
   events: EventsTable;
   calendar_feeds: CalendarFeedsTable;
   participations: ParticipationsTable;
+  admissions: AdmissionsTable;
+  user_names: UserNamesView;
 }

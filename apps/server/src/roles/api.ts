@@ -7,22 +7,11 @@ import swaggerUi from "@fastify/swagger-ui";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import type { Deps } from "../deps.ts";
-import { registerAuthRoutes, registerUserRoutes } from "../modules/auth/index.ts";
-import {
-  createEventReadCaches,
-  registerCalendarRoutes,
-  registerEventRoutes,
-} from "../modules/events/index.ts";
-import {
-  createAdmissionQueue,
-  createEventHooks,
-  listConfirmedEventIds,
-  registerParticipantListRoutes,
-  registerParticipationRoutes,
-  registerTicketRoutes,
-} from "../modules/participation/index.ts";
+import { authRoutes, requireRole } from "../modules/auth/index.ts";
+import { createEventReadCaches, eventRoutes, participantEventRoutes } from "../modules/events/index.ts";
+import { participationRoutes } from "../modules/participation/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
-import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
+import { jobAdminRoutes } from "../platform/jobs/jobs.routes.ts";
 
 const WEB_ROOT = resolve(import.meta.dirname, "../../../web/dist");
 
@@ -47,24 +36,22 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   });
   app.get("/api/openapi.json", { schema: { hide: true } }, () => app.swagger());
   installIdempotency(app, deps, { scopeOf: (request) => request.user?.id ?? null });
-  registerAuthRoutes(app, deps);
-  registerUserRoutes(app, deps);
-  registerJobRoutes(app, deps);
+  // Registered in the order of the OpenAPI document.
+  await app.register(authRoutes, { deps });
+  await app.register(jobAdminRoutes, {
+    jobs: deps.jobs,
+    requireAdmin: (request) => requireRole(request, "admin"),
+  });
   const caches = createEventReadCaches(deps.config.readCacheMs, deps.clock);
+  await app.register(eventRoutes, { deps, caches });
   // A participation change alters the event's counters: its shared page must not outlive it here.
-  const forgetEventPage = (eventId: string) => {
-    caches.pages.forget(eventId);
-  };
-  registerEventRoutes(app, deps, { hooks: createEventHooks(deps), caches });
-  registerParticipationRoutes(app, deps, {
-    admission: createAdmissionQueue(deps, forgetEventPage),
-    onChange: forgetEventPage,
+  await app.register(participationRoutes, {
+    deps,
+    onAdmissionChange: (eventId) => {
+      caches.pages.forget(eventId);
+    },
   });
-  registerTicketRoutes(app, deps, { onChange: forgetEventPage });
-  registerParticipantListRoutes(app, deps);
-  registerCalendarRoutes(app, deps, {
-    confirmedEventIds: (userId) => listConfirmedEventIds(deps, userId),
-  });
+  await app.register(participantEventRoutes, { deps });
 
   return { serveIndex: await registerWebApp(app) };
 }

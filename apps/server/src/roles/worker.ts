@@ -1,6 +1,7 @@
 import type { Deps } from "../deps.ts";
-import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
+import { startTokenCleanup } from "../modules/auth/index.ts";
 import { consumeEventCancellations } from "../modules/participation/index.ts";
+import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
 
 /** The worker role: the outbox relay, domain-event consumers and job handlers. stop() drains them. */
@@ -15,6 +16,7 @@ export async function startWorkerRole(deps: Deps) {
   });
   // Each job this role runs registers its handler (and schedule, if any) here.
   await registerCleanupJob(deps);
+  await startTokenCleanup(deps);
   return {
     async stop() {
       // The relay stops first, so nothing is published to a consumer that has already left.

@@ -16,11 +16,7 @@ const ICS = z.string().meta({
 });
 
 /** Calendar export (API.md "Events"): one event as .ics, the caller's secret webcal URL, and its feed. */
-export function registerCalendarRoutes(
-  app: FastifyInstance,
-  deps: Deps,
-  options: { confirmedEventIds: calendar.ConfirmedEventIds },
-): void {
+export function registerCalendarRoutes(app: FastifyInstance, deps: Deps): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
 
   api.get(
@@ -73,12 +69,7 @@ export function registerCalendarRoutes(
       },
     },
     async (request, reply) => {
-      const ics = await calendar.getFeedCalendar(
-        deps,
-        request.params.token,
-        originOf(deps, request),
-        options.confirmedEventIds,
-      );
+      const ics = await calendar.getFeedCalendar(deps, request.params.token, originOf(deps, request));
       // The URL is a secret: shared caches must not keep it.
       void reply.header("cache-control", "private, max-age=300");
       return sendCalendar(reply, ics, "inline");

@@ -3,8 +3,9 @@ import type { Event } from "@turnout/contracts";
 import type { Deps } from "../../deps.ts";
 import { AppError } from "../../platform/errors.ts";
 import type { AuthUser } from "../auth/index.ts";
+import { listConfirmedEventIds } from "../participation/index.ts";
 import * as repo from "./calendar.repo.ts";
-import { toEventView } from "./event-view.ts";
+import { toEventViews } from "./event-view.ts";
 import { findEvents } from "./events.repo.ts";
 import { getEvent } from "./events.service.ts";
 import { type IcalEvent, serializeCalendar } from "./ical.ts";
@@ -34,27 +35,19 @@ export async function getFeedToken(deps: CalendarDeps, actor: AuthUser): Promise
   return repo.ensureFeedToken(deps.db, actor.id, randomBytes(32).toString("base64url"));
 }
 
-/** Who is confirmed where: the participation module's answer, handed in by the api role's wiring. */
-export type ConfirmedEventIds = (userId: string) => Promise<string[]>;
-
 /**
  * The feed a token names: the events its owner holds a confirmed seat at, latest start first (cancelled
  * ones stay, marked CANCELLED, until the participation follows); 404 calendar.not_found for an unknown token.
  */
-export async function getFeedCalendar(
-  deps: CalendarDeps,
-  token: string,
-  origin: string,
-  confirmedEventIds: ConfirmedEventIds,
-): Promise<string> {
+export async function getFeedCalendar(deps: CalendarDeps, token: string, origin: string): Promise<string> {
   const userId = await repo.findFeedOwner(deps.db, token);
   if (userId === undefined) throw new AppError("calendar.not_found", "No such calendar feed.");
   const now = deps.clock.now();
-  const records = await findEvents(deps.db, await confirmedEventIds(userId));
-  const events = records
+  const records = await findEvents(deps.db, await listConfirmedEventIds(deps.db, userId));
+  const shown = records
     .filter((record) => record.status !== "draft")
-    .sort((a, b) => b.startsAt.getTime() - a.startsAt.getTime())
-    .map((record) => toEventView(record, now));
+    .sort((a, b) => b.startsAt.getTime() - a.startsAt.getTime());
+  const events = await toEventViews(deps.db, shown, now);
   return serializeCalendar({
     name: "Turnout",
     // Feed events may lie in different zones; their UTC times are exact, so none is claimed for all.

@@ -1,11 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { eventChangedDataSchema } from "@turnout/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
 import { createManualClock } from "../../platform/clock.ts";
-import { type EventHooks, updateEvent } from "./events.service.ts";
 import {
   createCall,
   createDraft,
@@ -15,6 +13,7 @@ import {
   outboxOf,
   setCounters,
 } from "../../../test/events.support.ts";
+import { participationOf } from "../../../test/participation.support.ts";
 
 // Publish, cancel and delete; raising capacity; the outbox messages each change writes (or does not).
 
@@ -120,49 +119,47 @@ describe("lifecycle", () => {
 });
 
 describe("raising capacity", () => {
-  const actor = () => ({ id: organizer.user.id, role: "user" as const, sessionId: randomUUID() });
+  it("gives the new seats to the waitlist head in the same transaction: the answer and event.updated.v1 count them", async () => {
+    const event = await createPublished(t, organizer, { capacity: 1, waitlistLimit: 5 });
+    const people = [await createUser(t), await createUser(t), await createUser(t)];
+    for (const person of people) await call("POST", `/api/events/${event.id}/join`, person);
 
-  it("runs the capacityRaised hook inside the update and answers the counts it leaves", async () => {
-    const event = await createPublished(t, organizer, { capacity: 2 });
-    await setCounters(t, event.id, { confirmed_count: 2, waitlisted_count: 3 });
-    const changes: unknown[] = [];
-    const hooks: EventHooks = {
-      capacityRaised: async (trx, change) => {
-        changes.push(change);
-        await trx
-          .updateTable("events")
-          .set({ confirmed_count: 4, waitlisted_count: 1 })
-          .where("id", "=", change.eventId)
-          .execute();
-      },
-    };
-    const updated = await updateEvent({ ...t.deps, hooks }, actor(), event.id, { capacity: 4 });
-    expect(changes).toEqual([{ eventId: event.id, previousCapacity: 2, capacity: 4 }]);
-    expect(updated.stats).toEqual({ confirmed: 4, waitlisted: 1, checkedIn: 0 });
+    const updated = eventOf(await call("PATCH", `/api/events/${event.id}`, organizer, { capacity: 2 }));
+    expect(updated.stats).toEqual({ confirmed: 2, waitlisted: 1, checkedIn: 0 });
     const messages = await outboxOf(t, event.id);
-    expect(messages.at(-1)?.payload).toEqual({ event: updated, changedFields: ["capacity"] });
+    expect(messages.at(-1)).toMatchObject({
+      type: "event.updated.v1",
+      payload: { event: updated, changedFields: ["capacity"] },
+    });
+    const places = await Promise.all(
+      people.map(async (person) =>
+        participationOf(await call("GET", `/api/events/${event.id}/participation`, person)),
+      ),
+    );
+    expect(places.map((place) => place.status)).toEqual(["confirmed", "confirmed", "waitlisted"]);
 
-    await updateEvent({ ...t.deps, hooks }, actor(), event.id, { capacity: null });
-    await updateEvent({ ...t.deps, hooks }, actor(), event.id, { capacity: 10 });
-    await updateEvent({ ...t.deps, hooks }, actor(), event.id, { title: "No capacity change" });
-    expect(changes).toHaveLength(2);
+    const unlimited = eventOf(await call("PATCH", `/api/events/${event.id}`, organizer, { capacity: null }));
+    expect(unlimited.stats).toEqual({ confirmed: 3, waitlisted: 0, checkedIn: 0 });
   });
 
-  it("rolls the capacity back when the hook fails, and refuses to raise it with nobody to promote people", async () => {
-    const event = await createPublished(t, organizer, { capacity: 2 });
-    await setCounters(t, event.id, { confirmed_count: 2, waitlisted_count: 1 });
-    const failing: EventHooks = {
-      capacityRaised: () => Promise.reject(new Error("promotion failed")),
-    };
-    await expect(
-      updateEvent({ ...t.deps, hooks: failing }, actor(), event.id, { capacity: 3 }),
-    ).rejects.toThrow("promotion failed");
-    await expect(
-      updateEvent({ ...t.deps, hooks: {} }, actor(), event.id, { capacity: 3 }),
-    ).rejects.toMatchObject({
-      code: "internal",
+  it("refuses a capacity below the confirmed count and leaves the event, its admission and the outbox as they were", async () => {
+    const event = await createPublished(t, organizer, { capacity: 2, waitlistLimit: 5 });
+    const people = [await createUser(t), await createUser(t), await createUser(t)];
+    for (const person of people) await call("POST", `/api/events/${event.id}/join`, person);
+    const before = await outboxOf(t, event.id);
+
+    const refused = await call("PATCH", `/api/events/${event.id}`, organizer, { capacity: 1, title: "Less" });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json()).toMatchObject({
+      error: { code: "event.capacity_below_confirmed", details: { confirmed: 2 } },
     });
-    expect(eventOf(await call("GET", `/api/events/${event.id}`))).toMatchObject({ capacity: 2, version: 2 });
+    expect(eventOf(await call("GET", `/api/events/${event.id}`))).toMatchObject({
+      capacity: 2,
+      title: event.title,
+      version: 2,
+      stats: { confirmed: 2, waitlisted: 1, checkedIn: 0 },
+    });
+    expect(await outboxOf(t, event.id)).toEqual(before);
   });
 });
 
@@ -193,7 +190,7 @@ describe("outbox messages", () => {
   it("writes nothing for refused requests or an edit that changes nothing", async () => {
     const other = await createUser(t);
     const event = await createPublished(t, organizer, { capacity: 5 });
-    await setCounters(t, event.id, { confirmed_count: 5 });
+    await setCounters(t, event.id, { confirmed: 5 });
     const refused = [
       await call("PATCH", `/api/events/${event.id}`, organizer, { capacity: 4 }),
       await call("PATCH", `/api/events/${event.id}`, organizer, { title: "x" }, { "if-match": '"1"' }),

@@ -278,7 +278,7 @@ describe("PATCH /api/events/:id", () => {
 
   it("answers 409 event.capacity_below_confirmed when capacity drops under the confirmed count", async () => {
     const event = await createPublished(t, organizer, { capacity: 10 });
-    await setCounters(t, event.id, { confirmed_count: 8 });
+    await setCounters(t, event.id, { confirmed: 8 });
     const below = await call("PATCH", `/api/events/${event.id}`, organizer, { capacity: 7 });
     expect(below.statusCode).toBe(409);
     expect(errorCode(below)).toBe("event.capacity_below_confirmed");

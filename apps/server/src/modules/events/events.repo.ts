@@ -24,9 +24,6 @@ export interface EventRecord {
   status: EventStatus;
   cancelReason: string | null;
   coverPhotoUrl: string | null;
-  confirmed: number;
-  waitlisted: number;
-  checkedIn: number;
   version: number;
   createdAt: Date;
   updatedAt: Date;
@@ -49,7 +46,11 @@ export interface EventFields {
   coverPhotoUrl: string | null;
 }
 
-/** Every column but the search vector, which only SQL reads. */
+/**
+ * Every column but the search vector, which only SQL reads, and the participation counters, which the
+ * participation module keeps in its admissions table since 20261206T0300 (ADR 0011; the stale columns are
+ * dropped by the next release's contract migration).
+ */
 export const EVENT_COLUMNS = [
   "id",
   "organizer_id",
@@ -68,9 +69,6 @@ export const EVENT_COLUMNS = [
   "status",
   "cancel_reason",
   "cover_photo_url",
-  "confirmed_count",
-  "waitlisted_count",
-  "checked_in_count",
   "version",
   "created_at",
   "updated_at",
@@ -84,7 +82,9 @@ const QUALIFIED_COLUMNS = EVENT_COLUMNS.map((column) => `events.${column}` as co
  */
 export const STARTS_AT_KEY = sql<string>`to_char(events.starts_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-type EventRow = Pick<Selectable<EventsTable>, (typeof EVENT_COLUMNS)[number]> & { organizer_name: string };
+type EventRow = Pick<Selectable<EventsTable>, (typeof EVENT_COLUMNS)[number]> & {
+  organizer_name: string | null;
+};
 
 const CATEGORIES: ReadonlySet<string> = new Set(EVENT_CATEGORY_SLUGS);
 function isEventCategory(slug: string): slug is EventCategory {
@@ -96,7 +96,8 @@ export function toEventRecord(row: EventRow): EventRecord {
   return {
     id: row.id,
     organizerId: row.organizer_id,
-    organizerName: row.organizer_name,
+    // Never null: the view's column is NOT NULL in users (see UserNamesView).
+    organizerName: row.organizer_name ?? "",
     title: row.title,
     description: row.description,
     startsAt: row.starts_at,
@@ -113,9 +114,6 @@ export function toEventRecord(row: EventRow): EventRecord {
     status: row.status,
     cancelReason: row.cancel_reason,
     coverPhotoUrl: row.cover_photo_url,
-    confirmed: row.confirmed_count,
-    waitlisted: row.waitlisted_count,
-    checkedIn: row.checked_in_count,
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -179,9 +177,9 @@ export async function findEvent(
 ): Promise<EventRecord | undefined> {
   let query = db
     .selectFrom("events")
-    .innerJoin("users", "users.id", "events.organizer_id")
+    .innerJoin("user_names", "user_names.id", "events.organizer_id")
     .select(QUALIFIED_COLUMNS)
-    .select("users.name as organizer_name")
+    .select("user_names.name as organizer_name")
     .where("events.id", "=", id);
   if (options.forUpdate === true) query = query.forUpdate("events");
   const row = await query.executeTakeFirst();
@@ -193,17 +191,17 @@ export async function findEvents(db: Executor, ids: readonly string[]): Promise<
   if (ids.length === 0) return [];
   const rows = await db
     .selectFrom("events")
-    .innerJoin("users", "users.id", "events.organizer_id")
+    .innerJoin("user_names", "user_names.id", "events.organizer_id")
     .select(QUALIFIED_COLUMNS)
-    .select("users.name as organizer_name")
+    .select("user_names.name as organizer_name")
     .where("events.id", "in", [...new Set(ids)])
     .execute();
   return rows.map(toEventRecord);
 }
 
 /**
- * Writes changed fields and/or a new status, and bumps the version. Participation counters are not the
- * organizer's to edit and do not bump it, so an ETag stays valid while people join.
+ * Writes changed fields and/or a new status, and bumps the version. Participation counters live in the
+ * participation module and do not bump it, so an ETag stays valid while people join.
  */
 export async function updateEvent(
   db: Executor,
@@ -236,9 +234,9 @@ export function buildOrganizerEventsQuery(
 ) {
   const query = db
     .selectFrom("events")
-    .innerJoin("users", "users.id", "events.organizer_id")
+    .innerJoin("user_names", "user_names.id", "events.organizer_id")
     .select(QUALIFIED_COLUMNS)
-    .select(["users.name as organizer_name", STARTS_AT_KEY.as("starts_at_key")])
+    .select(["user_names.name as organizer_name", STARTS_AT_KEY.as("starts_at_key")])
     .where("events.organizer_id", "=", organizerId)
     .orderBy("events.starts_at", "desc")
     .orderBy("events.id", "desc")
@@ -263,68 +261,15 @@ export async function listOrganizerEvents(
   }));
 }
 
-/** What deciding a join needs to know about an event, and its participation counters. */
-export interface AdmissionRecord {
-  id: string;
-  organizerId: string;
-  status: EventStatus;
-  endsAt: Date;
-  capacity: number | null;
-  waitlistLimit: number | null;
-  confirmed: number;
-  waitlisted: number;
-  checkedIn: number;
-}
-
-/** The admission facts of one event; `forUpdate` locks its row until the transaction ends. */
-export async function findAdmission(
+/** Who organizes the event and its status (what access to it depends on), if there is one. */
+export async function findOwnership(
   db: Executor,
   id: string,
-  options: { forUpdate?: boolean } = {},
-): Promise<AdmissionRecord | undefined> {
-  let query = db
+): Promise<{ organizerId: string; status: EventStatus } | undefined> {
+  const row = await db
     .selectFrom("events")
-    .select([
-      "id",
-      "organizer_id",
-      "status",
-      "ends_at",
-      "capacity",
-      "waitlist_limit",
-      "confirmed_count",
-      "waitlisted_count",
-      "checked_in_count",
-    ])
-    .where("id", "=", id);
-  if (options.forUpdate === true) query = query.forUpdate();
-  const row = await query.executeTakeFirst();
-  if (row === undefined) return undefined;
-  return {
-    id: row.id,
-    organizerId: row.organizer_id,
-    status: row.status,
-    endsAt: row.ends_at,
-    capacity: row.capacity,
-    waitlistLimit: row.waitlist_limit,
-    confirmed: row.confirmed_count,
-    waitlisted: row.waitlisted_count,
-    checkedIn: row.checked_in_count,
-  };
-}
-
-/** Sets the participation counters; they do not bump the version (see updateEvent). */
-export async function setCounters(
-  db: Executor,
-  id: string,
-  counters: { confirmed: number; waitlisted: number; checkedIn: number },
-): Promise<void> {
-  await db
-    .updateTable("events")
-    .set({
-      confirmed_count: counters.confirmed,
-      waitlisted_count: counters.waitlisted,
-      checked_in_count: counters.checkedIn,
-    })
+    .select(["organizer_id", "status"])
     .where("id", "=", id)
-    .execute();
+    .executeTakeFirst();
+  return row === undefined ? undefined : { organizerId: row.organizer_id, status: row.status };
 }

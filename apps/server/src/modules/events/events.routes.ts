@@ -41,15 +41,8 @@ export function createEventReadCaches(ttlMs: number, clock: Clock): EventReadCac
 }
 
 /** The events routes of API.md: create, read, edit, publish, cancel, delete, the feed and the caller's list. */
-export function registerEventRoutes(
-  app: FastifyInstance,
-  deps: Deps,
-  options: { hooks?: events.EventHooks; caches?: EventReadCaches } = {},
-): void {
+export function registerEventRoutes(app: FastifyInstance, deps: Deps, caches: EventReadCaches): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  // The services' dependencies, with what other modules do inside an edit's transaction.
-  const editDeps = { ...deps, hooks: options.hooks ?? {} };
-  const caches = options.caches ?? createEventReadCaches(deps.config.readCacheMs, deps.clock);
   // After a local write: the event's page and every feed page may show it.
   const forgetEvent = (id: string) => {
     caches.pages.forget(id);
@@ -118,7 +111,7 @@ export function registerEventRoutes(
     async (request, reply) => {
       const actor = requireUser(request);
       const options = { ifMatch: request.headers["if-match"] };
-      const event = await events.updateEvent(editDeps, actor, request.params.id, request.body, options);
+      const event = await events.updateEvent(deps, actor, request.params.id, request.body, options);
       forgetEvent(event.id);
       return withEtag(reply, event);
     },

@@ -4,6 +4,8 @@ import {
   type Event,
   type EventPage,
   type MyEventsQuery,
+  type MyParticipationPage,
+  type MyParticipationsQuery,
   type UpdateEventBody,
 } from "@turnout/contracts";
 import { v7 as uuidv7 } from "uuid";
@@ -12,29 +14,22 @@ import type { Executor, Trx } from "../../platform/db.ts";
 import { AppError } from "../../platform/errors.ts";
 import { appendOutbox } from "../../platform/outbox/outbox.ts";
 import type { AuthUser } from "../auth/index.ts";
+import {
+  closeAdmission,
+  createAdmission,
+  listMyParticipations as listParticipationsOf,
+  openAdmission,
+  updateAdmission,
+} from "../participation/index.ts";
 import { decodeCursor } from "./cursor.ts";
 import { canManageEvent, canSeeEvent, hasEnded } from "./event-access.ts";
 import { diffEvent, toEventFields } from "./event-changes.ts";
-import { toEventView, toPage } from "./event-view.ts";
+import { toEventViewOf, toEventViews, toPage } from "./event-view.ts";
 import * as repo from "./events.repo.ts";
 import type { EventRecord } from "./events.repo.ts";
 import { ifMatchAllows } from "./etag.ts";
 
 export type EventsDeps = Pick<Deps, "db" | "clock">;
-export type { AdmissionRecord } from "./events.repo.ts";
-
-/**
- * What other modules do inside an events transaction. `capacityRaised` runs with the event row locked,
- * after a PATCH raised its capacity (or made it unlimited), so the participation module can promote
- * waitlisted people at once and in order (API.md); the event is re-read afterwards, so the answer and the
- * `event.updated.v1` message count the promotions.
- */
-export interface EventHooks {
-  capacityRaised?: (
-    trx: Trx,
-    change: { eventId: string; previousCapacity: number; capacity: number | null },
-  ) => Promise<void>;
-}
 
 /** Options of a write: the request's If-Match header, checked against the locked row. */
 export interface WriteOptions {
@@ -45,32 +40,71 @@ export interface WriteOptions {
 export async function createEvent(deps: EventsDeps, actor: AuthUser, body: CreateEventBody): Promise<Event> {
   const id = uuidv7();
   const now = deps.clock.now();
-  await repo.insertEvent(deps.db, { ...toEventFields(body), id, organizerId: actor.id, now });
-  return toEventView(await findOrThrow(deps.db, id), now);
+  const fields = toEventFields(body);
+  await deps.db.transaction().execute(async (trx) => {
+    await repo.insertEvent(trx, { ...fields, id, organizerId: actor.id, now });
+    const { endsAt, capacity, waitlistLimit } = fields;
+    await createAdmission(trx, { eventId: id, organizerId: actor.id, endsAt, capacity, waitlistLimit });
+  });
+  return toEventViewOf(deps.db, await findOrThrow(deps.db, id), now);
+}
+
+/** What a caller may do with an event: see it (as GET /api/events/:id would) and manage it. */
+export interface EventAccess {
+  canSee: boolean;
+  /** The organizer, a moderator or an admin. */
+  canManage: boolean;
+}
+
+/**
+ * For other modules (the realtime gateway: may this caller follow the event, see its organizer's view?):
+ * the caller's access to the event, both false when there is no such event.
+ */
+export async function findEventAccess(
+  db: Executor,
+  actor: AuthUser | null,
+  eventId: string,
+): Promise<EventAccess> {
+  const event = await repo.findOwnership(db, eventId);
+  if (event === undefined) return { canSee: false, canManage: false };
+  return { canSee: canSeeEvent(actor, event), canManage: canManageEvent(actor, event) };
 }
 
 /** The event, if the caller may see it (drafts: organizer and moderators+); else 404 event.not_found. */
 export async function getEvent(deps: EventsDeps, actor: AuthUser | null, id: string): Promise<Event> {
   const record = await repo.findEvent(deps.db, id);
   if (record === undefined || !canSeeEvent(actor, record)) throw eventNotFound();
-  return toEventView(record, deps.clock.now());
+  return toEventViewOf(deps.db, record, deps.clock.now());
 }
 
 /**
- * For other modules' lists (a person's participations): the events with these ids as the API shows them,
- * by id. No visibility check: the caller lists events the person is already part of.
+ * The caller's participations, latest join first, each with its event (GET /api/me/participations):
+ * participation's page, and the events it names. No visibility check: the caller is already part of them.
  */
-export async function findEventsByIds(deps: EventsDeps, ids: readonly string[]): Promise<Map<string, Event>> {
-  const now = deps.clock.now();
-  const records = await repo.findEvents(deps.db, ids);
-  return new Map(records.map((record) => [record.id, toEventView(record, now)]));
+export async function listMyParticipations(
+  deps: EventsDeps,
+  actor: AuthUser,
+  query: MyParticipationsQuery,
+): Promise<MyParticipationPage> {
+  const page = await listParticipationsOf(deps.db, actor.id, query);
+  const records = await repo.findEvents(
+    deps.db,
+    page.items.map((participation) => participation.eventId),
+  );
+  const views = await toEventViews(deps.db, records, deps.clock.now());
+  const events = new Map(views.map((event) => [event.id, event]));
+  const items = page.items.flatMap((participation) => {
+    const event = events.get(participation.eventId);
+    return event === undefined ? [] : [{ ...participation, event }];
+  });
+  return { items, nextCursor: page.nextCursor };
 }
 
 /** The event as anyone with its id sees it, or null when there is none or it is a draft. */
 export async function findSharedEvent(deps: EventsDeps, id: string): Promise<Event | null> {
   const record = await repo.findEvent(deps.db, id);
   if (record === undefined || record.status === "draft") return null;
-  return toEventView(record, deps.clock.now());
+  return toEventViewOf(deps.db, record, deps.clock.now());
 }
 
 /**
@@ -79,7 +113,7 @@ export async function findSharedEvent(deps: EventsDeps, id: string): Promise<Eve
  * were never public, so their edits write nothing. Sending only current values changes nothing.
  */
 export async function updateEvent(
-  deps: EventsDeps & { hooks: EventHooks },
+  deps: EventsDeps,
   actor: AuthUser,
   id: string,
   body: UpdateEventBody,
@@ -89,7 +123,7 @@ export async function updateEvent(
     const current = await lockForWrite(trx, actor, id, options);
     if (current.status === "cancelled") throw invalidState("A cancelled event can no longer be edited.");
     const { patch, changedFields } = diffEvent(current, body);
-    if (changedFields.length === 0) return toEventView(current, deps.clock.now());
+    if (changedFields.length === 0) return toEventViewOf(trx, current, deps.clock.now());
 
     const startsAt = patch.startsAt ?? current.startsAt;
     const endsAt = patch.endsAt ?? current.endsAt;
@@ -98,21 +132,14 @@ export async function updateEvent(
         { path: "endsAt", message: "must be after startsAt" },
       ]);
     }
-    const capacity = patch.capacity === undefined ? current.capacity : patch.capacity;
-    if (capacity !== null && capacity < current.confirmed) {
-      throw new AppError(
-        "event.capacity_below_confirmed",
-        `${current.confirmed} people are confirmed; capacity cannot go below that.`,
-        { confirmed: current.confirmed },
-      );
+    const terms = { endsAt: patch.endsAt, capacity: patch.capacity, waitlistLimit: patch.waitlistLimit };
+    // Refuses a capacity below the confirmed count (409), and gives raised seats to the waitlist at once.
+    if (Object.values(terms).some((value) => value !== undefined)) {
+      await updateAdmission(trx, id, terms, deps.clock.now());
     }
     await repo.updateEvent(trx, id, { ...patch, now: deps.clock.now() });
-    if (current.capacity !== null && (capacity === null || capacity > current.capacity)) {
-      const change = { eventId: id, previousCapacity: current.capacity, capacity };
-      await promoteWaitlist(trx, deps.hooks, change, current.waitlisted);
-    }
     const updated = await findOrThrow(trx, id);
-    const event = toEventView(updated, deps.clock.now());
+    const event = await toEventViewOf(trx, updated, deps.clock.now());
     if (updated.status !== "draft") {
       await appendEventMessage(trx, EVENT_DOMAIN_EVENTS.updated, { event, changedFields });
     }
@@ -132,7 +159,8 @@ export async function publishEvent(
     if (current.status !== "draft") throw invalidState(`The event is ${current.status}, not a draft.`);
     if (hasEnded(current, deps.clock.now())) throw inPast("The event has already ended.");
     await repo.updateEvent(trx, id, { status: "published", now: deps.clock.now() });
-    const event = toEventView(await findOrThrow(trx, id), deps.clock.now());
+    await openAdmission(trx, id);
+    const event = await toEventViewOf(trx, await findOrThrow(trx, id), deps.clock.now());
     await appendEventMessage(trx, EVENT_DOMAIN_EVENTS.published, { event });
     return event;
   });
@@ -161,7 +189,8 @@ export async function cancelEvent(
     }
     if (hasEnded(current, deps.clock.now())) throw inPast("An event that has ended cannot be cancelled.");
     await repo.updateEvent(trx, id, { status: "cancelled", cancelReason: reason, now: deps.clock.now() });
-    const event = toEventView(await findOrThrow(trx, id), deps.clock.now());
+    await closeAdmission(trx, id);
+    const event = await toEventViewOf(trx, await findOrThrow(trx, id), deps.clock.now());
     await appendEventMessage(trx, EVENT_DOMAIN_EVENTS.cancelled, { event });
     return event;
   });
@@ -190,28 +219,7 @@ export async function listMyEvents(
 ): Promise<EventPage> {
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor, "time");
   const rows = await repo.listOrganizerEvents(deps.db, actor.id, { limit: query.limit + 1, after });
-  return toPage(rows, query.limit, deps.clock.now());
-}
-
-/**
- * For the participation module: an event's admission facts and counters. With `forUpdate` its row stays
- * locked until `db` (a transaction) ends, which serialises every change to its participations.
- */
-export async function findEventAdmission(
-  db: Executor,
-  id: string,
-  options: { forUpdate?: boolean } = {},
-): Promise<repo.AdmissionRecord | undefined> {
-  return repo.findAdmission(db, id, options);
-}
-
-/** For the participation module: writes the counters, inside the transaction that holds the event's lock. */
-export async function setEventCounters(
-  trx: Trx,
-  id: string,
-  counters: { confirmed: number; waitlisted: number; checkedIn: number },
-): Promise<void> {
-  await repo.setCounters(trx, id, counters);
+  return toPage(deps.db, rows, query.limit, deps.clock.now());
 }
 
 // Locks the row first, so every write to one event (and its outbox rows) is serialised; then decides who
@@ -235,24 +243,6 @@ async function lockForWrite(
     );
   }
   return current;
-}
-
-type CapacityRaised = NonNullable<EventHooks["capacityRaised"]>;
-
-async function promoteWaitlist(
-  trx: Trx,
-  hooks: EventHooks,
-  change: Parameters<CapacityRaised>[1],
-  waitlisted: number,
-): Promise<void> {
-  if (hooks.capacityRaised !== undefined) {
-    await hooks.capacityRaised(trx, change);
-    return;
-  }
-  // Without the hook nobody can be waitlisted; if someone is, the wiring is missing and seats would sit empty.
-  if (waitlisted > 0) {
-    throw new AppError("internal", "Raising capacity needs the participation module's waitlist promotion.");
-  }
 }
 
 async function appendEventMessage(

@@ -82,9 +82,9 @@ export function buildFeedQuery(db: Executor, page: FeedPage) {
     .unionAll(db.selectFrom(upcoming.as("upcoming")).selectAll());
   return db
     .selectFrom(both.as("page"))
-    .innerJoin("users", "users.id", "page.organizer_id")
+    .innerJoin("user_names", "user_names.id", "page.organizer_id")
     .selectAll("page")
-    .select("users.name as organizer_name")
+    .select("user_names.name as organizer_name")
     .orderBy("page.rank", "desc")
     .orderBy("page.starts_at")
     .orderBy("page.id")

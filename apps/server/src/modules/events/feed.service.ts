@@ -32,7 +32,7 @@ export async function listFeed(deps: EventsDeps, query: EventFeedQuery): Promise
         : decodeCursor(cursor, "rank");
   const now = deps.clock.now();
   const rows = await feed.listFeed(deps.db, { filter, limit: query.limit + 1, after, now });
-  return toPage(rows, query.limit, now);
+  return toPage(deps.db, rows, query.limit, now);
 }
 
 /**

@@ -1,14 +1,9 @@
 // The events module's only door: other modules and roles import from here, never its files.
 // Events, their lifecycle, the feed and calendars; who may see or manage an event.
-export { registerCalendarRoutes } from "./calendar.routes.ts";
 export { canManageEvent, canSeeEvent } from "./event-access.ts";
-export { createEventReadCaches, registerEventRoutes } from "./events.routes.ts";
-export {
-  cancelEvent,
-  createEvent,
-  findEventAdmission,
-  findEventsByIds,
-  publishEvent,
-  setEventCounters,
-} from "./events.service.ts";
-export type { AdmissionRecord, EventHooks } from "./events.service.ts";
+export { eventRoutes, participantEventRoutes } from "./events.plugin.ts";
+export type { EventRoutesOptions, ParticipantEventRoutesOptions } from "./events.plugin.ts";
+export { createEventReadCaches } from "./events.routes.ts";
+export type { EventReadCaches } from "./events.routes.ts";
+export { cancelEvent, createEvent, findEventAccess, publishEvent } from "./events.service.ts";
+export type { EventAccess } from "./events.service.ts";

@@ -7,8 +7,8 @@ import type { AdmissionResult, ParticipationRecord } from "./participation.repo.
 
 /*
  * Admission: every join of one event that arrives while the previous batch of that event is being written
- * waits and goes into the next batch, decided in arrival order by one call of admit_joins_v2 on the locked
- * event row (ADR 0005). Under a crowd one round trip admits hundreds; alone, a join waits for nothing but
+ * waits and goes into the next batch, decided in arrival order by one call of admit_joins_v3 on the locked
+ * admission row (ADR 0005, 0011). Under a crowd one round trip admits hundreds; alone, a join waits for nothing but
  * its own. Two processes each batch their own joins; the row lock serialises their batches, so seats stay
  * exact.
  */
@@ -159,10 +159,10 @@ export function createAdmissionQueue(
   };
 }
 
-/** Why nobody may join: drafts are unknown (404), cancelled or ended events closed (410); else null. */
+/** Why nobody may join: drafts are unknown (404), cancelled (closed) or ended events closed (410); else null. */
 function refusalOf(result: AdmissionResult | undefined): AppError | null {
-  if (result === undefined || result.status === "draft") return eventNotFound();
-  if (result.status === "cancelled") return new AppError("event.closed", "The event was cancelled.");
+  if (result === undefined || result.state === "draft") return eventNotFound();
+  if (result.state === "closed") return new AppError("event.closed", "The event was cancelled.");
   if (!result.isOpen) return new AppError("event.closed", "The event has ended.");
   return null;
 }

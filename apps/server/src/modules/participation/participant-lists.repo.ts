@@ -10,7 +10,7 @@ export async function listParticipants(
 ): Promise<{ record: ParticipationRecord; userName: string }[]> {
   let query = db
     .selectFrom("participations")
-    .innerJoin("users", "users.id", "participations.user_id")
+    .innerJoin("user_names", "user_names.id", "participations.user_id")
     .select([
       "participations.event_id",
       "participations.user_id",
@@ -19,7 +19,7 @@ export async function listParticipants(
       "participations.joined_at",
       "participations.confirmed_at",
       "participations.checked_in_at",
-      "users.name as user_name",
+      "user_names.name as user_name",
     ])
     .where("participations.event_id", "=", eventId)
     .where("participations.status", "=", page.status)
@@ -29,7 +29,7 @@ export async function listParticipants(
     query = query.where("participations.queue_number", ">", page.afterQueueNumber);
   }
   const rows = await query.execute();
-  return rows.map((row) => ({ record: toRecordOf(row), userName: row.user_name }));
+  return rows.map((row) => ({ record: toRecordOf(row), userName: row.user_name ?? "" }));
 }
 
 /** One page of a person's participations, latest join first, before `beforeQueueNumber`. */

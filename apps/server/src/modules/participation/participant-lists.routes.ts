@@ -1,10 +1,4 @@
-import {
-  eventIdParamsSchema,
-  myParticipationPageSchema,
-  myParticipationsQuerySchema,
-  participantPageSchema,
-  participantsQuerySchema,
-} from "@turnout/contracts";
+import { eventIdParamsSchema, participantPageSchema, participantsQuerySchema } from "@turnout/contracts";
 import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -14,7 +8,7 @@ import type { ParticipationDeps } from "./participation.service.ts";
 
 const errors = errorResponses;
 
-/** GET /api/events/:id/participants (organizer, moderator+) and GET /api/me/participations. */
+/** GET /api/events/:id/participants (organizer, moderator+). */
 export function registerParticipantListRoutes(app: FastifyInstance, deps: ParticipationDeps): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
 
@@ -31,19 +25,5 @@ export function registerParticipantListRoutes(app: FastifyInstance, deps: Partic
       },
     },
     async (request) => lists.listParticipants(deps, requireUser(request), request.params.id, request.query),
-  );
-
-  api.get(
-    "/api/me/participations",
-    {
-      schema: {
-        tags: ["me"],
-        summary: "The caller's participations, latest join first, each with its event",
-        security: SIGNED_IN,
-        querystring: myParticipationsQuerySchema,
-        response: { 200: myParticipationPageSchema, ...errors(400, 401, 429) },
-      },
-    },
-    async (request) => lists.listMyParticipations(deps, requireUser(request), request.query),
   );
 }

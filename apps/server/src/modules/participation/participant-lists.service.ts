@@ -1,14 +1,16 @@
 import type {
-  MyParticipationPage,
   MyParticipationsQuery,
+  Participation,
   ParticipantPage,
   ParticipantsQuery,
 } from "@turnout/contracts";
 import { z } from "zod";
 import { readCursor, writeCursor } from "../../platform/cursor.ts";
+import type { Executor } from "../../platform/db.ts";
 import { AppError } from "../../platform/errors.ts";
 import type { AuthUser } from "../auth/index.ts";
-import { canManageEvent, canSeeEvent, findEventAdmission, findEventsByIds } from "../events/index.ts";
+import { canManageAdmission, canSeeAdmission } from "./admission-access.ts";
+import { findAdmission } from "./admissions.repo.ts";
 import * as lists from "./participant-lists.repo.ts";
 import * as repo from "./participation.repo.ts";
 import type { ParticipationDeps } from "./participation.service.ts";
@@ -26,10 +28,10 @@ export async function listParticipants(
   eventId: string,
   query: ParticipantsQuery,
 ): Promise<ParticipantPage> {
-  const event = await findEventAdmission(deps.db, eventId);
-  if (event === undefined || !canSeeEvent(actor, event))
+  const admission = await findAdmission(deps.db, eventId);
+  if (admission === undefined || !canSeeAdmission(actor, admission))
     throw new AppError("event.not_found", "No such event.");
-  if (!canManageEvent(actor, event)) {
+  if (!canManageAdmission(actor, admission)) {
     throw new AppError("auth.forbidden", "Only the organizer or a moderator may list participants.");
   }
   const after = query.cursor === undefined ? undefined : readCursor(query.cursor, queueCursorSchema)[1];
@@ -55,36 +57,29 @@ export async function listParticipants(
   };
 }
 
-/** The caller's participations, latest join first, each with its event. */
+/**
+ * A page of a person's participations, latest join first, for the events module to add each one's event
+ * (GET /api/me/participations); `nextCursor` continues after the page.
+ */
 export async function listMyParticipations(
-  deps: ParticipationDeps,
-  actor: AuthUser,
+  db: Executor,
+  userId: string,
   query: MyParticipationsQuery,
-): Promise<MyParticipationPage> {
+): Promise<{ items: Participation[]; nextCursor: string | null }> {
   const before = query.cursor === undefined ? undefined : readCursor(query.cursor, queueCursorSchema)[1];
-  const rows = await lists.listUserParticipations(deps.db, actor.id, {
+  const rows = await lists.listUserParticipations(db, userId, {
     status: query.status,
     limit: query.limit + 1,
     beforeQueueNumber: before,
   });
   const page = rows.slice(0, query.limit);
-  const events = await findEventsByIds(
-    deps,
-    page.map((record) => record.eventId),
-  );
   const items = await Promise.all(
-    page.flatMap((record) => {
-      const event = events.get(record.eventId);
-      if (event === undefined) return [];
-      return [
-        (async () => {
-          const position =
-            record.status === "waitlisted"
-              ? await repo.waitlistPosition(deps.db, record.eventId, record.queueNumber)
-              : null;
-          return { ...repo.toParticipation(record, position), event };
-        })(),
-      ];
+    page.map(async (record) => {
+      const position =
+        record.status === "waitlisted"
+          ? await repo.waitlistPosition(db, record.eventId, record.queueNumber)
+          : null;
+      return repo.toParticipation(record, position);
     }),
   );
   const last = page.at(-1);

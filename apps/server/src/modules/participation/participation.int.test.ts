@@ -112,10 +112,13 @@ describe("join", () => {
     const toCancelled = await call("POST", `/api/events/${cancelled.id}/join`, guest);
     expect([toCancelled.statusCode, errorCode(toCancelled)]).toEqual([410, "event.closed"]);
     const running = await createPublished(t, organizer, {}, -1);
+    // Ended since: the event's end and the copy its admission decides on.
+    const endedAt = new Date(Date.now() - 1000);
+    await t.deps.db.updateTable("events").set({ ends_at: endedAt }).where("id", "=", running.id).execute();
     await t.deps.db
-      .updateTable("events")
-      .set({ ends_at: new Date(Date.now() - 1000) })
-      .where("id", "=", running.id)
+      .updateTable("admissions")
+      .set({ ends_at: endedAt })
+      .where("event_id", "=", running.id)
       .execute();
     const toEnded = await call("POST", `/api/events/${running.id}/join`, guest);
     expect([toEnded.statusCode, errorCode(toEnded)]).toEqual([410, "event.closed"]);

@@ -146,11 +146,12 @@ export async function cancelAllPlaces(trx: Trx, eventId: string, now: Date): Pro
   return rows.map(toRecordOf);
 }
 
-/** What one call of admit_joins_v2 saw and did (see admitJoins). */
+/** What one call of admit_joins_v3 saw and did (see admitJoins). */
 export interface AdmissionResult {
   organizerId: string;
-  status: "draft" | "published" | "cancelled";
-  /** Published and not ended: only then were places given. */
+  /** closed: the event was cancelled. */
+  state: "draft" | "open" | "closed";
+  /** Open and not ended: only then were places given. */
   isOpen: boolean;
   capacity: number | null;
   /** Counters after the batch. */
@@ -178,7 +179,7 @@ const placeSchema = z.tuple([z.string(), participationStatusSchema, z.number(), 
 
 const admissionSchema = z.object({
   organizer_id: z.string(),
-  status: z.enum(["draft", "published", "cancelled"]),
+  state: z.enum(["draft", "open", "closed"]),
   is_open: z.boolean(),
   capacity: z.number().nullable(),
   confirmed: z.number(),
@@ -198,9 +199,9 @@ function fromJson(row: z.infer<typeof jsonRecordSchema>): ParticipationRecord {
 }
 
 /**
- * Decides and writes a batch of joins with one call of the database function admit_joins_v2
- * (platform/migrations/sql/admit_joins_v2.sql), so the event's row is locked for a single round trip (ADR 0005). Undefined when there is
- * no such event. `userIds` are in arrival order; a user's first arrival counts.
+ * Decides and writes a batch of joins with one call of the database function admit_joins_v3
+ * (platform/migrations/sql/admit_joins_v3.sql), so the event's admission row is locked for a single round
+ * trip (ADR 0005, 0011). Undefined when the event has no admission (no such event). `userIds` are in arrival order; a user's first arrival counts.
  */
 export async function admitJoins(
   db: Executor,
@@ -209,14 +210,14 @@ export async function admitJoins(
   now: Date,
 ): Promise<AdmissionResult | undefined> {
   const result = await sql<{ admission: unknown }>`
-    SELECT admit_joins_v2(${eventId}::uuid, ${userIds}::uuid[], ${now}::timestamptz) AS admission
+    SELECT admit_joins_v3(${eventId}::uuid, ${userIds}::uuid[], ${now}::timestamptz) AS admission
   `.execute(db);
   const admission = result.rows[0]?.admission;
   if (admission === null || admission === undefined) return undefined;
   const row = admissionSchema.parse(admission);
   return {
     organizerId: row.organizer_id,
-    status: row.status,
+    state: row.state,
     isOpen: row.is_open,
     capacity: row.capacity,
     confirmed: row.confirmed,

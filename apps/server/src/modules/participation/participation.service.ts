@@ -2,11 +2,13 @@ import type { EventStats, Participation } from "@turnout/contracts";
 import type { Deps } from "../../deps.ts";
 import type { Executor, Trx } from "../../platform/db.ts";
 import { AppError } from "../../platform/errors.ts";
-import { appendOutboxMany, type OutboxEntry } from "../../platform/outbox/outbox.ts";
+import { appendOutboxMany } from "../../platform/outbox/outbox.ts";
 import type { AuthUser } from "../auth/index.ts";
-import { canManageEvent, canSeeEvent, findEventAdmission, setEventCounters } from "../events/index.ts";
-import type { AdmissionRecord, EventHooks } from "../events/index.ts";
 import type { AdmissionQueue, JoinOutcome } from "./admission.ts";
+import { canManageAdmission, canSeeAdmission } from "./admission-access.ts";
+import { findAdmission, setCounters } from "./admissions.repo.ts";
+import type { AdmissionRecord } from "./admissions.repo.ts";
+import { fillFreeSeats } from "./admissions.service.ts";
 import { participationChanged, statsChanged } from "./participation-messages.ts";
 import * as repo from "./participation.repo.ts";
 import type { ParticipationRecord } from "./participation.repo.ts";
@@ -37,9 +39,9 @@ export async function removeParticipant(
   userId: string,
   reason: string | undefined,
 ): Promise<{ participation: Participation; changed: boolean }> {
-  const event = await findEventAdmission(deps.db, eventId);
-  if (event === undefined || !canSeeEvent(actor, event)) throw eventNotFound();
-  if (!canManageEvent(actor, event)) {
+  const admission = await findAdmission(deps.db, eventId);
+  if (admission === undefined || !canSeeAdmission(actor, admission)) throw eventNotFound();
+  if (!canManageAdmission(actor, admission)) {
     throw new AppError("auth.forbidden", "Only the organizer or a moderator may remove participants.");
   }
   return release(deps, eventId, userId, { status: "removed", cause: "removed", reason });
@@ -51,56 +53,44 @@ export async function getParticipation(
   actor: AuthUser,
   eventId: string,
 ): Promise<Participation> {
-  const event = await findEventAdmission(deps.db, eventId);
-  if (event === undefined || !canSeeEvent(actor, event)) throw eventNotFound();
+  const admission = await findAdmission(deps.db, eventId);
+  if (admission === undefined || !canSeeAdmission(actor, admission)) throw eventNotFound();
   const record = await repo.findParticipation(deps.db, eventId, actor.id);
   if (record === undefined) throw participationNotFound();
   return withPosition(deps.db, record);
 }
 
 /** The events a user holds a confirmed seat at (for their calendar feed), latest join first. */
-export async function listConfirmedEventIds(deps: ParticipationDeps, userId: string): Promise<string[]> {
-  return repo.listConfirmedEventIds(deps.db, userId, CALENDAR_FEED_LIMIT);
+export async function listConfirmedEventIds(db: Executor, userId: string): Promise<string[]> {
+  return repo.listConfirmedEventIds(db, userId, CALENDAR_FEED_LIMIT);
 }
 
 // A calendar client polls the feed every few minutes; a year of weekly events is plenty.
 const CALENDAR_FEED_LIMIT = 500;
 
-/** The counters, straight from the event's row (never cached): they equal the participant lists. */
+/** The counters, straight from the admission's row (never cached): they equal the participant lists. */
 export async function getStats(
   deps: ParticipationDeps,
   actor: AuthUser | null,
   eventId: string,
 ): Promise<EventStats> {
-  const event = await findEventAdmission(deps.db, eventId);
-  if (event === undefined || !canSeeEvent(actor, event)) throw eventNotFound();
-  return statsOf(event);
-}
-
-/** The events module's hook: capacity went up, so seats go to the waitlist head at once, in order. */
-export function createEventHooks(deps: ParticipationDeps): EventHooks {
-  return {
-    async capacityRaised(trx, change) {
-      const event = await findEventAdmission(trx, change.eventId);
-      if (event === undefined) return;
-      const messages = await fillFreeSeats(trx, { ...event, capacity: change.capacity }, deps.clock.now());
-      await appendOutboxMany(trx, messages);
-    },
-  };
+  const admission = await findAdmission(deps.db, eventId);
+  if (admission === undefined || !canSeeAdmission(actor, admission)) throw eventNotFound();
+  return statsOf(admission);
 }
 
 /** After `event.cancelled.v1`: every confirmed and waitlisted place becomes event_cancelled, each person told once. */
 export async function cancelAllParticipations(deps: ParticipationDeps, trx: Trx, eventId: string) {
-  const event = await findEventAdmission(trx, eventId, { forUpdate: true });
-  if (event === undefined) return;
+  const admission = await findAdmission(trx, eventId, { forUpdate: true });
+  if (admission === undefined) return;
   const records = await repo.cancelAllPlaces(trx, eventId, deps.clock.now());
   // checkedIn counts confirmed people who came; with nobody confirmed any more, it is 0 too.
   const counters = { confirmed: 0, waitlisted: 0, checkedIn: 0 };
-  await setEventCounters(trx, eventId, counters);
+  await setCounters(trx, eventId, counters);
   const messages = records
     .sort((a, b) => a.queueNumber - b.queueNumber)
     .map((record) => participationChanged(record, null, "event_cancelled"));
-  if (records.length > 0) messages.push(statsChanged(eventId, event.capacity, counters));
+  if (records.length > 0) messages.push(statsChanged(eventId, admission.capacity, counters));
   await appendOutboxMany(trx, messages);
 }
 
@@ -112,8 +102,8 @@ async function release(
 ): Promise<{ participation: Participation; changed: boolean }> {
   const now = deps.clock.now();
   const result = await deps.db.transaction().execute(async (trx) => {
-    const event = await findEventAdmission(trx, eventId, { forUpdate: true });
-    if (event === undefined || event.status === "draft") throw eventNotFound();
+    const admission = await findAdmission(trx, eventId, { forUpdate: true });
+    if (admission === undefined || admission.state === "draft") throw eventNotFound();
     const current = await repo.findParticipation(trx, eventId, userId);
     if (current === undefined) throw participationNotFound();
     // A removal also bars someone who had cancelled; anything else that holds no place stays as it is.
@@ -124,32 +114,16 @@ async function release(
     const record = await repo.releasePlace(trx, eventId, userId, { ...change, now });
     if (!isHeld) return { record, changed: true };
     const counters = {
-      confirmed: event.confirmed - (current.status === "confirmed" ? 1 : 0),
-      waitlisted: event.waitlisted - (current.status === "waitlisted" ? 1 : 0),
-      checkedIn: event.checkedIn - (current.checkedInAt === null ? 0 : 1),
+      confirmed: admission.confirmed - (current.status === "confirmed" ? 1 : 0),
+      waitlisted: admission.waitlisted - (current.status === "waitlisted" ? 1 : 0),
+      checkedIn: admission.checkedIn - (current.checkedInAt === null ? 0 : 1),
     };
     const messages = [participationChanged(record, null, change.cause)];
-    messages.push(...(await fillFreeSeats(trx, { ...event, ...counters }, now)));
+    messages.push(...(await fillFreeSeats(trx, { ...admission, ...counters }, now)));
     await appendOutboxMany(trx, messages);
     return { record, changed: true };
   });
   return { participation: await withPosition(deps.db, result.record), changed: result.changed };
-}
-
-// Gives every free seat to the waitlist head, in queue order, and writes the counters; returns the messages.
-async function fillFreeSeats(trx: Trx, event: AdmissionRecord, now: Date): Promise<OutboxEntry[]> {
-  const free = event.capacity === null ? null : Math.max(0, event.capacity - event.confirmed);
-  const promoted = event.waitlisted === 0 ? [] : await repo.promoteWaitlistHead(trx, event.id, free, now);
-  const counters = {
-    confirmed: event.confirmed + promoted.length,
-    waitlisted: event.waitlisted - promoted.length,
-    checkedIn: event.checkedIn,
-  };
-  await setEventCounters(trx, event.id, counters);
-  return [
-    ...promoted.map((record) => participationChanged(record, null, "promoted")),
-    statsChanged(event.id, event.capacity, counters),
-  ];
 }
 
 async function withPosition(db: Executor, record: ParticipationRecord): Promise<Participation> {
@@ -160,12 +134,12 @@ async function withPosition(db: Executor, record: ParticipationRecord): Promise<
   return repo.toParticipation(record, position);
 }
 
-function statsOf(event: AdmissionRecord): EventStats {
+function statsOf(admission: AdmissionRecord): EventStats {
   return {
-    capacity: event.capacity,
-    confirmed: event.confirmed,
-    waitlisted: event.waitlisted,
-    checkedIn: event.checkedIn,
+    capacity: admission.capacity,
+    confirmed: admission.confirmed,
+    waitlisted: admission.waitlisted,
+    checkedIn: admission.checkedIn,
   };
 }
 

@@ -4,7 +4,8 @@ import type { Deps } from "../../deps.ts";
 import { AppError } from "../../platform/errors.ts";
 import { appendOutboxMany } from "../../platform/outbox/outbox.ts";
 import type { AuthUser } from "../auth/index.ts";
-import { canManageEvent, canSeeEvent, findEventAdmission, setEventCounters } from "../events/index.ts";
+import { canManageAdmission, canSeeAdmission } from "./admission-access.ts";
+import { findAdmission, setCounters } from "./admissions.repo.ts";
 import { statsChanged } from "./participation-messages.ts";
 import * as repo from "./participation.repo.ts";
 import { signTicketCode, verifyTicketCode } from "./ticket-codes.ts";
@@ -17,13 +18,13 @@ export type TicketDeps = Pick<Deps, "db" | "clock" | "secrets">;
  * confirmed participant holds one (409 ticket.unavailable otherwise); a hidden or unknown event is 404.
  */
 export async function getTicket(deps: TicketDeps, actor: AuthUser, eventId: string): Promise<Ticket> {
-  const event = await findEventAdmission(deps.db, eventId);
-  if (event === undefined || !canSeeEvent(actor, event)) throw eventNotFound();
-  const record = await repo.findParticipation(deps.db, event.id, actor.id);
+  const admission = await findAdmission(deps.db, eventId);
+  if (admission === undefined || !canSeeAdmission(actor, admission)) throw eventNotFound();
+  const record = await repo.findParticipation(deps.db, eventId, actor.id);
   if (record?.status !== "confirmed") {
     throw new AppError("ticket.unavailable", "Only a confirmed participant has a ticket.");
   }
-  const code = signTicketCode(deps.secrets.ticketSecret, { eventId: event.id, userId: actor.id });
+  const code = signTicketCode(deps.secrets.ticketSecret, { eventId, userId: actor.id });
   return { code, qrSvg: await QRCode.toString(code, { type: "svg" }) };
 }
 
@@ -39,31 +40,31 @@ export async function checkIn(
   code: string,
 ): Promise<CheckInResult> {
   const now = deps.clock.now();
-  // The event's row lock serialises this with joins and cancels, so the counter moves with the rows.
+  // The admission's row lock serialises this with joins and cancels, so the counter moves with the rows.
   return deps.db.transaction().execute(async (trx) => {
-    const event = await findEventAdmission(trx, eventId, { forUpdate: true });
-    if (event === undefined || !canSeeEvent(actor, event)) throw eventNotFound();
-    if (!canManageEvent(actor, event)) {
+    const admission = await findAdmission(trx, eventId, { forUpdate: true });
+    if (admission === undefined || !canSeeAdmission(actor, admission)) throw eventNotFound();
+    if (!canManageAdmission(actor, admission)) {
       throw new AppError("auth.forbidden", "Only the organizer or a moderator may check people in.");
     }
     const holder = verifyTicketCode(deps.secrets.ticketSecret, code);
-    if (holder === null || holder.eventId !== event.id)
+    if (holder === null || holder.eventId !== eventId)
       throw ticketInvalid("This is not a ticket to this event.");
-    const current = await repo.findParticipation(trx, event.id, holder.userId);
+    const current = await repo.findParticipation(trx, eventId, holder.userId);
     if (current?.status !== "confirmed") throw ticketInvalid("The ticket's holder no longer has a place.");
     if (current.checkedInAt !== null) {
       return { participation: repo.toParticipation(current, null), alreadyCheckedIn: true };
     }
-    const checkedInAt = await markCheckedIn(trx, event.id, holder.userId, now);
+    const checkedInAt = await markCheckedIn(trx, eventId, holder.userId, now);
     if (checkedInAt === undefined)
       throw new AppError("internal", "A confirmed place could not be checked in.");
     const counters = {
-      confirmed: event.confirmed,
-      waitlisted: event.waitlisted,
-      checkedIn: event.checkedIn + 1,
+      confirmed: admission.confirmed,
+      waitlisted: admission.waitlisted,
+      checkedIn: admission.checkedIn + 1,
     };
-    await setEventCounters(trx, event.id, counters);
-    await appendOutboxMany(trx, [statsChanged(event.id, event.capacity, counters)]);
+    await setCounters(trx, eventId, counters);
+    await appendOutboxMany(trx, [statsChanged(eventId, admission.capacity, counters)]);
     return {
       participation: repo.toParticipation({ ...current, checkedInAt }, null),
       alreadyCheckedIn: false,

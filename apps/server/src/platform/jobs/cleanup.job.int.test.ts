@@ -23,9 +23,8 @@ afterAll(async () => {
   await testApp.close();
 });
 
-async function createSession(db: Db): Promise<{ userId: string; sessionId: string }> {
+async function createUserRow(db: Db): Promise<{ userId: string }> {
   const userId = randomUUID();
-  const sessionId = randomUUID();
   await db
     .insertInto("users")
     .values({
@@ -36,17 +35,7 @@ async function createSession(db: Db): Promise<{ userId: string; sessionId: strin
       role: "user",
     })
     .execute();
-  await db.insertInto("auth_sessions").values({ id: sessionId, user_id: userId }).execute();
-  return { userId, sessionId };
-}
-
-async function insertRefreshToken(db: Db, sessionId: string, expiresAt: Date): Promise<string> {
-  const id = randomUUID();
-  await db
-    .insertInto("refresh_tokens")
-    .values({ id, session_id: sessionId, token_hash: id, expires_at: expiresAt })
-    .execute();
-  return id;
+  return { userId };
 }
 
 async function insertIdempotencyKey(db: Db, userId: string, key: string, expiresAt: Date): Promise<void> {
@@ -57,14 +46,11 @@ async function insertIdempotencyKey(db: Db, userId: string, key: string, expires
 }
 
 describe("maintenance.cleanup", () => {
-  it("deletes only expired idempotency keys and refresh tokens expired over a day ago, when run as a job", async () => {
+  it("deletes only expired idempotency keys and stale rate-limit counters, when run as a job", async () => {
     const { db } = testApp.deps;
-    const { userId, sessionId } = await createSession(db);
+    const { userId } = await createUserRow(db);
     await insertIdempotencyKey(db, userId, "expired", new Date(NOW.getTime() - MINUTE));
     await insertIdempotencyKey(db, userId, "live", new Date(NOW.getTime() + MINUTE));
-    await insertRefreshToken(db, sessionId, new Date(NOW.getTime() - 2 * DAY));
-    const recentlyExpired = await insertRefreshToken(db, sessionId, new Date(NOW.getTime() - HOUR));
-    const live = await insertRefreshToken(db, sessionId, new Date(NOW.getTime() + DAY));
     await db
       .insertInto("rate_limit_counters")
       .values([
@@ -102,13 +88,6 @@ describe("maintenance.cleanup", () => {
       .where("user_id", "=", userId)
       .execute();
     expect(keys.map((row) => row.key)).toEqual(["live"]);
-    const tokens = await db
-      .selectFrom("refresh_tokens")
-      .select("id")
-      .where("session_id", "=", sessionId)
-      .orderBy("expires_at")
-      .execute();
-    expect(tokens.map((row) => row.id)).toEqual([recentlyExpired, live]);
     const counters = await db
       .selectFrom("rate_limit_counters")
       .select("key")
@@ -127,7 +106,7 @@ describe("maintenance.cleanup", () => {
 
   it("deletes a backlog larger than one batch", async () => {
     const { db } = testApp.deps;
-    const { userId } = await createSession(db);
+    const { userId } = await createUserRow(db);
     await sql`
       INSERT INTO idempotency_keys (user_id, key, request_hash, expires_at)
       SELECT ${userId}::uuid, 'k' || n, 'h', ${new Date(NOW.getTime() - MINUTE)}::timestamptz

@@ -3,10 +3,9 @@ import type { Executor } from "../db.ts";
 import { deleteStaleCounters } from "../rate-limit.ts";
 
 /*
- * maintenance.cleanup: drops rows whose purpose has passed. Idempotency keys answer retries only until they
- * expire. Refresh tokens are kept a day past expiry so a late reuse of a rotated token is still recognised
- * as reuse (and revokes its session) rather than as an unknown token. Rate-limit windows last at most an
- * hour, so older counters no longer limit anything.
+ * maintenance.cleanup: drops the platform's rows whose purpose has passed (modules clean their own tables,
+ * as auth does its refresh tokens). Idempotency keys answer retries only until they expire. Rate-limit
+ * windows last at most an hour, so older counters no longer limit anything.
  *
  * The outbox keeps every unsent row (the relay still owes it to the bus) and sent rows for
  * OUTBOX_RETENTION_HOURS, because a reconnecting realtime client is resumed from recent outbox rows. An inbox
@@ -16,10 +15,9 @@ import { deleteStaleCounters } from "../rate-limit.ts";
  */
 
 export const CLEANUP_CRON = "*/10 * * * *";
-const REFRESH_TOKEN_GRACE_MS = 24 * 60 * 60 * 1000;
 const LONGEST_RATE_LIMIT_WINDOW_MS = 60 * 60 * 1000;
 // Small batches keep each delete's locks and WAL short even after a long outage left a backlog.
-const BATCH_SIZE = 5000;
+export const CLEANUP_BATCH_SIZE = 5000;
 
 export interface RetentionOptions {
   /** Sent outbox rows and inbox records older than this are deleted. */
@@ -27,8 +25,8 @@ export interface RetentionOptions {
 }
 
 /**
- * Deletes expired idempotency keys, refresh tokens expired over a day ago, stale rate-limit counters, and
- * sent outbox rows and inbox records past the outbox's retention; in batches, however large the backlog.
+ * Deletes expired idempotency keys, stale rate-limit counters, and sent outbox rows and inbox records past
+ * the outbox's retention; in batches, however large the backlog.
  */
 export async function deleteExpiredRows(db: Executor, now: Date, retention: RetentionOptions) {
   const idempotencyKeys = await deleteInBatches(async () => {
@@ -42,22 +40,9 @@ export async function deleteExpiredRows(db: Executor, now: Date, retention: Rete
             .selectFrom("idempotency_keys")
             .select(["user_id", "key"])
             .where("expires_at", "<", now)
-            .limit(BATCH_SIZE)
+            .limit(CLEANUP_BATCH_SIZE)
             .$asTuple("user_id", "key"),
         ),
-      )
-      .executeTakeFirst();
-    return result.numDeletedRows;
-  });
-  const refreshTokens = await deleteInBatches(async () => {
-    const result = await db
-      .deleteFrom("refresh_tokens")
-      .where("id", "in", (eb) =>
-        eb
-          .selectFrom("refresh_tokens")
-          .select("id")
-          .where("expires_at", "<", new Date(now.getTime() - REFRESH_TOKEN_GRACE_MS))
-          .limit(BATCH_SIZE),
       )
       .executeTakeFirst();
     return result.numDeletedRows;
@@ -72,7 +57,7 @@ export async function deleteExpiredRows(db: Executor, now: Date, retention: Rete
     const result = await db
       .deleteFrom("outbox")
       .where("id", "in", (eb) =>
-        eb.selectFrom("outbox").select("id").where("sent_at", "<", keepSince).limit(BATCH_SIZE),
+        eb.selectFrom("outbox").select("id").where("sent_at", "<", keepSince).limit(CLEANUP_BATCH_SIZE),
       )
       .executeTakeFirst();
     return result.numDeletedRows;
@@ -88,22 +73,23 @@ export async function deleteExpiredRows(db: Executor, now: Date, retention: Rete
             .selectFrom("inbox")
             .select(["consumer", "message_id"])
             .where("processed_at", "<", keepSince)
-            .limit(BATCH_SIZE)
+            .limit(CLEANUP_BATCH_SIZE)
             .$asTuple("consumer", "message_id"),
         ),
       )
       .executeTakeFirst();
     return result.numDeletedRows;
   });
-  return { idempotencyKeys, refreshTokens, rateLimitCounters, outboxRows, inboxRows };
+  return { idempotencyKeys, rateLimitCounters, outboxRows, inboxRows };
 }
 
-async function deleteInBatches(deleteBatch: () => Promise<bigint>): Promise<number> {
+/** Runs a delete of at most CLEANUP_BATCH_SIZE rows until one deletes fewer; returns how many went. */
+export async function deleteInBatches(deleteBatch: () => Promise<bigint>): Promise<number> {
   let total = 0;
   for (;;) {
     const deleted = Number(await deleteBatch());
     total += deleted;
-    if (deleted < BATCH_SIZE) return total;
+    if (deleted < CLEANUP_BATCH_SIZE) return total;
   }
 }
 

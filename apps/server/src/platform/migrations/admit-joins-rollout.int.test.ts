@@ -6,55 +6,81 @@ import { databaseUrl, runAdminQuery } from "../../../test/admin-sql.ts";
 import { createDb, type Db } from "../db.ts";
 import { migrations } from "./index.ts";
 
-// Expand and contract of admit_joins (CONVENTIONS, "Modules"): between the expand and the contract, processes
-// of the previous release (calling admit_joins) and of the new one (admit_joins_v2) serve joins of the same
-// events side by side, and both must keep working and agree.
+// Expand and contract of admit_joins (CONVENTIONS, "Modules"). Each expand adds a function version beside the
+// ones before it, and keeps them until the contract migration of the next release, so a process of the
+// previous release calling its version keeps getting answers in the shape it reads.
 
-const EXPAND = "20261206T0100-admit-joins-v2";
+const V2_EXPAND = "20261206T0100-admit-joins-v2";
+const V3_EXPAND = "20261206T0300-admissions";
+type Version = "admit_joins" | "admit_joins_v2" | "admit_joins_v3";
 
 const adminUrl = inject("adminDatabaseUrl");
 const name = `turnout_t_${randomUUID().replaceAll("-", "").slice(0, 16)}`;
 let db: Db;
 let close: () => Promise<void>;
+let migrator: Migrator;
 
 beforeAll(async () => {
   await runAdminQuery(adminUrl, `CREATE DATABASE ${name}`);
   ({ db, close } = createDb(databaseUrl(adminUrl, name), 2));
+  migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
 });
 afterAll(async () => {
   await close();
   await runAdminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
 });
 
-describe("admit_joins during a rolling deploy", () => {
-  it("after the expand, the old and the new function admit into one event in turn, exactly", async () => {
-    const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
-    const { error } = await migrator.migrateTo(EXPAND);
-    expect(error).toBeUndefined();
-    const eventId = await createEvent(db, 3);
+describe("admit_joins during rolling deploys", () => {
+  let eventId: string;
+
+  it("after the v2 expand, the old and the new function admit into one event in turn, exactly", async () => {
+    expect((await migrator.migrateTo(V2_EXPAND)).error).toBeUndefined();
+    eventId = await createEvent(db, 4);
 
     const old = await admit(db, "admit_joins", eventId, [randomUUID(), randomUUID()]);
-    const current = await admit(db, "admit_joins_v2", eventId, [randomUUID(), randomUUID()]);
+    const current = await admit(db, "admit_joins_v2", eventId, [randomUUID()]);
 
     expect(old).toMatchObject({ is_open: true, confirmed: 2, waitlisted: 0 });
-    expect(current).toMatchObject({ is_open: true, confirmed: 3, waitlisted: 1 });
+    expect(current).toMatchObject({ is_open: true, confirmed: 3, waitlisted: 0 });
     expect(Object.keys(current ?? {}).sort()).toEqual(Object.keys(old ?? {}).sort());
   });
 
-  it("keeps the old function at the latest migration: the contract ships one release after the expand", async () => {
-    const migrator = new Migrator({ db, provider: { getMigrations: () => Promise.resolve(migrations) } });
-    const { error } = await migrator.migrateToLatest();
-    expect(error).toBeUndefined();
+  it("the admissions expand copies every event's counters, and v3 admits on from them, exactly", async () => {
+    expect((await migrator.migrateTo(V3_EXPAND)).error).toBeUndefined();
+    const { rows } = await sql<{ state: string; capacity: number; confirmed: number; waitlisted: number }>`
+      SELECT state, capacity, confirmed, waitlisted FROM admissions WHERE event_id = ${eventId}
+    `.execute(db);
+    expect(rows).toEqual([{ state: "open", capacity: 4, confirmed: 3, waitlisted: 0 }]);
+
+    const next = await admit(db, "admit_joins_v3", eventId, [randomUUID(), randomUUID()]);
+    expect(next).toMatchObject({ state: "open", is_open: true, capacity: 4, confirmed: 4, waitlisted: 1 });
+    const places = await sql<{ status: string; count: number }>`
+      SELECT status, count(*)::int AS count FROM participations WHERE event_id = ${eventId}
+      GROUP BY status ORDER BY status
+    `.execute(db);
+    expect(places.rows).toEqual([
+      { status: "confirmed", count: 4 },
+      { status: "waitlisted", count: 1 },
+    ]);
+  });
+
+  it("keeps v2 answering in its own shape for processes of the previous release", async () => {
+    const previous = await admit(db, "admit_joins_v2", await createEvent(db, 1), [randomUUID()]);
+    expect(previous).toMatchObject({ status: "published", is_open: true, confirmed: 1 });
+  });
+
+  it("keeps every older function at the latest migration: each contract ships one release after its expand", async () => {
+    expect((await migrator.migrateToLatest()).error).toBeUndefined();
     const { rows } = await sql<{ proname: string }>`
       SELECT proname FROM pg_proc WHERE proname LIKE 'admit_joins%' ORDER BY proname
     `.execute(db);
-    expect(rows.map((row) => row.proname)).toEqual(["admit_joins", "admit_joins_v2"]);
+    expect(rows.map((row) => row.proname)).toEqual(["admit_joins", "admit_joins_v2", "admit_joins_v3"]);
   });
 });
 
 async function admit(
   db: Db,
-  fn: "admit_joins" | "admit_joins_v2",
+  fn: Version,
   eventId: string,
   users: string[],
 ): Promise<Record<string, unknown> | null> {
@@ -64,12 +90,13 @@ async function admit(
   return rows[0]?.admission ?? null;
 }
 
+// Inserted as the previous releases did: an events row only (the admissions expand copies it).
 async function createEvent(db: Db, capacity: number): Promise<string> {
   const organizerId = randomUUID();
   const eventId = randomUUID();
   await sql`
     INSERT INTO users (id, email, name, password_hash, role)
-    VALUES (${organizerId}, 'organizer@rollout.test', 'Organizer', 'not-a-hash', 'user')
+    VALUES (${organizerId}, ${`${organizerId}@rollout.test`}, 'Organizer', 'not-a-hash', 'user')
   `.execute(db);
   await sql`
     INSERT INTO events (id, organizer_id, title, starts_at, ends_at, timezone, category, capacity,
