@@ -4,6 +4,7 @@ import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
 import { createDraft, createPublished } from "../../../test/events.support.ts";
+import { findEventAccess } from "./index.ts";
 
 // Who may do what to an event: anonymous, another user, the organizer, a moderator and an admin, against
 // drafts and published events. Drafts someone may not see answer 404 like missing ones, never 403 or 500.
@@ -127,4 +128,32 @@ it("answers 401 for a read with a token that failed, so the client refreshes ins
   });
   expect(garbage.statusCode).toBe(401);
   expect(errorCode(garbage)).toBe("auth.invalid_token");
+});
+
+describe("findEventAccess, the door's answer for other modules", () => {
+  const asActor = (who: CreatedUser | undefined) =>
+    who === undefined ? null : { id: who.user.id, role: who.user.role, sessionId: who.user.id };
+
+  it("agrees with the routes: read 200 is canSee, patch allowed is canManage; nothing for an unknown event", async () => {
+    const draft = await createDraft(t, organizer);
+    const published = await createPublished(t, organizer);
+    for (const caller of CALLERS) {
+      const actor = asActor(callers.get(caller));
+      const onDraft = await findEventAccess(t.deps.db, actor, draft.id);
+      const onPublished = await findEventAccess(t.deps.db, actor, published.id);
+      expect(onDraft, `${caller} on a draft`).toEqual({
+        canSee: ON_DRAFT[caller].read[0] === 200,
+        canManage: ON_DRAFT[caller].patch[0] === 200,
+      });
+      expect(onPublished, `${caller} on a published event`).toEqual({
+        canSee: ON_PUBLISHED[caller].read[0] === 200,
+        canManage: ON_PUBLISHED[caller].patch[0] === 200,
+      });
+    }
+    const unknown = "0193a1b2-0000-7000-8000-000000000000";
+    expect(await findEventAccess(t.deps.db, asActor(callers.get("admin")), unknown)).toEqual({
+      canSee: false,
+      canManage: false,
+    });
+  });
 });
