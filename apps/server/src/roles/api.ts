@@ -50,6 +50,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   registerAuthRoutes(app, deps);
   registerUserRoutes(app, deps);
   registerJobRoutes(app, deps);
+  await deps.storage.registerRoutes(app);
   const caches = createEventReadCaches(deps.config.readCacheMs, deps.clock);
   // A participation change alters the event's counters: its shared page must not outlive it here.
   const forgetEventPage = (eventId: string) => {
