@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { boundedIntParam } from "./numbers.ts";
+import { photoJobPayloadSchemas } from "./photos.ts";
 
 /*
  * Background jobs: every job name and the schema of its payload. A job is sent by one process and run by a
@@ -8,6 +9,7 @@ import { boundedIntParam } from "./numbers.ts";
 export const jobPayloadSchemas = {
   /** Deletes expired idempotency keys and refresh tokens; scheduled every 10 minutes. */
   "maintenance.cleanup": z.object({}),
+  ...photoJobPayloadSchemas,
 } as const;
 
 export type JobName = keyof typeof jobPayloadSchemas;

@@ -130,6 +130,37 @@ export interface ParticipationsTable {
   updated_at: Date;
 }
 
+/** A grant to put one photo's bytes into storage (modules/photos). */
+export interface PhotoUploadsTable {
+  id: string;
+  event_id: string;
+  uploader_id: string;
+  content_type: string;
+  /** int8, read as a number (db.ts). */
+  declared_size: number;
+  filename: string | null;
+  storage_key: string;
+  expires_at: Date;
+  created_at: CreatedAt;
+}
+
+export type PhotoStatus = "processing" | "ready" | "rejected";
+
+/** A completed upload and what processing made of it (modules/photos). */
+export interface PhotosTable {
+  id: string;
+  event_id: string;
+  upload_id: string;
+  uploader_id: string;
+  status: PhotoStatus;
+  width: number | null;
+  height: number | null;
+  full_key: string | null;
+  thumb_key: string | null;
+  rejected_reason: string | null;
+  created_at: Date;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -141,4 +172,6 @@ export interface Database {
   events: EventsTable;
   calendar_feeds: CalendarFeedsTable;
   participations: ParticipationsTable;
+  photo_uploads: PhotoUploadsTable;
+  photos: PhotosTable;
 }

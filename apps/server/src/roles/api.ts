@@ -21,8 +21,11 @@ import {
   registerParticipationRoutes,
   registerTicketRoutes,
 } from "../modules/participation/index.ts";
+import { photosRoutes } from "../modules/photos/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
+
+import { photosOptionsOf } from "./module-options.ts";
 
 const WEB_ROOT = resolve(import.meta.dirname, "../../../web/dist");
 
@@ -66,6 +69,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   registerCalendarRoutes(app, deps, {
     confirmedEventIds: (userId) => listConfirmedEventIds(deps, userId),
   });
+  await app.register(photosRoutes, photosOptionsOf(deps));
 
   return { serveIndex: await registerWebApp(app) };
 }

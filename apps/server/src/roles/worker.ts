@@ -1,7 +1,13 @@
 import type { Deps } from "../deps.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
 import { consumeEventCancellations } from "../modules/participation/index.ts";
+import { startPhotoJobs } from "../modules/photos/index.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
+
+import { photosOptionsOf } from "./module-options.ts";
+
+// sharp runs each image on libuv's threads; two at a time keep both cores of a small machine busy.
+const PHOTO_PROCESSING_CONCURRENCY = 2;
 
 /** The worker role: the outbox relay, domain-event consumers and job handlers. stop() drains them. */
 export async function startWorkerRole(deps: Deps) {
@@ -15,6 +21,7 @@ export async function startWorkerRole(deps: Deps) {
   });
   // Each job this role runs registers its handler (and schedule, if any) here.
   await registerCleanupJob(deps);
+  startPhotoJobs(photosOptionsOf(deps), { concurrency: PHOTO_PROCESSING_CONCURRENCY });
   return {
     async stop() {
       // The relay stops first, so nothing is published to a consumer that has already left.
