@@ -6,3 +6,4 @@ export * from "./jobs.ts";
 export * from "./events.ts";
 export * from "./participation.ts";
 export * from "./photos.ts";
+export * from "./notifications.ts";

@@ -161,6 +161,36 @@ export interface PhotosTable {
   created_at: Date;
 }
 
+/** An organizer's message to an event (modules/notifications). */
+export interface AnnouncementsTable {
+  id: string;
+  event_id: string;
+  author_id: string;
+  message: string;
+  created_at: Date;
+}
+
+export type NotificationKind =
+  | "participation.confirmed"
+  | "participation.promoted"
+  | "event.changed"
+  | "event.cancelled"
+  | "announcement"
+  | "reminder";
+
+/** One in-app notification of one person; one per (person, trigger) (modules/notifications). */
+export interface NotificationsTable {
+  id: string;
+  user_id: string;
+  kind: NotificationKind;
+  event_id: string | null;
+  title: string;
+  body: string;
+  source: string;
+  created_at: Date;
+  read_at: Date | null;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -174,4 +204,6 @@ export interface Database {
   participations: ParticipationsTable;
   photo_uploads: PhotoUploadsTable;
   photos: PhotosTable;
+  announcements: AnnouncementsTable;
+  notifications: NotificationsTable;
 }

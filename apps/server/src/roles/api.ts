@@ -21,11 +21,12 @@ import {
   registerParticipationRoutes,
   registerTicketRoutes,
 } from "../modules/participation/index.ts";
+import { notificationsRoutes } from "../modules/notifications/index.ts";
 import { photosRoutes } from "../modules/photos/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
 
-import { photosOptionsOf } from "./module-options.ts";
+import { notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
 
 const WEB_ROOT = resolve(import.meta.dirname, "../../../web/dist");
 
@@ -70,6 +71,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
     confirmedEventIds: (userId) => listConfirmedEventIds(deps, userId),
   });
   await app.register(photosRoutes, photosOptionsOf(deps));
+  await app.register(notificationsRoutes, notificationsOptionsOf(deps));
 
   return { serveIndex: await registerWebApp(app) };
 }

@@ -1,4 +1,5 @@
 import type { Deps } from "../deps.ts";
+import type { NotificationsOptions } from "../modules/notifications/index.ts";
 import type { PhotosOptions } from "../modules/photos/index.ts";
 
 // The options each module's door takes, built from Deps and config in one place for every role.
@@ -18,4 +19,8 @@ export function photosOptionsOf(deps: Deps): PhotosOptions {
     maxBytes: deps.config.photoMaxBytes,
     publicOrigin: publicOriginOf(deps),
   };
+}
+
+export function notificationsOptionsOf(deps: Deps): NotificationsOptions {
+  return { db: deps.db, clock: deps.clock, bus: deps.bus, log: deps.log };
 }

@@ -10,6 +10,7 @@ import * as replayHeadersAndRetention from "./20261205T2300-replay-headers-and-r
 import * as usersChangedNotify from "./20261205T2300-users-changed-notify.ts";
 import * as admitJoinsV2 from "./20261206T0100-admit-joins-v2.ts";
 import * as photos from "./20261206T0400-photos.ts";
+import * as notifications from "./20261206T0410-notifications.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   "20261205T2300-users-changed-notify": usersChangedNotify,
   "20261206T0100-admit-joins-v2": admitJoinsV2,
   "20261206T0400-photos": photos,
+  "20261206T0410-notifications": notifications,
 };
