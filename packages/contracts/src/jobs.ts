@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { boundedIntParam } from "./numbers.ts";
+import { notificationJobPayloadSchemas } from "./notifications.ts";
 import { photoJobPayloadSchemas } from "./photos.ts";
 
 /*
@@ -10,6 +11,7 @@ export const jobPayloadSchemas = {
   /** Deletes expired idempotency keys and refresh tokens; scheduled every 10 minutes. */
   "maintenance.cleanup": z.object({}),
   ...photoJobPayloadSchemas,
+  ...notificationJobPayloadSchemas,
 } as const;
 
 export type JobName = keyof typeof jobPayloadSchemas;

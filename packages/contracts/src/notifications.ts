@@ -76,3 +76,9 @@ export type AnnouncementPostedData = z.infer<typeof announcementPostedDataSchema
 /** Data of `notification.created.v1`, on the person's channel (`user:<userId>`). */
 export const notificationCreatedDataSchema = z.object({ userId: z.uuid(), notification: notificationSchema });
 export type NotificationCreatedData = z.infer<typeof notificationCreatedDataSchema>;
+
+/** Job payloads of the notifications module (registered in jobs.ts). */
+export const notificationJobPayloadSchemas = {
+  /** Reminds confirmed participants of events starting within 24 hours; scheduled every 5 minutes. */
+  "notifications.reminders": z.object({}),
+} as const;

@@ -22,5 +22,5 @@ export function photosOptionsOf(deps: Deps): PhotosOptions {
 }
 
 export function notificationsOptionsOf(deps: Deps): NotificationsOptions {
-  return { db: deps.db, clock: deps.clock, bus: deps.bus, log: deps.log };
+  return { db: deps.db, clock: deps.clock, bus: deps.bus, log: deps.log, jobs: deps.jobs };
 }

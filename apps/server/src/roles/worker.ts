@@ -1,7 +1,7 @@
 import type { Deps } from "../deps.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
 import { consumeEventCancellations } from "../modules/participation/index.ts";
-import { consumeNotificationTriggers } from "../modules/notifications/index.ts";
+import { consumeNotificationTriggers, startReminders } from "../modules/notifications/index.ts";
 import { startPhotoJobs } from "../modules/photos/index.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
 import { notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
@@ -29,6 +29,7 @@ export async function startWorkerRole(deps: Deps) {
   // Each job this role runs registers its handler (and schedule, if any) here.
   await registerCleanupJob(deps);
   startPhotoJobs(photosOptionsOf(deps), { concurrency: PHOTO_PROCESSING_CONCURRENCY });
+  await startReminders(notificationsOptionsOf(deps));
   return {
     async stop() {
       // The relay stops first, so nothing is published to a consumer that has already left.

@@ -12,3 +12,4 @@ export {
   setEventCounters,
 } from "./events.service.ts";
 export type { AdmissionRecord, EventHooks } from "./events.service.ts";
+export { listEventsStartingBetween } from "./starting-events.ts";

@@ -3,3 +3,4 @@
 export type { NotificationsContext as NotificationsOptions } from "./notifications-context.ts";
 export { notificationsRoutes } from "./notifications.routes.ts";
 export { consumeNotificationTriggers } from "./triggers.consumer.ts";
+export { sendDueReminders, startReminders } from "./reminders.job.ts";
