@@ -95,6 +95,19 @@ const envSchema = z.object({
   TOKEN_SECRET_PREVIOUS: z.string().min(32).optional(),
   TICKET_SECRET: z.string().min(32).optional(),
   URL_SIGNING_SECRET: z.string().min(32).optional(),
+  // Files: on the local disk under DATA_DIR/files unless S3_BUCKET names a bucket of an S3-compatible store.
+  S3_BUCKET: z.string().trim().min(1).optional(),
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().trim().min(1).default("us-east-1"),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: z.stringbool().default(true),
+  PHOTO_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024 * 1024)
+    .default(20 * 1024 * 1024),
 });
 
 export interface Secrets {
@@ -130,8 +143,27 @@ export interface Config {
   outboxRetentionHours: number;
   /** How long public feed and event pages may be served from memory (0 = never; ADR 0004). */
   readCacheMs: number;
+  /** Where uploaded files live: the local disk (DATA_DIR/files) or an S3-compatible bucket. */
+  storage: LocalStorageConfig | S3StorageConfig;
+  /** The largest photo a client may declare (API.md: 20 MiB). */
+  photoMaxBytes: number;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
+}
+
+export interface LocalStorageConfig {
+  driver: "local";
+  root: string;
+}
+
+export interface S3StorageConfig {
+  driver: "s3";
+  endpoint: string | undefined;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
 }
 
 export class ConfigError extends Error {
@@ -164,6 +196,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       .map(([name]) => `${name}: required when DATABASE_URL is set (cluster mode), at least 32 characters`);
     if (missing.length > 0) throw new ConfigError(missing);
   }
+  const storage = storageConfig(e);
+  if (storage instanceof ConfigError) throw storage;
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -187,6 +221,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     outboxPollMs: e.OUTBOX_POLL_MS,
     outboxRetentionHours: e.OUTBOX_RETENTION_HOURS,
     readCacheMs: e.READ_CACHE_MS,
+    storage,
+    photoMaxBytes: e.PHOTO_MAX_BYTES,
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });
+}
+
+function storageConfig(e: z.infer<typeof envSchema>): LocalStorageConfig | S3StorageConfig | ConfigError {
+  if (e.S3_BUCKET === undefined) return { driver: "local", root: resolve(e.DATA_DIR, "files") };
+  if (e.S3_ACCESS_KEY_ID === undefined || e.S3_SECRET_ACCESS_KEY === undefined) {
+    return new ConfigError(["S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: required when S3_BUCKET is set"]);
+  }
+  return {
+    driver: "s3",
+    endpoint: e.S3_ENDPOINT,
+    region: e.S3_REGION,
+    bucket: e.S3_BUCKET,
+    accessKeyId: e.S3_ACCESS_KEY_ID,
+    secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+    forcePathStyle: e.S3_FORCE_PATH_STYLE,
+  };
 }

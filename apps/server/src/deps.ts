@@ -7,6 +7,8 @@ import type { Db } from "./platform/db.ts";
 import { createJobQueue, type JobQueue } from "./platform/jobs/job-queue.ts";
 import type { Logger } from "./platform/logger.ts";
 import { createMetrics, type Metrics } from "./platform/metrics.ts";
+import { createStorage } from "./platform/storage/create-storage.ts";
+import type { Storage } from "./platform/storage/storage.ts";
 
 /** Everything a role or module needs, built once by createDeps (in main.ts or a test) and passed down. */
 export interface Deps {
@@ -20,6 +22,8 @@ export interface Deps {
   log: Logger;
   metrics: Metrics;
   jobs: JobQueue;
+  /** Uploaded files: the local disk or an S3-compatible bucket (config.storage). */
+  storage: Storage;
 }
 
 /** What createDeps starts from: the caller opened the database (and migrated it) and made the logger. */
@@ -56,5 +60,11 @@ export async function createDeps(base: DepsBase, options: CreateDepsOptions): Pr
     ? await connectNatsBus(config.natsUrl, { name: "turnout" })
     : createMemoryBus();
   options.onStop("bus", () => bus.close());
-  return { ...base, log, metrics, jobs, bus, clock: overrides.clock ?? systemClock };
+  const clock = overrides.clock ?? systemClock;
+  const storage = createStorage(config.storage, base.secrets.urlSigningSecret, clock);
+  options.onStop("storage", () => {
+    storage.close();
+    return Promise.resolve();
+  });
+  return { ...base, log, metrics, jobs, bus, clock, storage };
 }

@@ -35,6 +35,11 @@ export const ERROR_CODES = [
   "ticket.invalid",
   "calendar.not_found",
   "resource.version_mismatch",
+  "photo.not_found",
+  "photo.too_large",
+  "photo.unsupported_type",
+  "upload.not_found",
+  "upload.missing",
   "service.unavailable",
   "internal",
 ] as const;

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { boundedIntParam } from "./numbers.ts";
+import { notificationJobPayloadSchemas } from "./notifications.ts";
+import { photoJobPayloadSchemas } from "./photos.ts";
 
 /*
  * Background jobs: every job name and the schema of its payload. A job is sent by one process and run by a
@@ -10,6 +12,8 @@ export const jobPayloadSchemas = {
   "maintenance.cleanup": z.object({}),
   /** Deletes refresh tokens expired over a day ago (the auth module's); every 10 minutes. */
   "auth.token-cleanup": z.object({}),
+  ...photoJobPayloadSchemas,
+  ...notificationJobPayloadSchemas,
 } as const;
 
 export type JobName = keyof typeof jobPayloadSchemas;

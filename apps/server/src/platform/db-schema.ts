@@ -155,6 +155,67 @@ export interface UserNamesView {
   name: string | null;
 }
 
+/** A grant to put one photo's bytes into storage (modules/photos). */
+export interface PhotoUploadsTable {
+  id: string;
+  event_id: string;
+  uploader_id: string;
+  content_type: string;
+  /** int8, read as a number (db.ts). */
+  declared_size: number;
+  filename: string | null;
+  storage_key: string;
+  expires_at: Date;
+  created_at: CreatedAt;
+}
+
+export type PhotoStatus = "processing" | "ready" | "rejected";
+
+/** A completed upload and what processing made of it (modules/photos). */
+export interface PhotosTable {
+  id: string;
+  event_id: string;
+  upload_id: string;
+  uploader_id: string;
+  status: PhotoStatus;
+  width: number | null;
+  height: number | null;
+  full_key: string | null;
+  thumb_key: string | null;
+  rejected_reason: string | null;
+  created_at: Date;
+}
+
+/** An organizer's message to an event (modules/notifications). */
+export interface AnnouncementsTable {
+  id: string;
+  event_id: string;
+  author_id: string;
+  message: string;
+  created_at: Date;
+}
+
+export type NotificationKind =
+  | "participation.confirmed"
+  | "participation.promoted"
+  | "event.changed"
+  | "event.cancelled"
+  | "announcement"
+  | "reminder";
+
+/** One in-app notification of one person; one per (person, trigger) (modules/notifications). */
+export interface NotificationsTable {
+  id: string;
+  user_id: string;
+  kind: NotificationKind;
+  event_id: string | null;
+  title: string;
+  body: string;
+  source: string;
+  created_at: Date;
+  read_at: Date | null;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -168,4 +229,8 @@ export interface Database {
   participations: ParticipationsTable;
   admissions: AdmissionsTable;
   user_names: UserNamesView;
+  photo_uploads: PhotoUploadsTable;
+  photos: PhotosTable;
+  announcements: AnnouncementsTable;
+  notifications: NotificationsTable;
 }

@@ -39,6 +39,11 @@ const STATUS: Record<ErrorCode, number> = {
   "ticket.invalid": 400,
   "calendar.not_found": 404,
   "resource.version_mismatch": 412,
+  "photo.not_found": 404,
+  "photo.too_large": 413,
+  "photo.unsupported_type": 415,
+  "upload.not_found": 404,
+  "upload.missing": 400,
   "service.unavailable": 503,
   internal: 500,
 };

@@ -9,9 +9,12 @@ import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import type { Deps } from "../deps.ts";
 import { authRoutes, requireRole } from "../modules/auth/index.ts";
 import { createEventReadCaches, eventRoutes, participantEventRoutes } from "../modules/events/index.ts";
+import { notificationsRoutes } from "../modules/notifications/index.ts";
 import { participationRoutes } from "../modules/participation/index.ts";
+import { photosRoutes } from "../modules/photos/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { jobAdminRoutes } from "../platform/jobs/jobs.routes.ts";
+import { notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
 
 const WEB_ROOT = resolve(import.meta.dirname, "../../../web/dist");
 
@@ -42,6 +45,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
     jobs: deps.jobs,
     requireAdmin: (request) => requireRole(request, "admin"),
   });
+  await deps.storage.registerRoutes(app);
   const caches = createEventReadCaches(deps.config.readCacheMs, deps.clock);
   await app.register(eventRoutes, { deps, caches });
   // A participation change alters the event's counters: its shared page must not outlive it here.
@@ -52,6 +56,8 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
     },
   });
   await app.register(participantEventRoutes, { deps });
+  await app.register(photosRoutes, photosOptionsOf(deps));
+  await app.register(notificationsRoutes, notificationsOptionsOf(deps));
 
   return { serveIndex: await registerWebApp(app) };
 }

@@ -1,8 +1,14 @@
 import type { Deps } from "../deps.ts";
 import { startTokenCleanup } from "../modules/auth/index.ts";
+import { consumeNotificationTriggers, startReminders } from "../modules/notifications/index.ts";
 import { consumeEventCancellations } from "../modules/participation/index.ts";
+import { startPhotoJobs } from "../modules/photos/index.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
+import { notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
+
+// sharp runs each image on libuv's threads; two at a time keep both cores of a small machine busy.
+const PHOTO_PROCESSING_CONCURRENCY = 2;
 
 /** The worker role: the outbox relay, domain-event consumers and job handlers. stop() drains them. */
 export async function startWorkerRole(deps: Deps) {
@@ -10,18 +16,28 @@ export async function startWorkerRole(deps: Deps) {
   // consumers bound at that moment, so a row relayed before its consumer bound would be marked sent with
   // nobody having applied it, and lost if the process died before the late consumer caught up.
   const eventCancellations = await consumeEventCancellations(deps);
+  const notificationTriggers = await consumeNotificationTriggers(notificationsOptionsOf(deps)).catch(
+    async (error: unknown) => {
+      await eventCancellations.unsubscribe();
+      throw error;
+    },
+  );
   const relay = await startOutboxRelay(deps).catch(async (error: unknown) => {
     await eventCancellations.unsubscribe();
+    await notificationTriggers.unsubscribe();
     throw error;
   });
   // Each job this role runs registers its handler (and schedule, if any) here.
   await registerCleanupJob(deps);
   await startTokenCleanup(deps);
+  startPhotoJobs(photosOptionsOf(deps), { concurrency: PHOTO_PROCESSING_CONCURRENCY });
+  await startReminders(notificationsOptionsOf(deps));
   return {
     async stop() {
       // The relay stops first, so nothing is published to a consumer that has already left.
       await relay.stop();
       await eventCancellations.unsubscribe();
+      await notificationTriggers.unsubscribe();
       await deps.jobs.stopWorking();
     },
   };

@@ -70,6 +70,12 @@ export async function findEventAccess(
   return { canSee: canSeeEvent(actor, event), canManage: canManageEvent(actor, event) };
 }
 
+/** For other modules (photos, notifications): the events with these ids, drafts included, by id. */
+export async function findEventsByIds(deps: EventsDeps, ids: readonly string[]): Promise<Map<string, Event>> {
+  const views = await toEventViews(deps.db, await repo.findEvents(deps.db, ids), deps.clock.now());
+  return new Map(views.map((event) => [event.id, event]));
+}
+
 /** The event, if the caller may see it (drafts: organizer and moderators+); else 404 event.not_found. */
 export async function getEvent(deps: EventsDeps, actor: AuthUser | null, id: string): Promise<Event> {
   const record = await repo.findEvent(deps.db, id);

@@ -5,5 +5,12 @@ export { eventRoutes, participantEventRoutes } from "./events.plugin.ts";
 export type { EventRoutesOptions, ParticipantEventRoutesOptions } from "./events.plugin.ts";
 export { createEventReadCaches } from "./events.routes.ts";
 export type { EventReadCaches } from "./events.routes.ts";
-export { cancelEvent, createEvent, findEventAccess, publishEvent } from "./events.service.ts";
+export {
+  cancelEvent,
+  createEvent,
+  findEventAccess,
+  findEventsByIds,
+  publishEvent,
+} from "./events.service.ts";
 export type { EventAccess } from "./events.service.ts";
+export { listEventsStartingBetween } from "./starting-events.ts";

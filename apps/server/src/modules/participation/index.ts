@@ -15,3 +15,4 @@ export { listMyParticipations } from "./participant-lists.service.ts";
 export { participationRoutes } from "./participation.plugin.ts";
 export type { ParticipationRoutesOptions } from "./participation.plugin.ts";
 export { listConfirmedEventIds } from "./participation.service.ts";
+export { findParticipationStatus, listParticipantIds } from "./participant-queries.ts";

@@ -11,6 +11,8 @@ import * as usersChangedNotify from "./20261205T2300-users-changed-notify.ts";
 import * as admitJoinsV2 from "./20261206T0100-admit-joins-v2.ts";
 import * as admissions from "./20261206T0300-admissions.ts";
 import * as userNames from "./20261206T0310-user-names.ts";
+import * as photos from "./20261206T0400-photos.ts";
+import * as notifications from "./20261206T0410-notifications.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +28,6 @@ export const migrations: Record<string, Migration> = {
   "20261206T0100-admit-joins-v2": admitJoinsV2,
   "20261206T0300-admissions": admissions,
   "20261206T0310-user-names": userNames,
+  "20261206T0400-photos": photos,
+  "20261206T0410-notifications": notifications,
 };
