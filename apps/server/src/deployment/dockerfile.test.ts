@@ -70,6 +70,18 @@ describe("Dockerfile", () => {
     expect(new Set(froms)).toEqual(new Set(["${NODE_IMAGE}"]));
   });
 
+  it("is the Node major CI runs the unit and integration tiers on (.ci/run)", () => {
+    const major = /^NODE_IMAGE=node:(\d+)-/.exec(only("ARG", instructions))?.[1];
+    const ci = readFileSync(resolve(REPO_ROOT, ".ci/run"), "utf8");
+    expect(ci).toContain(`npx -y node@${major} -p process.execPath`);
+    expect(ci).toMatch(
+      /PATH="\$image_node_bin:\$PATH" node node_modules\/vitest\/vitest\.mjs run --project unit/,
+    );
+    expect(ci).toMatch(
+      /PATH="\$image_node_bin:\$PATH" node node_modules\/vitest\/vitest\.mjs run --project int/,
+    );
+  });
+
   it("runs as an unprivileged user that owns the DATA_DIR volume", () => {
     const user = only("USER");
     expect(user).not.toMatch(/^(root|0)(:|$)/);
