@@ -50,6 +50,11 @@ const START_TIMEOUT_MS = 60_000;
 const PORT_ATTEMPTS = 5;
 const RESTART_BACKOFF: BackoffPolicy = { firstMs: 200, maxMs: 5_000 };
 
+/** The URL of the `postgres` database of an embedded cluster listening on `port` (backups reach a running one so). */
+export function embeddedPostgresUrl(port: number): string {
+  return `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
+}
+
 /** Starts (initialising on first use) and supervises a private PostgreSQL cluster whose files live in `dataDir`. */
 export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedPostgresHandle> {
   const { dataDir, onLog = () => undefined, onEvent = () => undefined } = options;
@@ -59,7 +64,7 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedP
 
   let server = await startOnSomePort(dataDir, options.port, ids, onLog);
   const port = server.port;
-  const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const url = embeddedPostgresUrl(port);
   let hasStopBegun = false;
   // A function, not the variable: it changes while the supervisor awaits, which narrowing cannot see.
   const isStopping = () => hasStopBegun;
@@ -245,7 +250,7 @@ async function startServer(
       resolve({ code, signal });
     });
   });
-  const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
+  const url = embeddedPostgresUrl(port);
   const ready = await waitUntilAccepting(url, output.sawReadyLine, () => hasExited);
   if (ready === "exited") {
     // The output's last lines may still be in the pipe when the exit is seen.
