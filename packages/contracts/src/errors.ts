@@ -35,6 +35,8 @@ export const ERROR_CODES = [
   "ticket.invalid",
   "calendar.not_found",
   "resource.version_mismatch",
+  "source.invalid_key",
+  "source.not_found",
   "service.unavailable",
   "internal",
 ] as const;

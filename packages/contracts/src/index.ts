@@ -5,3 +5,4 @@ export * from "./auth.ts";
 export * from "./jobs.ts";
 export * from "./events.ts";
 export * from "./participation.ts";
+export * from "./interactions.ts";

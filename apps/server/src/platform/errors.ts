@@ -39,6 +39,8 @@ const STATUS: Record<ErrorCode, number> = {
   "ticket.invalid": 400,
   "calendar.not_found": 404,
   "resource.version_mismatch": 412,
+  "source.invalid_key": 401,
+  "source.not_found": 404,
   "service.unavailable": 503,
   internal: 500,
 };
