@@ -21,6 +21,7 @@ import {
   registerParticipationRoutes,
   registerTicketRoutes,
 } from "../modules/participation/index.ts";
+import { sourcesRoutes } from "../modules/interactions/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
 
@@ -65,6 +66,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   registerCalendarRoutes(app, deps, {
     confirmedEventIds: (userId) => listConfirmedEventIds(deps, userId),
   });
+  await app.register(sourcesRoutes, { db: deps.db, clock: deps.clock });
 
   return { serveIndex: await registerWebApp(app) };
 }
