@@ -1,5 +1,6 @@
 import type { Deps } from "../deps.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
+import { startInteractionProcessor } from "../modules/interactions/index.ts";
 import { consumeEventCancellations } from "../modules/participation/index.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
 
@@ -15,8 +16,10 @@ export async function startWorkerRole(deps: Deps) {
   });
   // Each job this role runs registers its handler (and schedule, if any) here.
   await registerCleanupJob(deps);
+  const interactionProcessor = await startInteractionProcessor(deps);
   return {
     async stop() {
+      await interactionProcessor.stop();
       // The relay stops first, so nothing is published to a consumer that has already left.
       await relay.stop();
       await eventCancellations.unsubscribe();
