@@ -21,7 +21,9 @@ export { maintainPartitions } from "./processor.ts";
  * Starts the interaction processor of the worker role on a pool and a stream connection of its own; stop()
  * finishes the load under way, then closes both.
  */
-export async function startInteractionProcessor(deps: Deps): Promise<Processor> {
+export async function startInteractionProcessor(
+  deps: Pick<Deps, "config" | "db" | "databaseUrl" | "log" | "metrics" | "clock">,
+): Promise<Processor> {
   const { analytics } = deps.config;
   const { pool, close: closePool } = createDb(deps.databaseUrl, { maxConnections: 2 });
   const stream = await openInteractionStream({

@@ -28,7 +28,8 @@ const CONSUMER_NAME = "interaction-processor";
 // NATS refuses messages past max_payload (1 MiB by default); a request's batch is split below that.
 const MESSAGE_MAX_BYTES = 512 * 1024;
 const BACKLOG_SAMPLE_MS = 500;
-const ACK_WAIT_MS = 60_000;
+// A batch taken by a processor that died is given to another after this; a live one extends it while it loads.
+const ACK_WAIT_MS = 10_000;
 
 /** A batch appended by one collector request (or a part of one): the unit the processor loads. */
 export interface StreamBatch {
@@ -155,7 +156,13 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
       for await (const message of messages) taken.push(message);
       if (taken.length === 0) return 0;
       const batches = taken.map((message) => decodeBatch(message.string()));
-      const client = await pool.connect();
+      const keepAlive = setInterval(() => {
+        for (const message of taken) message.working();
+      }, ACK_WAIT_MS / 3);
+      const client = await pool.connect().catch((error: unknown) => {
+        clearInterval(keepAlive);
+        throw error;
+      });
       try {
         await client.query("BEGIN");
         await load(client, batches);
@@ -165,6 +172,7 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
         for (const message of taken) message.nak(1_000);
         throw error;
       } finally {
+        clearInterval(keepAlive);
         client.release();
       }
       // Acknowledged only after the commit: a crash between the two redelivers, and the id dedupes it.
