@@ -42,6 +42,11 @@ export const collectorRoutes: FastifyPluginCallback<CollectorOptions> = (app, op
   // navigator.sendBeacon can only send text/plain (without a CORS preflight): read it as JSON.
   installJsonBodyParser(app, "text/plain");
   app.setValidatorCompiler(validateBatchShape);
+  // Trackers run on other sites: their text/plain POSTs need no preflight, but reading the answer needs this.
+  app.addHook("onRequest", (_request, reply, done) => {
+    void reply.header("access-control-allow-origin", "*");
+    done();
+  });
   const collect = createCollect(options);
 
   api.post(
