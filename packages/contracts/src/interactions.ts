@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { boundedIntParam } from "./numbers.ts";
 
 /*
  * Interactions (API.md "Interactions (analytics)"): what the tracker SDK, Segment-compatible SDKs and the
@@ -109,3 +110,108 @@ export const analyticsTickSchema = z.object({
 });
 export type AnalyticsTick = z.infer<typeof analyticsTickSchema>;
 export const ANALYTICS_TICK_EVENT = "analytics.tick.v1";
+
+// ---- Queries (API.md "Interactions (analytics) — queries") ----------------------------------------------
+
+const FIRST_INSTANT = Date.parse("1000-01-01T00:00:00Z");
+const LAST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+const analyticsInstantSchema = z.iso.datetime({ offset: true }).pipe(
+  z.string().refine((value) => {
+    const time = Date.parse(value);
+    return time >= FIRST_INSTANT && time <= LAST_INSTANT;
+  }, "must fall between the years 1000 and 9999 (UTC)"),
+);
+
+/** Every analytics query: a time range (default: the last 24 hours) and, for organizers, their event. */
+const rangeQuery = {
+  from: analyticsInstantSchema.optional(),
+  to: analyticsInstantSchema.optional(),
+  eventId: z.uuid().optional(),
+};
+
+export const interactionListQuerySchema = z.object({
+  ...rangeQuery,
+  source: z.uuid().optional(),
+  type: z.enum(INTERACTION_TYPES).optional(),
+  name: z.string().min(1).max(200).optional(),
+  path: z.string().min(1).max(2_000).optional(),
+  userId: z.string().min(1).max(200).optional(),
+  sessionId: z.string().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(500).optional(),
+  limit: boundedIntParam(1, 100).default(20),
+});
+export type InteractionListQuery = z.infer<typeof interactionListQuerySchema>;
+
+/** An interaction as the query API shows it. */
+export const storedInteractionSchema = z.object({
+  id: z.string(),
+  sourceId: z.string(),
+  type: z.enum(INTERACTION_TYPES),
+  name: z.string().nullable(),
+  timestamp: z.string(),
+  receivedAt: z.string(),
+  anonymousId: z.string(),
+  userId: z.string().nullable(),
+  sessionId: z.string().nullable(),
+  eventId: z.string().nullable(),
+  path: z.string().nullable(),
+  referrer: z.string().nullable(),
+  properties: z.record(z.string(), z.unknown()).nullable(),
+  device: z.string(),
+  browser: z.string(),
+  os: z.string(),
+  country: z.string().nullable(),
+});
+export type StoredInteraction = z.infer<typeof storedInteractionSchema>;
+
+export const interactionPageSchema = z.object({
+  items: z.array(storedInteractionSchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const TIMESERIES_METRICS = ["interactions", "pageviews", "visitors", "sessions"] as const;
+export const TIMESERIES_INTERVALS = ["minute", "hour", "day"] as const;
+export const timeseriesQuerySchema = z.object({
+  ...rangeQuery,
+  metric: z.enum(TIMESERIES_METRICS).default("interactions"),
+  interval: z.enum(TIMESERIES_INTERVALS).default("hour"),
+});
+export type TimeseriesQuery = z.infer<typeof timeseriesQuerySchema>;
+export const timeseriesSchema = z.object({
+  metric: z.enum(TIMESERIES_METRICS),
+  interval: z.enum(TIMESERIES_INTERVALS),
+  points: z.array(z.object({ t: z.string(), value: z.number().int() })),
+});
+
+export const TOP_DIMENSIONS = ["path", "name", "referrer", "country", "device"] as const;
+export const topQuerySchema = z.object({
+  ...rangeQuery,
+  dimension: z.enum(TOP_DIMENSIONS),
+  limit: boundedIntParam(1, 100).default(10),
+});
+export type TopQuery = z.infer<typeof topQuerySchema>;
+export const topSchema = z.object({
+  dimension: z.enum(TOP_DIMENSIONS),
+  items: z.array(z.object({ value: z.string(), count: z.number().int() })),
+});
+
+/** A funnel step: `page:<path pattern>` (`:name` matches one segment) or `track:<name>`. */
+export const FUNNEL_STEP = /^(page:\/[^,]{0,500}|track:[^,]{1,200})$/;
+export const funnelQuerySchema = z.object({
+  ...rangeQuery,
+  steps: z
+    .string()
+    .max(5_000)
+    .transform((value) => value.split(","))
+    .pipe(z.array(z.string().regex(FUNNEL_STEP, "each step is page:/path or track:name")).min(2).max(10)),
+});
+export type FunnelQuery = z.infer<typeof funnelQuerySchema>;
+export const funnelSchema = z.object({
+  steps: z.array(z.object({ step: z.string(), count: z.number().int(), conversion: z.number() })),
+});
+
+export const liveQuerySchema = z.object({ eventId: z.uuid().optional() });
+export const liveSchema = z.object({
+  visitorsNow: z.number().int(),
+  perMinute: z.array(z.object({ t: z.string(), count: z.number().int() })),
+});

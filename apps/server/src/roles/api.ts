@@ -9,7 +9,9 @@ import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import type { Deps } from "../deps.ts";
 import { registerAuthRoutes, registerUserRoutes } from "../modules/auth/index.ts";
 import {
+  canManageEvent,
   createEventReadCaches,
+  findEventsByIds,
   registerCalendarRoutes,
   registerEventRoutes,
 } from "../modules/events/index.ts";
@@ -21,7 +23,7 @@ import {
   registerParticipationRoutes,
   registerTicketRoutes,
 } from "../modules/participation/index.ts";
-import { sourcesRoutes } from "../modules/interactions/index.ts";
+import { analyticsRoutes, sourcesRoutes } from "../modules/interactions/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { registerJobRoutes } from "../platform/jobs/jobs.routes.ts";
 
@@ -67,6 +69,16 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
     confirmedEventIds: (userId) => listConfirmedEventIds(deps, userId),
   });
   await app.register(sourcesRoutes, { db: deps.db, clock: deps.clock });
+  await app.register(analyticsRoutes, {
+    db: deps.db,
+    clock: deps.clock,
+    canQueryEvent: async (user, eventId) => {
+      const event = (await findEventsByIds(deps, [eventId])).get(eventId);
+      return (
+        event !== undefined && canManageEvent(user, { status: event.status, organizerId: event.organizer.id })
+      );
+    },
+  });
 
   return { serveIndex: await registerWebApp(app) };
 }

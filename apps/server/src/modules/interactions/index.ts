@@ -53,3 +53,6 @@ export async function startInteractionProcessor(
     },
   };
 }
+export { analyticsRoutes } from "./analytics.routes.ts";
+export type { AnalyticsOptions } from "./analytics.routes.ts";
+export { computeAnalyticsTick } from "./analytics.repo.ts";
