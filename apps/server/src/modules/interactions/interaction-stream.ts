@@ -163,6 +163,7 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
         clearInterval(keepAlive);
         throw error;
       });
+      client.on("error", ignoreSessionError);
       try {
         await client.query("BEGIN");
         await load(client, batches);
@@ -173,6 +174,7 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
         throw error;
       } finally {
         clearInterval(keepAlive);
+        client.off("error", ignoreSessionError);
         client.release();
       }
       // Acknowledged only after the commit: a crash between the two redelivers, and the id dedupes it.
@@ -262,6 +264,8 @@ function openPostgresStream(options: StreamOptions): InteractionStream {
     backlog: () => sampler.value(),
     async processNext(pool, load, max, waitMs) {
       const client = await pool.connect();
+      client.on("error", ignoreSessionError);
+      let isEmpty = false;
       try {
         await client.query("BEGIN");
         // SKIP LOCKED: two processors take different batches; each deletes what it loaded, in its transaction.
@@ -271,7 +275,7 @@ function openPostgresStream(options: StreamOptions): InteractionStream {
         );
         if (rows.length === 0) {
           await client.query("COMMIT");
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
+          isEmpty = true;
           return 0;
         }
         await load(
@@ -287,9 +291,18 @@ function openPostgresStream(options: StreamOptions): InteractionStream {
         await client.query("ROLLBACK").catch(() => undefined);
         throw error;
       } finally {
+        client.off("error", ignoreSessionError);
         client.release();
+        // Waits with the session back in the pool, not held idle in it.
+        if (isEmpty) await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
     },
     close: () => sampler.stop(),
   };
+}
+
+// A session lost while checked out (PostgreSQL restarted) also fails the query under way, which the caller
+// handles; without a listener the client's 'error' event would end the process.
+function ignoreSessionError(): void {
+  // Handled through the failed query.
 }

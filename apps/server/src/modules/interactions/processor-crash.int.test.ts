@@ -7,6 +7,7 @@ import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../../../test/database.ts";
 import { deleteNatsStream, shouldRunNatsTests, TEST_NATS_URL } from "../../../test/nats.ts";
+import { createDb } from "../../platform/db.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { BUILTIN_SOURCE_ID, openInteractionStream } from "./index.ts";
 
@@ -92,11 +93,14 @@ describe.each(modes)("$mode", ({ nats }) => {
         ...(nats ? { NATS_URL: TEST_NATS_URL } : {}),
       };
 
+      // A pool without the serving watchdog: on a loaded machine a slow ping must not fail the appends.
+      const appendDb = createDb(database.url, 2);
+      cleanups.push(() => appendDb.close());
       const stream = await openInteractionStream({
         natsUrl: nats ? TEST_NATS_URL : undefined,
         streamName,
         maxBacklog: 1_000_000,
-        db: database.db,
+        db: appendDb.db,
         log: createLogger("silent"),
       });
       cleanups.push(() => stream.close());
