@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "./deps.ts";
 import { checkAuthBeforeValidation, installAuth, requestRateLimitKey } from "./modules/auth/index.ts";
+import { isCollectorRequest } from "./modules/interactions/index.ts";
 import { DOCUMENT_CSP_DIRECTIVES } from "./platform/content-security-policy.ts";
 import { withDeadline } from "./platform/deadline.ts";
 import { installDrain } from "./platform/drain.ts";
@@ -17,6 +18,7 @@ import { installHttpMetrics } from "./platform/metrics.ts";
 import { installRequestRateLimit } from "./platform/rate-limit.ts";
 import { installJsonBodyParser, validateRequestPart } from "./platform/validation.ts";
 import { registerApiRole } from "./roles/api.ts";
+import { registerCollectorRole } from "./roles/collector.ts";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -54,7 +56,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   checkAuthBeforeValidation(app);
   installRequestRateLimit(
     app,
-    { max: deps.config.rateLimits.requests, clock: deps.clock },
+    { max: deps.config.rateLimits.requests, clock: deps.clock, isExempt: isCollectorRequest },
     requestRateLimitKey,
   );
 
@@ -70,6 +72,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   );
 
   const web = deps.config.roles.has("api") ? await registerApiRole(app, deps) : undefined;
+  // After the api role, whose OpenAPI document lists the routes registered from then on.
+  if (deps.config.roles.has("collector")) await registerCollectorRole(app, deps);
   installNotFoundHandler(app, web?.serveIndex);
   return app;
 }

@@ -13,7 +13,18 @@ describe("loadConfig", () => {
     expect(config.isEmbedded).toBe(true);
     expect(config.port).toBe(3000);
     expect([...config.roles]).toEqual(["api", "realtime", "collector", "worker"]);
-    expect(config.rateLimits).toEqual({ loginFailures: 10, registrations: 100, requests: 1200 });
+    expect(config.rateLimits).toEqual({
+      loginFailures: 10,
+      registrations: 100,
+      requests: 1200,
+      collectPerSource: 600_000,
+    });
+    expect(config.analytics).toEqual({
+      retentionDays: 90,
+      maxBacklogBatches: 20_000,
+      sourcesRefreshMs: 1000,
+      streamName: "interactions",
+    });
     expect(Object.isFrozen(config)).toBe(true);
   });
 

@@ -86,9 +86,17 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_FAILURES: count(10),
   RATE_LIMIT_REGISTRATIONS: count(100),
   RATE_LIMIT_REQUESTS: count(1200),
+  RATE_LIMIT_COLLECT: count(600_000),
   OUTBOX_POLL_MS: z.coerce.number().int().min(10).default(1000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().int().min(1).max(8760).default(72),
   READ_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  ANALYTICS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  COLLECTOR_MAX_BACKLOG: z.coerce.number().int().min(1).default(20_000),
+  SOURCES_REFRESH_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  INTERACTIONS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, - and _ only")
+    .default("interactions"),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
   // The key TOKEN_SECRET replaced: its access tokens stay valid until they expire (at most 15 minutes).
@@ -137,7 +145,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** Which X-Forwarded-* hops to believe for the client address and protocol (Fastify's trustProxy). */
   trustProxy: TrustProxy;
-  rateLimits: { loginFailures: number; registrations: number; requests: number };
+  /** `collectPerSource`: collector requests per source per minute, in place of `requests` on those routes. */
+  rateLimits: { loginFailures: number; registrations: number; requests: number; collectPerSource: number };
   outboxPollMs: number;
   /** How long sent outbox rows (and the inbox records deduplicating them) are kept: resume replays them. */
   outboxRetentionHours: number;
@@ -147,6 +156,16 @@ export interface Config {
   storage: LocalStorageConfig | S3StorageConfig;
   /** The largest photo a client may declare (API.md: 20 MiB). */
   photoMaxBytes: number;
+  analytics: {
+    /** Days of raw interactions kept; older day partitions are dropped. */
+    retentionDays: number;
+    /** Batches waiting in the interaction stream beyond which the collector answers 429. */
+    maxBacklogBatches: number;
+    /** How often a collector re-reads the write keys (a revoked key works at most this long elsewhere). */
+    sourcesRefreshMs: number;
+    /** The JetStream stream (and subject prefix) of interactions in cluster mode. */
+    streamName: string;
+  };
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -217,12 +236,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       loginFailures: e.RATE_LIMIT_LOGIN_FAILURES,
       registrations: e.RATE_LIMIT_REGISTRATIONS,
       requests: e.RATE_LIMIT_REQUESTS,
+      collectPerSource: e.RATE_LIMIT_COLLECT,
     },
     outboxPollMs: e.OUTBOX_POLL_MS,
     outboxRetentionHours: e.OUTBOX_RETENTION_HOURS,
     readCacheMs: e.READ_CACHE_MS,
     storage,
     photoMaxBytes: e.PHOTO_MAX_BYTES,
+    analytics: {
+      retentionDays: e.ANALYTICS_RETENTION_DAYS,
+      maxBacklogBatches: e.COLLECTOR_MAX_BACKLOG,
+      sourcesRefreshMs: e.SOURCES_REFRESH_MS,
+      streamName: e.INTERACTIONS_STREAM,
+    },
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });
 }

@@ -40,6 +40,8 @@ export const ERROR_CODES = [
   "photo.unsupported_type",
   "upload.not_found",
   "upload.missing",
+  "source.invalid_key",
+  "source.not_found",
   "service.unavailable",
   "internal",
 ] as const;

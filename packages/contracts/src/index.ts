@@ -7,3 +7,4 @@ export * from "./events.ts";
 export * from "./participation.ts";
 export * from "./photos.ts";
 export * from "./notifications.ts";
+export * from "./interactions.ts";

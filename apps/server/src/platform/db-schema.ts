@@ -216,6 +216,50 @@ export interface NotificationsTable {
   read_at: Date | null;
 }
 
+export interface SourcesTable {
+  id: string;
+  name: string;
+  write_key: string;
+  is_builtin: Generated<boolean>;
+  created_at: CreatedAt;
+  revoked_at: Date | null;
+}
+
+export interface InteractionBatchesTable {
+  seq: Generated<number>;
+  items: unknown;
+  created_at: CreatedAt;
+}
+
+export interface InteractionsTable {
+  source_id: string;
+  id: string;
+  type: string;
+  name: string | null;
+  timestamp: Date;
+  received_at: Date;
+  anonymous_id: string;
+  user_id: string | null;
+  session_id: string | null;
+  event_id: string | null;
+  path: string | null;
+  referrer: string | null;
+  properties: unknown;
+  context: unknown;
+  ip: string | null;
+  device: string;
+  browser: string;
+  os: string;
+  country: string | null;
+}
+
+export interface InteractionsDeadTable {
+  seq: Generated<number>;
+  item: unknown;
+  error: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -233,4 +277,8 @@ export interface Database {
   photos: PhotosTable;
   announcements: AnnouncementsTable;
   notifications: NotificationsTable;
+  sources: SourcesTable;
+  interaction_batches: InteractionBatchesTable;
+  interactions: InteractionsTable;
+  interactions_dead: InteractionsDeadTable;
 }

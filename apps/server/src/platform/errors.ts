@@ -44,6 +44,8 @@ const STATUS: Record<ErrorCode, number> = {
   "photo.unsupported_type": 415,
   "upload.not_found": 404,
   "upload.missing": 400,
+  "source.invalid_key": 401,
+  "source.not_found": 404,
   "service.unavailable": 503,
   internal: 500,
 };

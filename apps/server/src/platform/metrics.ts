@@ -41,7 +41,13 @@ export function createMetrics() {
     labelNames: ["outcome"] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, outboxBacklog, jobStats, jobQueueDepth, jobsDead, joins };
+  const interactions = new Counter({
+    name: "interactions_total",
+    help: "Interactions by stage: accepted (202 by a collector), rejected (invalid item), loaded (stored by the processor), dead (dead-lettered)",
+    labelNames: ["stage"] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, outboxBacklog, jobStats, jobQueueDepth, jobsDead, joins, interactions };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
 

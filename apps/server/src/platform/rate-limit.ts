@@ -86,6 +86,8 @@ export interface RequestRateLimitOptions {
   clock: Clock;
   /** Callers tracked by name per window (DEFAULT_MAX_TRACKED_KEYS). */
   maxKeys?: number;
+  /** Requests limited otherwise (the collector's, per source), which this limit leaves alone. */
+  isExempt?: (request: FastifyRequest) => boolean;
 }
 
 /**
@@ -97,13 +99,13 @@ export interface RequestRateLimitOptions {
  */
 export function installRequestRateLimit(
   app: FastifyInstance,
-  { max, clock, maxKeys = DEFAULT_MAX_TRACKED_KEYS }: RequestRateLimitOptions,
+  { max, clock, maxKeys = DEFAULT_MAX_TRACKED_KEYS, isExempt }: RequestRateLimitOptions,
   keyOf: (request: FastifyRequest) => string,
 ): WindowCounter | undefined {
   if (max === 0) return undefined;
   const counter = createWindowCounter({ windowMs: WINDOW_MS, maxKeys });
   app.addHook("onRequest", (request, _reply, done) => {
-    if (UNLIMITED_PATHS.has(request.url.split("?", 1)[0] ?? "")) {
+    if (UNLIMITED_PATHS.has(request.url.split("?", 1)[0] ?? "") || isExempt?.(request) === true) {
       done();
       return;
     }

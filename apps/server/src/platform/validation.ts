@@ -56,12 +56,13 @@ export const MAX_JSON_DEPTH = 64;
 /**
  * Fastify's own JSON parser (which refuses `__proto__` and `constructor.prototype` keys, as by default), refusing
  * bodies nested deeper than MAX_JSON_DEPTH with 400 request.malformed: a deep body would otherwise overflow the
- * stack of the first code that walks it (hashing for idempotency, validation).
+ * stack of the first code that walks it (hashing for idempotency, validation). Another `contentType` reads that
+ * type as JSON too (the collector's text/plain, which navigator.sendBeacon sends).
  */
-export function installJsonBodyParser(app: FastifyInstance): void {
+export function installJsonBodyParser(app: FastifyInstance, contentType = "application/json"): void {
   const parseJson = app.getDefaultJsonParser("error", "error");
-  app.removeContentTypeParser("application/json");
-  app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+  app.removeContentTypeParser(contentType);
+  app.addContentTypeParser(contentType, { parseAs: "string" }, (request, body, done) => {
     const text = typeof body === "string" ? body : body.toString("utf8");
     void parseJson(request, text, (error: Error | null, value?: unknown) => {
       if (error !== null) done(error);

@@ -8,10 +8,16 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { jsonSchemaTransform } from "fastify-type-provider-zod";
 import type { Deps } from "../deps.ts";
 import { authRoutes, requireRole } from "../modules/auth/index.ts";
-import { createEventReadCaches, eventRoutes, participantEventRoutes } from "../modules/events/index.ts";
+import {
+  createEventReadCaches,
+  eventRoutes,
+  findEventAccess,
+  participantEventRoutes,
+} from "../modules/events/index.ts";
 import { notificationsRoutes } from "../modules/notifications/index.ts";
 import { participationRoutes } from "../modules/participation/index.ts";
 import { photosRoutes } from "../modules/photos/index.ts";
+import { analyticsRoutes, sourcesRoutes } from "../modules/interactions/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { jobAdminRoutes } from "../platform/jobs/jobs.routes.ts";
 import { notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
@@ -58,6 +64,12 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   await app.register(participantEventRoutes, { deps });
   await app.register(photosRoutes, photosOptionsOf(deps));
   await app.register(notificationsRoutes, notificationsOptionsOf(deps));
+  await app.register(sourcesRoutes, { db: deps.db, clock: deps.clock });
+  await app.register(analyticsRoutes, {
+    db: deps.db,
+    clock: deps.clock,
+    canQueryEvent: async (user, eventId) => (await findEventAccess(deps.db, user, eventId)).canManage,
+  });
 
   return { serveIndex: await registerWebApp(app) };
 }

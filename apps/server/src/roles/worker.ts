@@ -1,6 +1,7 @@
 import type { Deps } from "../deps.ts";
 import { startTokenCleanup } from "../modules/auth/index.ts";
 import { consumeNotificationTriggers, startReminders } from "../modules/notifications/index.ts";
+import { startInteractionProcessor } from "../modules/interactions/index.ts";
 import { consumeEventCancellations } from "../modules/participation/index.ts";
 import { startPhotoJobs } from "../modules/photos/index.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
@@ -32,8 +33,10 @@ export async function startWorkerRole(deps: Deps) {
   await startTokenCleanup(deps);
   startPhotoJobs(photosOptionsOf(deps), { concurrency: PHOTO_PROCESSING_CONCURRENCY });
   await startReminders(notificationsOptionsOf(deps));
+  const interactionProcessor = await startInteractionProcessor(deps);
   return {
     async stop() {
+      await interactionProcessor.stop();
       // The relay stops first, so nothing is published to a consumer that has already left.
       await relay.stop();
       await eventCancellations.unsubscribe();

@@ -1,0 +1,234 @@
+import type {
+  AnalyticsTick,
+  FunnelQuery,
+  InteractionListQuery,
+  StoredInteraction,
+  TimeseriesQuery,
+  TopQuery,
+} from "@turnout/contracts";
+import { type Expression, type SqlBool, sql } from "kysely";
+import type { Executor } from "../../platform/db.ts";
+
+/*
+ * The analytics queries (API.md "Interactions (analytics) — queries"). Every one is bounded by a time range,
+ * which prunes the day partitions, and an event-scoped one (an organizer's) runs on the (event_id, timestamp)
+ * index. Row types stay in this file.
+ */
+
+export interface Range {
+  from: Date;
+  to: Date;
+  eventId: string | undefined;
+}
+
+function inRange(range: Range): Expression<SqlBool> {
+  const base = sql<SqlBool>`"timestamp" >= ${range.from} AND "timestamp" < ${range.to}`;
+  return range.eventId === undefined ? base : sql<SqlBool>`${base} AND event_id = ${range.eventId}::uuid`;
+}
+
+export interface ListPosition {
+  timestamp: string;
+  sourceId: string;
+  id: string;
+}
+
+/** Newest first by timestamp, after `position` when given; one row more than `limit` tells a next page. */
+export async function listInteractions(
+  db: Executor,
+  range: Range,
+  query: InteractionListQuery,
+  position: ListPosition | undefined,
+): Promise<StoredInteraction[]> {
+  let select = db
+    .selectFrom("interactions")
+    .select([
+      "id",
+      "source_id",
+      "type",
+      "name",
+      "timestamp",
+      "received_at",
+      "anonymous_id",
+      "user_id",
+      "session_id",
+      "event_id",
+      "path",
+      "referrer",
+      "properties",
+      "device",
+      "browser",
+      "os",
+      "country",
+    ])
+    .where(inRange(range));
+  if (query.source !== undefined) select = select.where("source_id", "=", query.source);
+  if (query.type !== undefined) select = select.where("type", "=", query.type);
+  if (query.name !== undefined) select = select.where("name", "=", query.name);
+  if (query.path !== undefined) select = select.where("path", "=", query.path);
+  if (query.userId !== undefined) select = select.where("user_id", "=", query.userId);
+  if (query.sessionId !== undefined) select = select.where("session_id", "=", query.sessionId);
+  if (position !== undefined) {
+    select = select.where(
+      sql<SqlBool>`("timestamp", source_id, id) < (${position.timestamp}::timestamptz, ${position.sourceId}::uuid, ${position.id})`,
+    );
+  }
+  const rows = await select
+    .orderBy("timestamp", "desc")
+    .orderBy("source_id", "desc")
+    .orderBy("id", "desc")
+    .limit(query.limit + 1)
+    .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    sourceId: row.source_id,
+    type: row.type as StoredInteraction["type"],
+    name: row.name,
+    timestamp: row.timestamp.toISOString(),
+    receivedAt: row.received_at.toISOString(),
+    anonymousId: row.anonymous_id,
+    userId: row.user_id,
+    sessionId: row.session_id,
+    eventId: row.event_id,
+    path: row.path,
+    referrer: row.referrer,
+    properties: (row.properties ?? null) as Record<string, unknown> | null,
+    device: row.device,
+    browser: row.browser,
+    os: row.os,
+    country: row.country,
+  }));
+}
+
+const METRIC_SQL = {
+  interactions: sql`count(*)`,
+  pageviews: sql`count(*) FILTER (WHERE type = 'page')`,
+  visitors: sql`count(DISTINCT anonymous_id)`,
+  sessions: sql`count(DISTINCT session_id)`,
+} as const;
+
+/** One point per interval in the range, zero where nothing happened. */
+export async function readTimeseries(
+  db: Executor,
+  range: Range,
+  query: Pick<TimeseriesQuery, "metric" | "interval">,
+): Promise<{ t: string; value: number }[]> {
+  const step = sql.raw(`'1 ${query.interval}'::interval`);
+  const unit = sql.lit(query.interval);
+  const { rows } = await sql<{ t: Date; value: number }>`
+    WITH buckets AS (
+      SELECT date_trunc(${unit}, "timestamp", 'UTC') AS t, ${METRIC_SQL[query.metric]}::int AS value
+      FROM interactions WHERE ${inRange(range)} GROUP BY 1
+    )
+    SELECT series.t, coalesce(buckets.value, 0)::int AS value
+    FROM generate_series(date_trunc(${unit}, ${range.from}::timestamptz, 'UTC'),
+                         ${range.to}::timestamptz - interval '1 microsecond', ${step}) AS series(t)
+    LEFT JOIN buckets USING (t)
+    ORDER BY series.t`.execute(db);
+  return rows.map((row) => ({ t: row.t.toISOString(), value: row.value }));
+}
+
+const DIMENSION_SQL = {
+  path: sql.ref("path"),
+  name: sql.ref("name"),
+  referrer: sql.ref("referrer"),
+  country: sql.ref("country"),
+  device: sql.ref("device"),
+} as const;
+
+/** The most frequent values of a dimension in the range (interactions without one are left out). */
+export async function readTop(
+  db: Executor,
+  range: Range,
+  query: Pick<TopQuery, "dimension" | "limit">,
+): Promise<{ value: string; count: number }[]> {
+  const column = DIMENSION_SQL[query.dimension];
+  const { rows } = await sql<{ value: string; count: number }>`
+    SELECT ${column} AS value, count(*)::int AS count FROM interactions
+    WHERE ${inRange(range)} AND ${column} IS NOT NULL
+    GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ${query.limit}`.execute(db);
+  return rows;
+}
+
+/** A path pattern as an anchored regular expression: `:name` is one segment, everything else literal. */
+export function pathPatternToRegex(pattern: string): string {
+  const escaped = pattern
+    .split(/(:[A-Za-z_][A-Za-z0-9_]*)/)
+    .map((part, index) => (index % 2 === 1 ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return `^${escaped}$`;
+}
+
+function stepMatches(step: string): Expression<SqlBool> {
+  if (step.startsWith("page:")) {
+    return sql<SqlBool>`type = 'page' AND path ~ ${pathPatternToRegex(step.slice("page:".length))}`;
+  }
+  return sql<SqlBool>`type = 'track' AND name = ${step.slice("track:".length)}`;
+}
+
+/** Sessions that did each step after the previous ones (within the range), step by step. */
+export async function readFunnel(db: Executor, range: Range, steps: FunnelQuery["steps"]): Promise<number[]> {
+  // Each step keeps, per session, the first time it happened after the previous step's time.
+  const ctes = steps.map((step, index) =>
+    index === 0
+      ? sql`s0 AS (SELECT session_id, min("timestamp") AS t FROM interactions
+                 WHERE ${inRange(range)} AND session_id IS NOT NULL AND ${stepMatches(step)} GROUP BY session_id)`
+      : sql`${sql.raw(`s${index}`)} AS (
+               SELECT i.session_id, min(i."timestamp") AS t FROM interactions i
+               JOIN ${sql.raw(`s${index - 1}`)} p ON p.session_id = i.session_id AND i."timestamp" > p.t
+               WHERE ${inRange(range)} AND ${stepMatches(step)} GROUP BY i.session_id)`,
+  );
+  const counts = steps.map((_step, index) => sql`(SELECT count(*)::int FROM ${sql.raw(`s${index}`)})`);
+  const { rows } = await sql<{ counts: number[] }>`
+    WITH ${sql.join(ctes)} SELECT ARRAY[${sql.join(counts)}] AS counts`.execute(db);
+  return rows[0]?.counts ?? steps.map(() => 0);
+}
+
+/** Visitors in the last 5 minutes and interactions per minute over them. */
+export async function readLive(
+  db: Executor,
+  now: Date,
+  eventId: string | undefined,
+): Promise<{ visitorsNow: number; perMinute: { t: string; count: number }[] }> {
+  const from = new Date(Math.floor(now.getTime() / 60_000) * 60_000 - 4 * 60_000);
+  const range = { from, to: new Date(now.getTime() + 1), eventId };
+  const [visitors, series] = await Promise.all([
+    sql<{ count: number }>`
+      SELECT count(DISTINCT anonymous_id)::int AS count FROM interactions
+      WHERE ${inRange({ ...range, from: new Date(now.getTime() - 5 * 60_000) })}`.execute(db),
+    readTimeseries(
+      db,
+      { ...range, to: new Date(from.getTime() + 5 * 60_000) },
+      {
+        metric: "interactions",
+        interval: "minute",
+      },
+    ),
+  ]);
+  return {
+    visitorsNow: visitors.rows[0]?.count ?? 0,
+    perMinute: series.map((point) => ({ t: point.t, count: point.value })),
+  };
+}
+
+/**
+ * The `analytics.tick.v1` of `dashboard:<eventId>` (API.md "Real time"): visitors in the last 5 minutes,
+ * page views and joins (`track:joined`) in the last minute. One index range scan on (event_id, timestamp).
+ */
+export async function computeAnalyticsTick(db: Executor, eventId: string, now: Date): Promise<AnalyticsTick> {
+  const { rows } = await sql<{ visitors: number; views: number; joins: number }>`
+    SELECT count(DISTINCT anonymous_id)::int AS visitors,
+           count(*) FILTER (WHERE type = 'page' AND "timestamp" >= ${new Date(now.getTime() - 60_000)})::int AS views,
+           count(*) FILTER (WHERE type = 'track' AND name = 'joined'
+                            AND "timestamp" >= ${new Date(now.getTime() - 60_000)})::int AS joins
+    FROM interactions
+    WHERE event_id = ${eventId}::uuid AND "timestamp" >= ${new Date(now.getTime() - 5 * 60_000)}
+      AND "timestamp" <= ${now}`.execute(db);
+  const row = rows[0];
+  return {
+    eventId,
+    visitorsNow: row?.visitors ?? 0,
+    viewsPerMinute: row?.views ?? 0,
+    joinsPerMinute: row?.joins ?? 0,
+    at: now.toISOString(),
+  };
+}

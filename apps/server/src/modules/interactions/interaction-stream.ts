@@ -1,0 +1,308 @@
+import { randomUUID } from "node:crypto";
+import {
+  AckPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import type { StampedInteraction } from "@turnout/contracts";
+import { sql } from "kysely";
+import type pg from "pg";
+import type { Db } from "../../platform/db.ts";
+import type { Logger } from "../../platform/logger.ts";
+
+/*
+ * The durable stream between collector and processor (ADR 0015). Cluster mode: the JetStream stream
+ * `interactions` (work-queue retention: a batch leaves it when the processor acknowledges it, after its
+ * transaction committed). Embedded mode: the table interaction_batches, whose rows the processor deletes in the
+ * same transaction that loads them. Either way a batch is durable before the collector answers 202.
+ */
+
+const CONSUMER_NAME = "interaction-processor";
+// NATS refuses messages past max_payload (1 MiB by default); a request's batch is split below that.
+const MESSAGE_MAX_BYTES = 512 * 1024;
+const BACKLOG_SAMPLE_MS = 500;
+// A batch taken by a processor that died is given to another after this; a live one extends it while it loads.
+const ACK_WAIT_MS = 10_000;
+
+/** A batch appended by one collector request (or a part of one): the unit the processor loads. */
+export interface StreamBatch {
+  items: unknown[];
+}
+
+/** Loads a taken batch inside the transaction `client` runs; resolves once the rows are written. */
+export type LoadBatches = (client: pg.PoolClient, batches: StreamBatch[]) => Promise<void>;
+
+export interface InteractionStream {
+  /** Resolves once the items are durably appended; rejects when the stream cannot take them. */
+  append(items: StampedInteraction[]): Promise<void>;
+  /** More batches wait than the collector should add to: it answers 429 until the processor catches up. */
+  isBackedUp(): boolean;
+  /**
+   * Takes up to `max` batches (waiting up to `waitMs` for the first), loads them with `load` in one
+   * transaction on `pool`, and removes them from the stream only after that transaction committed.
+   * Resolves with the number of batches handled (0 when none came).
+   */
+  processNext(pool: pg.Pool, load: LoadBatches, max: number, waitMs: number): Promise<number>;
+  /** Batches waiting, as last sampled. */
+  backlog(): number;
+  close(): Promise<void>;
+}
+
+export interface StreamOptions {
+  natsUrl: string | undefined;
+  /** The JetStream stream's name; its subjects are `<name>.>`. */
+  streamName: string;
+  /** Batches waiting beyond which the collector answers 429. */
+  maxBacklog: number;
+  /** The serving database (the embedded stream appends through it, with its outage handling). */
+  db: Db;
+  log: Logger;
+}
+
+/** JetStream when NATS_URL is set, else the PostgreSQL table. */
+export async function openInteractionStream(options: StreamOptions): Promise<InteractionStream> {
+  return options.natsUrl === undefined
+    ? openPostgresStream(options)
+    : openJetStream({ ...options, natsUrl: options.natsUrl });
+}
+
+/** Splits items into chunks whose JSON stays under `maxBytes` (an item alone may be bigger: it goes alone). */
+export function chunkBySize(items: StampedInteraction[], maxBytes: number): StampedInteraction[][] {
+  const chunks: StampedInteraction[][] = [];
+  let current: StampedInteraction[] = [];
+  let size = 2;
+  for (const item of items) {
+    const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (current.length > 0 && size + itemBytes > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 2;
+    }
+    current.push(item);
+    size += itemBytes;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function startSampler(sample: () => Promise<number>, log: Logger) {
+  let last = 0;
+  let isStopped = false;
+  const run = async () => {
+    while (!isStopped) {
+      try {
+        last = await sample();
+      } catch (error) {
+        log.debug({ err: error }, "interaction backlog not sampled");
+      }
+      await new Promise((resolve) => setTimeout(resolve, BACKLOG_SAMPLE_MS).unref());
+    }
+  };
+  const done = run();
+  return {
+    value: () => last,
+    stop: async () => {
+      isStopped = true;
+      await done;
+    },
+  };
+}
+
+// ---- JetStream ----------------------------------------------------------------------------------------------
+
+async function openJetStream(options: StreamOptions & { natsUrl: string }): Promise<InteractionStream> {
+  const name = options.streamName;
+  const nc: NatsConnection = await connect({
+    servers: options.natsUrl,
+    name: "turnout-interactions",
+    maxReconnectAttempts: -1,
+  });
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, name);
+    await ensureConsumer(jsm, name);
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+  const js: JetStreamClient = jetstream(nc);
+  const sampler = startSampler(async () => (await jsm.streams.info(name)).state.messages, options.log);
+  const consumer = await js.consumers.get(name, CONSUMER_NAME);
+  const subject = `${name}.batch`;
+
+  return {
+    async append(items) {
+      const batchId = randomUUID();
+      // Each part carries its own id: JetStream drops a re-sent part (a publish retried after a lost ack).
+      await Promise.all(
+        chunkBySize(items, MESSAGE_MAX_BYTES).map((chunk, index) =>
+          js.publish(subject, JSON.stringify({ items: chunk }), { msgID: `${batchId}.${index}` }),
+        ),
+      );
+    },
+    isBackedUp: () => sampler.value() > options.maxBacklog,
+    backlog: () => sampler.value(),
+    async processNext(pool, load, max, waitMs) {
+      const messages = await consumer.fetch({ max_messages: max, expires: Math.max(waitMs, 1_000) });
+      const taken: JsMsg[] = [];
+      for await (const message of messages) taken.push(message);
+      if (taken.length === 0) return 0;
+      const batches = taken.map((message) => decodeBatch(message.string()));
+      const keepAlive = setInterval(() => {
+        for (const message of taken) message.working();
+      }, ACK_WAIT_MS / 3);
+      const client = await pool.connect().catch((error: unknown) => {
+        clearInterval(keepAlive);
+        throw error;
+      });
+      client.on("error", ignoreSessionError);
+      try {
+        await client.query("BEGIN");
+        await load(client, batches);
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        for (const message of taken) message.nak(1_000);
+        throw error;
+      } finally {
+        clearInterval(keepAlive);
+        client.off("error", ignoreSessionError);
+        client.release();
+      }
+      // Acknowledged only after the commit: a crash between the two redelivers, and the id dedupes it.
+      await Promise.all(taken.map((message) => message.ackAck()));
+      return taken.length;
+    },
+    async close() {
+      await sampler.stop();
+      await nc.drain();
+    },
+  };
+}
+
+async function ensureStream(jsm: JetStreamManager, name: string): Promise<void> {
+  const config = {
+    name,
+    subjects: [`${name}.>`],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.New,
+    duplicate_window: nanos(2 * 60_000),
+  };
+  try {
+    await jsm.streams.info(name);
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
+    await jsm.streams.add(config).catch(async (addError: unknown) => {
+      // Another process created it meanwhile.
+      await jsm.streams.info(name).catch(() => {
+        throw addError;
+      });
+    });
+  }
+}
+
+async function ensureConsumer(jsm: JetStreamManager, name: string): Promise<void> {
+  const config = {
+    durable_name: CONSUMER_NAME,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: nanos(ACK_WAIT_MS),
+    max_ack_pending: 10_000,
+  };
+  try {
+    await jsm.consumers.info(name, CONSUMER_NAME);
+  } catch (error) {
+    if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.ConsumerNotFound))
+      throw error;
+    await jsm.consumers.add(name, config).catch(async (addError: unknown) => {
+      await jsm.consumers.info(name, CONSUMER_NAME).catch(() => {
+        throw addError;
+      });
+    });
+  }
+}
+
+// A batch that is not even JSON is loaded as one poison item, so it reaches the dead letters, not a loop.
+function decodeBatch(text: string): StreamBatch {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value === "object" && value !== null && "items" in value && Array.isArray(value.items)) {
+      return { items: value.items as unknown[] };
+    }
+    return { items: [value] };
+  } catch {
+    return { items: [text] };
+  }
+}
+
+// ---- PostgreSQL (embedded mode) -------------------------------------------------------------------------------
+
+function openPostgresStream(options: StreamOptions): InteractionStream {
+  const { db } = options;
+  const sampler = startSampler(async () => {
+    const { rows } = await sql<{
+      count: number;
+    }>`SELECT count(*)::int AS count FROM interaction_batches`.execute(db);
+    return rows[0]?.count ?? 0;
+  }, options.log);
+  return {
+    async append(items) {
+      await db
+        .insertInto("interaction_batches")
+        .values({ items: JSON.stringify(items) })
+        .execute();
+    },
+    isBackedUp: () => sampler.value() > options.maxBacklog,
+    backlog: () => sampler.value(),
+    async processNext(pool, load, max, waitMs) {
+      const client = await pool.connect();
+      client.on("error", ignoreSessionError);
+      let isEmpty = false;
+      try {
+        await client.query("BEGIN");
+        // SKIP LOCKED: two processors take different batches; each deletes what it loaded, in its transaction.
+        const { rows } = await client.query<{ seq: string; items: unknown[] }>(
+          "SELECT seq, items FROM interaction_batches ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+          [max],
+        );
+        if (rows.length === 0) {
+          await client.query("COMMIT");
+          isEmpty = true;
+          return 0;
+        }
+        await load(
+          client,
+          rows.map((row) => ({ items: Array.isArray(row.items) ? row.items : [row.items] })),
+        );
+        await client.query("DELETE FROM interaction_batches WHERE seq = ANY($1::bigint[])", [
+          rows.map((row) => row.seq),
+        ]);
+        await client.query("COMMIT");
+        return rows.length;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.off("error", ignoreSessionError);
+        client.release();
+        // Waits with the session back in the pool, not held idle in it.
+        if (isEmpty) await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    },
+    close: () => sampler.stop(),
+  };
+}
+
+// A session lost while checked out (PostgreSQL restarted) also fails the query under way, which the caller
+// handles; without a listener the client's 'error' event would end the process.
+function ignoreSessionError(): void {
+  // Handled through the failed query.
+}

@@ -1,0 +1,184 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { stampedInteractionSchema, type StampedInteraction } from "@turnout/contracts";
+import type pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import type { StreamBatch } from "./interaction-stream.ts";
+
+/*
+ * The processor's bulk load (ADR 0015): stream batches -> COPY into a per-session staging table -> one
+ * INSERT ... ON CONFLICT DO NOTHING into the day-partitioned interactions table, so an id the stream
+ * delivers twice (a redelivery after a crash, a client's retry) is stored once. Runs inside the caller's
+ * transaction. Items that cannot be stored go to interactions_dead instead of blocking the stream.
+ */
+
+const COLUMNS = [
+  "source_id",
+  "id",
+  "type",
+  "name",
+  "timestamp",
+  "received_at",
+  "anonymous_id",
+  "user_id",
+  "session_id",
+  "event_id",
+  "path",
+  "referrer",
+  "properties",
+  "context",
+  "ip",
+  "device",
+  "browser",
+  "os",
+  "country",
+] as const;
+const COLUMN_LIST = COLUMNS.map((column) => `"${column}"`).join(", ");
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DAY_MS = 86_400_000;
+
+export interface LoadResult {
+  loaded: number;
+  duplicates: number;
+  dead: number;
+}
+
+interface DeadItem {
+  item: unknown;
+  error: string;
+}
+
+export interface LoadOptions {
+  /** Items older than this many days are past retention: dead-lettered, never loaded into a dropped day. */
+  retentionDays: number;
+  now: Date;
+  /** Days (YYYY-MM-DD) whose partition this process knows exists. */
+  knownDays: Set<string>;
+}
+
+/** Loads the batches' items in the transaction `client` runs. */
+export async function loadBatches(
+  client: pg.PoolClient,
+  batches: StreamBatch[],
+  options: LoadOptions,
+): Promise<LoadResult> {
+  const dead: DeadItem[] = [];
+  const rows = new Map<string, StampedInteraction>();
+  const oldest = options.now.getTime() - options.retentionDays * DAY_MS;
+  for (const item of batches.flatMap((batch) => batch.items)) {
+    const parsed = stampedInteractionSchema.safeParse(item);
+    if (!parsed.success) {
+      dead.push({ item, error: parsed.error.issues[0]?.message ?? "not an interaction" });
+    } else if (Date.parse(parsed.data.timestamp) < oldest) {
+      dead.push({ item, error: "older than ANALYTICS_RETENTION_DAYS" });
+    } else {
+      const row = parsed.data;
+      rows.set(`${row.sourceId}\u0000${row.id}\u0000${Date.parse(row.timestamp)}`, row);
+    }
+  }
+  const valid = [...rows.values()];
+  await ensurePartitions(client, valid, options.knownDays);
+  await client.query(
+    "CREATE TEMP TABLE IF NOT EXISTS interactions_staging (LIKE interactions) ON COMMIT DELETE ROWS",
+  );
+  let loaded: number;
+  await client.query("SAVEPOINT bulk_load");
+  try {
+    loaded = await copyAndInsert(client, valid);
+    await client.query("RELEASE SAVEPOINT bulk_load");
+  } catch {
+    // Something in the batch PostgreSQL refuses: load item by item, and dead-letter only what fails.
+    await client.query("ROLLBACK TO SAVEPOINT bulk_load");
+    loaded = await insertOneByOne(client, valid, dead);
+  }
+  if (dead.length > 0) {
+    await client.query(
+      "INSERT INTO interactions_dead (item, error) SELECT * FROM unnest($1::jsonb[], $2::text[])",
+      [dead.map((entry) => JSON.stringify(entry.item ?? null)), dead.map((entry) => entry.error)],
+    );
+  }
+  return { loaded, duplicates: valid.length - loaded, dead: dead.length };
+}
+
+async function copyAndInsert(client: pg.PoolClient, rows: StampedInteraction[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  await pipeline(
+    Readable.from(rows.map(toCsvLine)),
+    client.query(copyFrom(`COPY interactions_staging (${COLUMN_LIST}) FROM STDIN WITH (FORMAT csv)`)),
+  );
+  const inserted = await client.query(
+    `INSERT INTO interactions (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM interactions_staging ON CONFLICT DO NOTHING`,
+  );
+  await client.query("TRUNCATE interactions_staging");
+  return inserted.rowCount ?? 0;
+}
+
+async function insertOneByOne(
+  client: pg.PoolClient,
+  rows: StampedInteraction[],
+  dead: DeadItem[],
+): Promise<number> {
+  let loaded = 0;
+  const placeholders = COLUMNS.map((_column, index) => `$${index + 1}`).join(", ");
+  for (const row of rows) {
+    await client.query("SAVEPOINT one_item");
+    try {
+      const result = await client.query(
+        `INSERT INTO interactions (${COLUMN_LIST}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`,
+        toValues(row),
+      );
+      loaded += result.rowCount ?? 0;
+      await client.query("RELEASE SAVEPOINT one_item");
+    } catch (error) {
+      await client.query("ROLLBACK TO SAVEPOINT one_item");
+      dead.push({ item: row, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return loaded;
+}
+
+async function ensurePartitions(
+  client: pg.PoolClient,
+  rows: StampedInteraction[],
+  knownDays: Set<string>,
+): Promise<void> {
+  const days = new Set(rows.map((row) => row.timestamp.slice(0, 10)));
+  for (const day of days) {
+    if (knownDays.has(day)) continue;
+    await client.query("SELECT ensure_interaction_partition($1::date)", [day]);
+    knownDays.add(day);
+  }
+}
+
+function toValues(row: StampedInteraction): (string | null)[] {
+  const page = row.context?.page;
+  const eventId = row.properties?.eventId;
+  return [
+    row.sourceId,
+    row.id,
+    row.type,
+    row.name ?? null,
+    row.timestamp,
+    row.receivedAt,
+    row.anonymousId,
+    row.userId ?? null,
+    row.sessionId ?? null,
+    typeof eventId === "string" && UUID.test(eventId) ? eventId : null,
+    page?.path ?? null,
+    page?.referrer === undefined || page.referrer === "" ? null : page.referrer,
+    row.properties === undefined ? null : JSON.stringify(row.properties),
+    row.context === undefined ? null : JSON.stringify(row.context),
+    row.ip,
+    row.device,
+    row.browser,
+    row.os,
+    null,
+  ];
+}
+
+// CSV: NULL is an empty unquoted field; every value is quoted, with quotes doubled.
+function toCsvLine(row: StampedInteraction): string {
+  return `${toValues(row)
+    .map((value) => (value === null ? "" : `"${value.replaceAll('"', '""')}"`))
+    .join(",")}\n`;
+}
