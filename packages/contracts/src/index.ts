@@ -5,3 +5,5 @@ export * from "./auth.ts";
 export * from "./jobs.ts";
 export * from "./events.ts";
 export * from "./participation.ts";
+export * from "./realtime.ts";
+export * from "./realtime-client.ts";

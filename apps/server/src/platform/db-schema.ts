@@ -130,6 +130,20 @@ export interface ParticipationsTable {
   updated_at: Date;
 }
 
+export interface RealtimeChannelsTable {
+  channel: string;
+  last_seq: number;
+}
+
+export interface RealtimeMessagesTable {
+  channel: string;
+  seq: number;
+  outbox_id: number;
+  type: string;
+  data: unknown;
+  occurred_at: Date;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -141,4 +155,6 @@ export interface Database {
   events: EventsTable;
   calendar_feeds: CalendarFeedsTable;
   participations: ParticipationsTable;
+  realtime_channels: RealtimeChannelsTable;
+  realtime_messages: RealtimeMessagesTable;
 }

@@ -3,9 +3,11 @@
 export { registerAuthRoutes } from "./auth.routes.ts";
 export { register } from "./auth.service.ts";
 export { createCurrentUsers } from "./current-users.ts";
+export type { CurrentUsers } from "./current-users.ts";
 export { installAuth, requestRateLimitKey, requireRole, requireUser } from "./guard.ts";
 export type { AuthUser } from "./guard.ts";
 export { SIGNED_IN, SIGNED_IN_OR_ANONYMOUS, checkAuthBeforeValidation } from "./route-auth.ts";
 export { createTokenKey, createTokenKeys, signAccessToken, verifyAccessToken } from "./tokens.ts";
+export type { TokenKeys } from "./tokens.ts";
 export { hasRole } from "./user-roles.ts";
 export { registerUserRoutes } from "./users.routes.ts";

@@ -9,6 +9,7 @@ import * as admitJoinsCompact from "./20261203T1200-admit-joins-compact.ts";
 import * as replayHeadersAndRetention from "./20261205T2300-replay-headers-and-retention.ts";
 import * as usersChangedNotify from "./20261205T2300-users-changed-notify.ts";
 import * as admitJoinsV2 from "./20261206T0100-admit-joins-v2.ts";
+import * as realtimeChannels from "./20261206T0200-realtime-channels.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   "20261205T2300-replay-headers-and-retention": replayHeadersAndRetention,
   "20261205T2300-users-changed-notify": usersChangedNotify,
   "20261206T0100-admit-joins-v2": admitJoinsV2,
+  "20261206T0200-realtime-channels": realtimeChannels,
 };
