@@ -39,6 +39,12 @@ const EVENT_STREAM = z.string().meta({
 export function registerSseRoute(app: FastifyInstance, options: SseRouteOptions): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const { metrics } = options.session;
+  // A stream never ends by itself; closing the server ends each one (the client reconnects elsewhere).
+  const streams = new Set<{ end(): void }>();
+  app.addHook("preClose", (done) => {
+    for (const stream of streams) stream.end();
+    done();
+  });
   api.get(
     "/api/realtime/sse",
     {
@@ -103,7 +109,9 @@ export function registerSseRoute(app: FastifyInstance, options: SseRouteOptions)
       const keepAlive = setInterval(() => {
         write(": keep-alive\n\n");
       }, options.heartbeatMs);
+      streams.add(raw);
       raw.on("close", () => {
+        streams.delete(raw);
         isOpen = false;
         clearInterval(keepAlive);
         session.close();
