@@ -5,7 +5,13 @@ import WebSocket from "ws";
 import type { DomainStream } from "../src/platform/outbox/outbox.ts";
 import { startOutboxRelay } from "../src/platform/outbox/relay.ts";
 import { startRealtimeRole } from "../src/roles/realtime.ts";
-import { createTestApp, type TestApp, type TestAppOptions } from "./app.ts";
+import { buildApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { createDeps } from "../src/deps.ts";
+import { createDb, SERVING_TIMEOUTS } from "../src/platform/db.ts";
+import { createLogger } from "../src/platform/logger.ts";
+import { createTestApp, TEST_SECRETS, type TestApp, type TestAppOptions } from "./app.ts";
+import type { TestDatabase } from "./database.ts";
 
 // Test support for the real-time suites: a listening app with the relay and the sequencer running, and a raw
 // WebSocket peer that records every frame it gets.
@@ -52,6 +58,60 @@ export async function startLiveApp(
       await relay.stop();
       await realtime.stop();
       await t.close();
+    },
+  };
+}
+
+/**
+ * One more node on an existing database (as a second gateway process would be): its own pool, bus connection,
+ * relay (standing by while another holds the lock), sequencer binding and listening app.
+ */
+export async function startNode(
+  database: TestDatabase,
+  options: { stream: DomainStream; subjectPrefix: string; env?: Record<string, string> },
+): Promise<LiveApp> {
+  const config = loadConfig({
+    ...TEST_SECRETS,
+    DATABASE_URL: database.url,
+    LOG_LEVEL: "silent",
+    READ_CACHE_MS: "0",
+    SHUTDOWN_GRACE_MS: "0",
+    OUTBOX_POLL_MS: "100",
+    RATE_LIMIT_REQUESTS: "0",
+    REALTIME_SUBJECT_PREFIX: options.subjectPrefix,
+    ...options.env,
+  });
+  const { db, close: closeDb } = createDb(database.url, { maxConnections: 10, timeouts: SERVING_TIMEOUTS });
+  const stops: (() => Promise<unknown>)[] = [closeDb];
+  const deps = await createDeps(
+    {
+      config,
+      secrets: {
+        tokenSecret: TEST_SECRETS.TOKEN_SECRET,
+        ticketSecret: TEST_SECRETS.TICKET_SECRET,
+        urlSigningSecret: TEST_SECRETS.URL_SIGNING_SECRET,
+      },
+      db,
+      databaseUrl: database.url,
+      log: createLogger("silent"),
+    },
+    { onStop: (_name, stop) => stops.unshift(stop) },
+  );
+  const app = await buildApp(deps);
+  const realtime = await startRealtimeRole(deps, { stream: options.stream });
+  const relay = await startOutboxRelay(deps, { stream: options.stream });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const { port } = app.server.address() as AddressInfo;
+  const t: TestApp = { app, deps, database, close: () => Promise.resolve() };
+  return {
+    t,
+    wsUrl: `ws://127.0.0.1:${port}/api/realtime`,
+    httpUrl: `http://127.0.0.1:${port}`,
+    close: async () => {
+      await relay.stop();
+      await realtime.stop();
+      await app.close();
+      for (const stop of stops) await stop();
     },
   };
 }
