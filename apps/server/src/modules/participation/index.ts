@@ -6,3 +6,4 @@ export { registerParticipantListRoutes } from "./participant-lists.routes.ts";
 export { registerParticipationRoutes } from "./participation.routes.ts";
 export { createEventHooks, listConfirmedEventIds } from "./participation.service.ts";
 export { registerTicketRoutes } from "./tickets.routes.ts";
+export { listWaitlistPositions } from "./waitlist-positions.ts";

@@ -105,3 +105,48 @@ function toChannelMessage(row: {
     occurredAt: row.occurred_at.toISOString(),
   };
 }
+
+/**
+ * Appends one message to each of many channels in one statement (derived messages such as waitlist moves,
+ * which come from no outbox row: outbox_id 0). `entries` name each channel once.
+ */
+export async function appendDerivedMessages(
+  trx: Trx,
+  entries: readonly { channel: string; data: unknown }[],
+  message: { type: string; occurredAt: string },
+  historyPerChannel: number,
+): Promise<ChannelMessage[]> {
+  if (entries.length === 0) return [];
+  const sorted = [...entries].sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+  const { rows } = await sql<{ channel: string; seq: number }>`
+    WITH input AS (
+      SELECT * FROM unnest(${sorted.map((entry) => entry.channel)}::text[], ${sorted.map((entry) =>
+        JSON.stringify(entry.data ?? null),
+      )}::text[]) WITH ORDINALITY AS input (channel, data, position)
+    ),
+    bumped AS (
+      INSERT INTO realtime_channels (channel, last_seq)
+      SELECT channel, 1 FROM input ORDER BY position
+      ON CONFLICT (channel) DO UPDATE SET last_seq = realtime_channels.last_seq + 1
+      RETURNING channel, last_seq
+    ),
+    inserted AS (
+      INSERT INTO realtime_messages (channel, seq, outbox_id, type, data, occurred_at)
+      SELECT bumped.channel, bumped.last_seq, 0, ${message.type}, input.data::jsonb, ${message.occurredAt}::timestamptz
+      FROM bumped JOIN input USING (channel)
+    ),
+    trimmed AS (
+      DELETE FROM realtime_messages old USING bumped
+      WHERE old.channel = bumped.channel AND old.seq <= bumped.last_seq - ${historyPerChannel}
+    )
+    SELECT channel, last_seq AS seq FROM bumped
+  `.execute(trx);
+  const dataOf = new Map(entries.map((entry) => [entry.channel, entry.data]));
+  return rows.map((row) => ({
+    channel: row.channel,
+    seq: row.seq,
+    type: message.type,
+    data: dataOf.get(row.channel),
+    occurredAt: message.occurredAt,
+  }));
+}

@@ -266,3 +266,70 @@ function hasEventId(data: unknown, id: string): boolean {
 function isStats(data: unknown, confirmed: number): boolean {
   return typeof data === "object" && data !== null && "confirmed" in data && data.confirmed === confirmed;
 }
+
+describe("live waitlist positions", () => {
+  it("pushes moved positions to the waitlisted within a second, without an outbox row per person", async () => {
+    const event = await createPublished(live.t, organizer, { capacity: 1 });
+    const people = await Promise.all(Array.from({ length: 6 }, () => createUser(live.t)));
+    for (const person of people) {
+      const join = await live.t.app.inject({
+        method: "POST",
+        url: `/api/events/${event.id}/join`,
+        headers: bearer(person),
+      });
+      expect(join.statusCode).toBe(201);
+    }
+    // people[0] holds the seat; people[1..5] wait at positions 1..5.
+    const last = people[5] as CreatedUser;
+    const peer = await openPeer(live.wsUrl, last.accessToken);
+    // From the start: the person's own join message comes first, whether sequenced yet or not.
+    await subscribe(peer, `user:${last.user.id}`, 0);
+    await peer.next((frame) => frame.type === "message" && frame.event.type === "participation.changed.v1");
+    const outboxBefore = await countOutbox();
+    const beforeLeave = peer.frames.length;
+    const startedAt = Date.now();
+    const leave = await live.t.app.inject({
+      method: "DELETE",
+      url: `/api/events/${event.id}/join`,
+      headers: bearer(people[0] as CreatedUser),
+    });
+    expect(leave.statusCode).toBeLessThan(300);
+    const moved = await peer.next(
+      (frame) => frame.type === "message" && frame.event.type === "participation.changed.v1",
+      { from: beforeLeave, timeoutMs: 3_000 },
+    );
+    expect(Date.now() - startedAt).toBeLessThan(1_000);
+    expect(moved).toMatchObject({
+      channel: `user:${last.user.id}`,
+      event: {
+        data: {
+          eventId: event.id,
+          userId: last.user.id,
+          status: "waitlisted",
+          waitlistPosition: 4,
+          cause: "moved",
+        },
+      },
+    });
+    // The leave wrote its own rows (the leaver, the promoted one, the stats), none for the four who moved up.
+    expect((await countOutbox()) - outboxBefore).toBeLessThanOrEqual(3);
+    const from = peer.frames.length;
+    await live.t.app.inject({
+      method: "DELETE",
+      url: `/api/events/${event.id}/join`,
+      headers: bearer(people[3] as CreatedUser),
+    });
+    expect(await peer.next((frame) => frame.type === "message", { from, timeoutMs: 3_000 })).toMatchObject({
+      event: { data: { waitlistPosition: 3, cause: "moved" } },
+    });
+    peer.close();
+  });
+});
+
+async function countOutbox(): Promise<number> {
+  const row = await live.t.deps.db
+    .selectFrom("outbox")
+    .select((eb) => eb.fn.countAll<number>().as("count"))
+    .executeTakeFirstOrThrow();
+  return row.count;
+}
