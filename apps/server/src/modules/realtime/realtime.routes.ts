@@ -108,7 +108,7 @@ function serveSocket(socket: WebSocket, queryToken: string | undefined, options:
       dropSlowClient();
       return;
     }
-    socket.send(frame);
+    socket.send(encodeOnce(frame), { binary: false });
   };
   const dropSlowClient = (): void => {
     metrics.slowClientsDropped.inc();
@@ -146,6 +146,13 @@ function serveSocket(socket: WebSocket, queryToken: string | undefined, options:
   });
   socket.on("close", finish);
   socket.on("error", finish);
+}
+
+// A channel message goes to every watcher as the same string: encode it once, not once per socket.
+let lastEncoded: { frame: string; bytes: Buffer } = { frame: "", bytes: Buffer.alloc(0) };
+function encodeOnce(frame: string): Buffer {
+  if (lastEncoded.frame !== frame) lastEncoded = { frame, bytes: Buffer.from(frame, "utf8") };
+  return lastEncoded.bytes;
 }
 
 function parseFrame(data: RawData): unknown {
