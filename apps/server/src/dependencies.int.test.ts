@@ -69,7 +69,6 @@ describe("dependencies", () => {
     const server = await readJson(join(ROOT, "apps/server/package.json"));
     const root = await readJson(join(ROOT, "package.json"));
     const names = [...Object.keys(server.dependencies ?? {}), ...Object.keys(root.devDependencies ?? {})];
-    expect(names).not.toContain("@fastify/websocket");
     expect(names).not.toContain("pg-copy-streams");
     expect(names).not.toContain("@types/pg-copy-streams");
   });

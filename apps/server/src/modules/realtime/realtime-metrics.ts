@@ -1,7 +1,20 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
-/** The gateway's Prometheus series (names fixed: dashboards and alerts use them). */
-export function createRealtimeMetrics(registry: Registry) {
+const registered = new WeakMap<Registry, RealtimeMetrics>();
+
+/**
+ * The gateway's Prometheus series (names fixed: dashboards and alerts use them). Apps that share one registry
+ * (tests building several on one Metrics) share the series too.
+ */
+export function createRealtimeMetrics(registry: Registry): RealtimeMetrics {
+  const existing = registered.get(registry);
+  if (existing !== undefined) return existing;
+  const metrics = buildRealtimeMetrics(registry);
+  registered.set(registry, metrics);
+  return metrics;
+}
+
+function buildRealtimeMetrics(registry: Registry) {
   return {
     connections: new Gauge({
       name: "realtime_connections",
@@ -31,4 +44,4 @@ export function createRealtimeMetrics(registry: Registry) {
     }),
   };
 }
-export type RealtimeMetrics = ReturnType<typeof createRealtimeMetrics>;
+export type RealtimeMetrics = ReturnType<typeof buildRealtimeMetrics>;
