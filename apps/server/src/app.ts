@@ -19,6 +19,7 @@ import { installRequestRateLimit } from "./platform/rate-limit.ts";
 import { installJsonBodyParser, validateRequestPart } from "./platform/validation.ts";
 import { registerApiRole } from "./roles/api.ts";
 import { registerCollectorRole } from "./roles/collector.ts";
+import { registerRealtimeRole } from "./roles/realtime.ts";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -74,6 +75,8 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   const web = deps.config.roles.has("api") ? await registerApiRole(app, deps) : undefined;
   // After the api role, whose OpenAPI document lists the routes registered from then on.
   if (deps.config.roles.has("collector")) await registerCollectorRole(app, deps);
+  // After the api role, so the OpenAPI document (when served) lists the real-time routes too.
+  if (deps.config.roles.has("realtime")) await registerRealtimeRole(app, deps);
   installNotFoundHandler(app, web?.serveIndex);
   return app;
 }

@@ -97,6 +97,27 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, - and _ only")
     .default("interactions"),
+  // Real-time gateway (modules/realtime, ADR 0013).
+  REALTIME_SEND_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(1024 * 1024),
+  REALTIME_MAX_SUBSCRIPTIONS: z.coerce.number().int().min(1).max(10_000).default(100),
+  REALTIME_MAX_MESSAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(256)
+    .max(1024 * 1024)
+    .default(16 * 1024),
+  REALTIME_HEARTBEAT_MS: z.coerce.number().int().min(100).default(30_000),
+  REALTIME_CONNECTIONS_PER_MINUTE: count(600),
+  REALTIME_HISTORY_PER_CHANNEL: z.coerce.number().int().min(1).default(1000),
+  REALTIME_SNAPSHOT_INTERVAL_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  REALTIME_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default("realtime"),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
   // The key TOKEN_SECRET replaced: its access tokens stay valid until they expire (at most 15 minutes).
@@ -166,6 +187,7 @@ export interface Config {
     /** The JetStream stream (and subject prefix) of interactions in cluster mode. */
     streamName: string;
   };
+  realtime: RealtimeSettings;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -183,6 +205,24 @@ export interface S3StorageConfig {
   accessKeyId: string;
   secretAccessKey: string;
   forcePathStyle: boolean;
+}
+
+export interface RealtimeSettings {
+  /** A client whose unsent data passes this many bytes is disconnected (close code 4008). */
+  sendBufferBytes: number;
+  maxSubscriptionsPerConnection: number;
+  /** Largest client frame; a bigger one closes the socket (1009). */
+  maxMessageBytes: number;
+  /** Ping interval; a peer that has not answered the previous ping is dropped. */
+  heartbeatMs: number;
+  /** New connections per client address and minute (0 = off). */
+  connectionsPerMinute: number;
+  /** Messages kept per channel for resume; older positions get a reset. */
+  historyPerChannel: number;
+  /** At most one stats snapshot per event channel and interval (the latest always follows). */
+  snapshotIntervalMs: number;
+  /** Bus subjects of live channel messages: `<prefix>.events`, `<prefix>.event.<id>`... */
+  subjectPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -248,6 +288,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       maxBacklogBatches: e.COLLECTOR_MAX_BACKLOG,
       sourcesRefreshMs: e.SOURCES_REFRESH_MS,
       streamName: e.INTERACTIONS_STREAM,
+    },
+    realtime: {
+      sendBufferBytes: e.REALTIME_SEND_BUFFER_BYTES,
+      maxSubscriptionsPerConnection: e.REALTIME_MAX_SUBSCRIPTIONS,
+      maxMessageBytes: e.REALTIME_MAX_MESSAGE_BYTES,
+      heartbeatMs: e.REALTIME_HEARTBEAT_MS,
+      connectionsPerMinute: e.REALTIME_CONNECTIONS_PER_MINUTE,
+      historyPerChannel: e.REALTIME_HISTORY_PER_CHANNEL,
+      snapshotIntervalMs: e.REALTIME_SNAPSHOT_INTERVAL_MS,
+      subjectPrefix: e.REALTIME_SUBJECT_PREFIX,
     },
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "./platform/logger.ts";
 import { migrateToLatest } from "./platform/migrate.ts";
 import { openDatabase } from "./platform/open-database.ts";
 import { loadSecrets } from "./platform/secrets.ts";
+import { startRealtimeRole } from "./roles/realtime.ts";
 import { startWorkerRole } from "./roles/worker.ts";
 
 type Step = () => Promise<unknown>;
@@ -30,6 +31,11 @@ async function main(): Promise<void> {
   });
   onStop("database pool", closeDb);
   const deps = await createDeps({ config, secrets, db, databaseUrl: database.url, log }, { onStop });
+  // The sequencer binds before the worker's relay starts publishing (ADR 0002).
+  if (config.roles.has("realtime")) {
+    const realtime = await startRealtimeRole(deps);
+    onStop("realtime sequencer", () => realtime.stop());
+  }
   if (config.roles.has("worker")) {
     const worker = await startWorkerRole(deps);
     onStop("worker", () => worker.stop());

@@ -8,3 +8,5 @@ export * from "./participation.ts";
 export * from "./photos.ts";
 export * from "./notifications.ts";
 export * from "./interactions.ts";
+export * from "./realtime.ts";
+export * from "./realtime-client.ts";

@@ -100,8 +100,11 @@ export const participationChangedDataSchema = z.object({
   userId: z.uuid(),
   status: participationStatusSchema,
   waitlistPosition: z.number().int().min(1).nullable(),
-  /** What moved it: a join, a cancel, a promotion from the waitlist, a removal, the event's cancellation. */
-  cause: z.enum(["joined", "cancelled", "promoted", "removed", "event_cancelled"]),
+  /**
+   * What moved it: a join, a cancel, a promotion from the waitlist, a removal, the event's cancellation; or
+   * "moved": only the waitlist position changed, as people ahead left (pushed by the realtime module, ADR 0014).
+   */
+  cause: z.enum(["joined", "cancelled", "promoted", "removed", "event_cancelled", "moved"]),
 });
 export type ParticipationChangedData = z.infer<typeof participationChangedDataSchema>;
 

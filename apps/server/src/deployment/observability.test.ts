@@ -12,16 +12,6 @@ import { buildKustomization } from "../../test/deploy-files.ts";
  */
 
 const OBSERVABILITY = "deploy/observability";
-// Exported by the realtime, bus and interaction work merged in parallel (issues 11, 14): delete each name
-// here when its metric is in apps/server/src (the last test below says when).
-const ARRIVING_IN_PARALLEL = new Set([
-  "realtime_connections",
-  "realtime_subscriptions",
-  "realtime_messages_out_total",
-  "realtime_slow_clients_dropped_total",
-  "bus_lag_seconds",
-  "interactions_total",
-]);
 // Prometheus's own series for every target.
 const PROMETHEUS_SERIES = new Set(["up"]);
 
@@ -122,7 +112,7 @@ describe("observability files against the code", () => {
     expect(charts.filter(({ datasource }) => datasource?.uid !== "${datasource}")).toEqual([]);
   });
 
-  it("names only metrics the code exports (or that arrive with the parallel work)", async () => {
+  it("names only metrics the code exports", async () => {
     const exported = await readExportedMetrics();
     expect(exported).toContain("http_request_duration_seconds");
     expect(exported).toContain("process_resident_memory_bytes");
@@ -140,17 +130,10 @@ describe("observability files against the code", () => {
       ...autoscaled.map((metric) => [metric, "HorizontalPodAutoscaler"]),
     ];
     expect(uses.length).toBeGreaterThan(20);
-    const unknown = uses.filter(
-      ([metric = ""]) =>
-        !exported.has(metric) && !ARRIVING_IN_PARALLEL.has(metric) && !PROMETHEUS_SERIES.has(metric),
-    );
+    const unknown = uses.filter(([metric = ""]) => !exported.has(metric) && !PROMETHEUS_SERIES.has(metric));
     expect(
       unknown.map(([metric, where]) => `${where} uses ${metric}, which apps/server/src does not export`),
     ).toEqual([]);
-    const arrived = [...ARRIVING_IN_PARALLEL].filter((metric) => exported.has(metric));
-    expect(arrived.map((metric) => `${metric} is exported now: delete it from ARRIVING_IN_PARALLEL`)).toEqual(
-      [],
-    );
   });
 
   it("ships logs with the request id as structured metadata, never as a label", () => {

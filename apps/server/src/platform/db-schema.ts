@@ -260,6 +260,20 @@ export interface InteractionsDeadTable {
   created_at: CreatedAt;
 }
 
+export interface RealtimeChannelsTable {
+  channel: string;
+  last_seq: number;
+}
+
+export interface RealtimeMessagesTable {
+  channel: string;
+  seq: number;
+  outbox_id: number;
+  type: string;
+  data: unknown;
+  occurred_at: Date;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -281,4 +295,6 @@ export interface Database {
   interaction_batches: InteractionBatchesTable;
   interactions: InteractionsTable;
   interactions_dead: InteractionsDeadTable;
+  realtime_channels: RealtimeChannelsTable;
+  realtime_messages: RealtimeMessagesTable;
 }

@@ -16,3 +16,4 @@ export { participationRoutes } from "./participation.plugin.ts";
 export type { ParticipationRoutesOptions } from "./participation.plugin.ts";
 export { listConfirmedEventIds } from "./participation.service.ts";
 export { findParticipationStatus, listParticipantIds } from "./participant-queries.ts";
+export { listWaitlistPositions } from "./waitlist-positions.ts";

@@ -9,11 +9,12 @@ import * as admitJoinsCompact from "./20261203T1200-admit-joins-compact.ts";
 import * as replayHeadersAndRetention from "./20261205T2300-replay-headers-and-retention.ts";
 import * as usersChangedNotify from "./20261205T2300-users-changed-notify.ts";
 import * as admitJoinsV2 from "./20261206T0100-admit-joins-v2.ts";
+import * as realtimeChannels from "./20261206T0200-realtime-channels.ts";
 import * as admissions from "./20261206T0300-admissions.ts";
+import * as interactions from "./20261206T0300-interactions.ts";
 import * as userNames from "./20261206T0310-user-names.ts";
 import * as photos from "./20261206T0400-photos.ts";
 import * as notifications from "./20261206T0410-notifications.ts";
-import * as interactions from "./20261206T0300-interactions.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -27,9 +28,10 @@ export const migrations: Record<string, Migration> = {
   "20261205T2300-replay-headers-and-retention": replayHeadersAndRetention,
   "20261205T2300-users-changed-notify": usersChangedNotify,
   "20261206T0100-admit-joins-v2": admitJoinsV2,
+  "20261206T0200-realtime-channels": realtimeChannels,
   "20261206T0300-admissions": admissions,
+  "20261206T0300-interactions": interactions,
   "20261206T0310-user-names": userNames,
   "20261206T0400-photos": photos,
   "20261206T0410-notifications": notifications,
-  "20261206T0300-interactions": interactions,
 };

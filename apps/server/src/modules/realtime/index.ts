@@ -1,0 +1,45 @@
+// The realtime module's only door: other modules and roles import from here, never its files.
+// The WebSocket and SSE gateway (API.md "Real time") and the sequencer that numbers channel messages.
+import websocket from "@fastify/websocket";
+import type { FastifyPluginAsync } from "fastify";
+import type { RealtimeSettings } from "../../config.ts";
+import type { Deps } from "../../deps.ts";
+import { createTokenKeys } from "../auth/index.ts";
+import { createChannelAccess } from "./channel-access.ts";
+import { createChannelHub } from "./channel-hub.ts";
+import { createRealtimeMetrics } from "./realtime-metrics.ts";
+import { registerRealtimeRoutes } from "./realtime.routes.ts";
+
+export interface RealtimeOptions {
+  deps: Deps;
+  settings: RealtimeSettings;
+}
+
+/** GET /api/realtime (WebSocket) and /api/realtime/sse, fed by the live channel subjects on the bus. */
+export const realtimeGateway: FastifyPluginAsync<RealtimeOptions> = async (app, { deps, settings }) => {
+  await app.register(websocket, { options: { maxPayload: settings.maxMessageBytes } });
+  const metrics = createRealtimeMetrics(deps.metrics.registry);
+  const hub = createChannelHub(deps, {
+    liveSubjectPrefix: settings.subjectPrefix,
+    snapshotIntervalMs: settings.snapshotIntervalMs,
+    metrics,
+  });
+  app.addHook("onClose", () => hub.close());
+  registerRealtimeRoutes(app, {
+    session: {
+      hub,
+      access: createChannelAccess(deps),
+      keys: createTokenKeys(deps.secrets.tokenSecret, deps.secrets.previousTokenSecret),
+      currentUsers: app.currentUsers,
+      clock: deps.clock,
+      metrics,
+      maxSubscriptions: settings.maxSubscriptionsPerConnection,
+    },
+    sendBufferBytes: settings.sendBufferBytes,
+    heartbeatMs: settings.heartbeatMs,
+    connectionsPerMinute: settings.connectionsPerMinute,
+  });
+};
+
+export { startChannelSequencer } from "./sequencer.ts";
+export type { SequencerOptions } from "./sequencer.ts";
