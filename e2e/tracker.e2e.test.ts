@@ -1,10 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withAdminClient } from "../apps/server/test/admin-sql.ts";
 import {
@@ -19,12 +18,11 @@ import {
   startServer,
   type ServerProcess,
 } from "./support/server-process.ts";
+import { CHROMIUM_PATH, hasChromium, launchChromium } from "./support/chromium.ts";
 
 // The tracker's script-tag build on a page of another origin, in real Chromium, sending to a real Turnout
 // (collector and processor): batched fetches, a history page view, and a sendBeacon on pagehide.
 
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM_PATH);
 const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
 const shouldSkip = !hasChromium && !isBrowserTierRequired;
 if (shouldSkip)
@@ -68,18 +66,7 @@ describe.skipIf(shouldSkip)("tracker SDK in Chromium against a real collector", 
     });
     await new Promise<void>((resolve) => site?.listen(0, "127.0.0.1", resolve));
     siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

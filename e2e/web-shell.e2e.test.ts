@@ -1,7 +1,6 @@
-import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createScratchDatabase,
@@ -16,9 +15,8 @@ import {
   type ServerProcess,
 } from "./support/server-process.ts";
 import { ensureWebBuild } from "./support/web-build.ts";
+import { CHROMIUM_PATH, hasChromium, launchChromium } from "./support/chromium.ts";
 
-const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM_PATH);
 // CI sets this so a missing browser fails the run instead of silently shrinking it.
 const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
 const shouldSkip = !hasChromium && !isBrowserTierRequired;
@@ -59,18 +57,7 @@ describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", 
     }
     server = startServer({ name: "web-shell", port: await findFreePort(), dataDir, env });
     await server.waitUntilReady(60_000);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM_PATH,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
