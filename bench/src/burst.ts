@@ -1,5 +1,6 @@
 import { Agent, request as httpRequest } from "node:http";
 import { connect, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 
 // A crowd of clients, each on its own keep-alive connection, that sends one request each at the same moment:
@@ -80,6 +81,21 @@ export function percentile(values: readonly number[], fraction: number): number 
 export function loadAverage(): number {
   return Math.round((loadavg()[0] ?? 0) * 100) / 100;
 }
+
+/**
+ * CPU time (user + system) a process of this machine has used so far, in ms, from /proc: unlike wall time it
+ * barely moves with the load other processes put on the shared cores, so it compares two versions fairly.
+ */
+export function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start at state; utime and stime are 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Math.round((ticks * 1000) / CLOCK_TICKS_PER_SECOND);
+}
+
+// USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
+const CLOCK_TICKS_PER_SECOND = 100;
 
 function round1(value: number): number {
   return Math.round(value * 10) / 10;

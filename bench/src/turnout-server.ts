@@ -6,6 +6,7 @@ export const BENCH_TOKEN_SECRET = "bench-token-secret-bench-token-secret-0000";
 
 export interface TurnoutServer {
   baseUrl: string;
+  pid: number;
   /** SIGTERM and wait (the server drains first); throws if it does not exit within 15 s. */
   stop(): Promise<void>;
   /** Best-effort teardown for `finally`; safe after stop(). */
@@ -47,6 +48,7 @@ export async function startTurnout(
   }
   return {
     baseUrl: server.baseUrl,
+    pid: server.pid,
     async stop() {
       await server.stop(15_000);
     },

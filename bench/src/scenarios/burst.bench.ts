@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { loadAverage, percentile } from "../burst.ts";
+import { loadAverage, percentile, processCpuMs } from "../burst.ts";
 import { startChildServer } from "../child-server.ts";
 import { BURST, BURST_FLOOR_SERVER, runBurstFloor, runJoinBurst } from "../joins-burst.ts";
 import { createJoinsDatabase } from "../joins-setup.ts";
@@ -38,6 +38,7 @@ const burst: Scenario = {
       const turnout: number[] = [];
       const floor: number[] = [];
       const loads: number[] = [];
+      const cpuMs: number[] = [];
       let isExact = true;
       let errors = 0;
       for (let round = 0; round < rounds; round++) {
@@ -45,15 +46,23 @@ const burst: Scenario = {
         floor.push(await runBurstFloor(floorServer.url));
         const tokens = database.tokens.slice(round * BURST.users, (round + 1) * BURST.users);
         const toggleProfile = await profileToggle(profileDir);
+        let cpuBefore = 0;
         const result = await runJoinBurst(server.baseUrl, database, tokens, {
-          before: toggleProfile,
-          after: toggleProfile,
+          before() {
+            toggleProfile();
+            cpuBefore = processCpuMs(server.pid);
+          },
+          after() {
+            cpuMs.push(processCpuMs(server.pid) - cpuBefore);
+            toggleProfile();
+          },
         });
         turnout.push(result.p95Ms);
         isExact &&= result.isExact;
         errors += result.errors;
         progress(
-          `burst: round ${round + 1}: p95 ${result.p95Ms} ms (floor ${floor.at(-1)} ms), load ${loads.at(-1)}`,
+          `burst: round ${round + 1}: p95 ${result.p95Ms} ms (floor ${floor.at(-1)} ms), server CPU ` +
+            `${cpuMs.at(-1)} ms, load ${loads.at(-1)}`,
         );
       }
       await server.stop();
@@ -64,9 +73,11 @@ const burst: Scenario = {
         burstP95Ms: percentile(turnout.slice(1), 0.5),
         burstFirstP95Ms: turnout[0] ?? 0,
         floorP95Ms: percentile(floor.slice(1), 0.5),
+        serverCpuMs: percentile(cpuMs.slice(1), 0.5),
         rounds,
         p95sMs: turnout.join(" "),
         floorP95sMs: floor.join(" "),
+        serverCpusMs: cpuMs.join(" "),
         loads: loads.join(" "),
       };
     } finally {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SERVER_NODE_ARGS } from "../../../../e2e/support/server-process.ts";
 import { readConfigSettings, readConfigSource, REPO_ROOT } from "../../test/config-settings.ts";
 
 /*
@@ -104,10 +105,11 @@ describe("Dockerfile", () => {
     expect(appSource).toContain('app.get("/healthz"');
   });
 
-  it("starts the server as npm start does, under tini", () => {
+  it("starts the server as npm start and the tests' server processes do, under tini", () => {
     expect(only("ENTRYPOINT")).toBe('["/usr/bin/tini", "--"]');
     const command = (JSON.parse(only("CMD")) as string[]).join(" ");
     expect(rootPackage.scripts.start).toBe(command);
+    expect(command).toBe(["node", ...SERVER_NODE_ARGS].join(" "));
   });
 
   it("copies every workspace's package.json before each npm ci (else the lockfile does not match)", () => {
