@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 export interface ChildServer {
   /** http://127.0.0.1:<port> */
   url: string;
+  pid: number;
   /** SIGTERM, then SIGKILL after 5 s; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -55,7 +56,7 @@ export async function startChildServer(file: string, env: Record<string, string>
         }
       });
     });
-    return { url: `http://127.0.0.1:${port}`, stop };
+    return { url: `http://127.0.0.1:${port}`, pid: child.pid ?? 0, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -12,7 +12,9 @@ import { startTurnout } from "../turnout-server.ts";
  * the same 1,500 requests on the same kind of open connections, answered by a bare Fastify route with a
  * constant. The machine is shared and its load changes by the minute, so the two alternate and every
  * round records the load average. The first round meets a cold process and is reported apart; the result
- * is the median p95 of the others. BENCH_BURST_ROUNDS sets the rounds (default 5); with BENCH_CPU_PROFILE_DIR
+ * is the median p95 of the others. Each round also records the CPU time each server process spent on its
+ * burst (serverCpuMs, floorCpuMs): what the latency costs on an idle machine, and barely moved by other
+ * processes' load, so it compares two versions on a busy one. BENCH_BURST_ROUNDS sets the rounds (default 5); with BENCH_CPU_PROFILE_DIR
  * the Turnout server writes a V8 CPU profile and its own timeline of each round's burst there
  * (cpu-profile.preload.ts), to read with cpu-profile-summary.ts.
  */
@@ -39,11 +41,14 @@ const burst: Scenario = {
       const floor: number[] = [];
       const loads: number[] = [];
       const cpuMs: number[] = [];
+      const floorCpuMs: number[] = [];
       let isExact = true;
       let errors = 0;
       for (let round = 0; round < rounds; round++) {
         loads.push(loadAverage());
+        const floorCpuBefore = processCpuMs(floorServer.pid);
         floor.push(await runBurstFloor(floorServer.url));
+        floorCpuMs.push(processCpuMs(floorServer.pid) - floorCpuBefore);
         const tokens = database.tokens.slice(round * BURST.users, (round + 1) * BURST.users);
         const toggleProfile = await profileToggle(profileDir);
         let cpuBefore = 0;
@@ -62,7 +67,7 @@ const burst: Scenario = {
         errors += result.errors;
         progress(
           `burst: round ${round + 1}: p95 ${result.p95Ms} ms (floor ${floor.at(-1)} ms), server CPU ` +
-            `${cpuMs.at(-1)} ms, load ${loads.at(-1)}`,
+            `${cpuMs.at(-1)} ms (floor ${floorCpuMs.at(-1)} ms), load ${loads.at(-1)}`,
         );
       }
       await server.stop();
@@ -74,6 +79,7 @@ const burst: Scenario = {
         burstFirstP95Ms: turnout[0] ?? 0,
         floorP95Ms: percentile(floor.slice(1), 0.5),
         serverCpuMs: percentile(cpuMs.slice(1), 0.5),
+        floorCpuMs: percentile(floorCpuMs.slice(1), 0.5),
         rounds,
         p95sMs: turnout.join(" "),
         floorP95sMs: floor.join(" "),
