@@ -36,7 +36,13 @@ interface Binding {
 }
 
 /** Connects to NATS at `url` and returns a JetStream-backed bus; rejects when NATS is unreachable. */
-export async function connectNatsBus(url: string, opts: { name?: string } = {}): Promise<Bus> {
+export async function connectNatsBus(
+  url: string,
+  opts: {
+    name?: string;
+    /** Replicas of the streams ensureStream creates (default 1). */ streamReplicas?: number;
+  } = {},
+): Promise<Bus> {
   const nc = await connect({ servers: url, name: opts.name ?? "turnout", maxReconnectAttempts: -1 });
   const js = jetstream(nc);
   let jsm: JetStreamManager;
@@ -171,6 +177,7 @@ export async function connectNatsBus(url: string, opts: { name?: string } = {}):
           subjects,
           storage: StorageType.File,
           duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+          num_replicas: opts.streamReplicas ?? 1,
         });
       }
       ensured.set(name, [...subjects]);
