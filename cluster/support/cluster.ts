@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
 import { rm } from "node:fs/promises";
 import { systemClock } from "../../apps/server/src/platform/clock.ts";
 import { createDb, type Db } from "../../apps/server/src/platform/db.ts";
@@ -211,4 +212,14 @@ export async function createPublishedEvent(
   if (published.status !== 200)
     throw new Error(`publish: ${published.status} ${JSON.stringify(published.body)}`);
   return created.body.id;
+}
+
+/** Outbox rows not yet published on the bus. */
+export async function countUnsentOutbox(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom("outbox")
+    .select(sql<number>`count(*)::int`.as("count"))
+    .where("sent_at", "is", null)
+    .executeTakeFirstOrThrow();
+  return row.count;
 }

@@ -53,7 +53,11 @@ export async function startPrivateNats(): Promise<PrivateNats> {
       stdio: "ignore",
     });
     child = spawned;
-    exited = new Promise((resolve) => spawned.once("exit", () => resolve()));
+    exited = new Promise((resolve) =>
+      spawned.once("exit", () => {
+        resolve();
+      }),
+    );
     for (let waited = 0; (await probeNats(url)) !== null; waited += 100) {
       if (waited > 20_000 || spawned.exitCode !== null)
         throw new Error(`nats-server did not start on ${url}`);

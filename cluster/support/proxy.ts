@@ -78,7 +78,11 @@ export async function startProxy(options: { nodes: number[]; collector: number }
     close: async () => {
       for (const tunnel of tunnels) tunnel.destroy();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }
