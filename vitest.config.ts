@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Three tiers named by what they touch: unit (no I/O), int (real PostgreSQL/NATS/sockets), e2e (real Chromium).
+// Tiers named by what they touch: unit (no I/O), int (real PostgreSQL/NATS/sockets), e2e (real Chromium),
+// cluster (every role as its own process).
 export default defineConfig({
   test: {
     allowOnly: false,
@@ -28,6 +29,17 @@ export default defineConfig({
           include: ["e2e/**/*.e2e.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Real processes of every role on PostgreSQL and NATS (cluster/, ADR 0023); one file at a time.
+        test: {
+          name: "cluster",
+          include: ["cluster/**/*.cluster.test.ts"],
+          globalSetup: ["apps/server/test/global-setup.ts"],
+          testTimeout: 240_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },

@@ -41,6 +41,8 @@ export interface ServerProcess {
   waitUntilReady(deadlineMs: number): Promise<number>;
   /** Sends SIGTERM and waits up to `deadlineMs` for the exit; SIGKILLs and throws if it does not come. */
   stop(deadlineMs: number): Promise<ExitStatus>;
+  /** SIGKILLs the server (a crash: no shutdown runs) and waits for its exit. */
+  crash(): Promise<void>;
   /** Best-effort teardown for afterAll: stops the server if it still runs, and any PostgreSQL it orphaned. */
   forceStop(): Promise<void>;
   logTail(lines?: number): string;
@@ -128,6 +130,11 @@ export function startServer({ name, port, dataDir, env }: StartOptions): ServerP
       }
       const errorsWhileStopping = findErrorLogs(log.slice(logOffset));
       return { ...status, ms: Math.round(performance.now() - stoppedAt), errorsWhileStopping };
+    },
+    async crash() {
+      child.kill("SIGKILL");
+      await exited;
+      await saveLog();
     },
     async forceStop() {
       if (isRunning()) {

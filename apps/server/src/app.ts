@@ -2,6 +2,7 @@ import cookie from "@fastify/cookie";
 import helmet from "@fastify/helmet";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Config, ProcessRole } from "./config.ts";
 import type { Deps } from "./deps.ts";
 import { checkAuthBeforeValidation, installAuth, requestRateLimitKey } from "./modules/auth/index.ts";
 import { isCollectorRequest } from "./modules/interactions/index.ts";
@@ -100,11 +101,32 @@ function skipDocumentHeadersOnJsonRoutes(app: FastifyInstance): void {
 // Each check has its own deadline, well inside the 2 s API.md allows /readyz: a stalled dependency is unready.
 const READINESS_CHECK_MS = 1_000;
 
+type Dependency = "database" | "bus";
+
+/**
+ * What each role cannot serve without (ADR 0023): a process is ready when the dependencies of all its roles
+ * answer, so the default process (every role) needs both, as API.md says. The collector's stream is on the
+ * bus in cluster mode and in the database in embedded mode.
+ */
+export function readinessDependencies(config: Pick<Config, "roles" | "natsUrl">): Dependency[] {
+  const needs: Record<ProcessRole, Dependency[]> = {
+    api: ["database"],
+    realtime: ["bus"],
+    collector: [config.natsUrl === undefined ? "database" : "bus"],
+    worker: ["database", "bus"],
+  };
+  const all = new Set([...config.roles].flatMap((role) => needs[role]));
+  return (["database", "bus"] as const).filter((dependency) => all.has(dependency));
+}
+
 async function findUnreadyDependencies(deps: Deps): Promise<string[]> {
-  const checks = await Promise.allSettled([
-    withDeadline(deps.db.selectNoFrom((eb) => eb.lit(1).as("ok")).execute(), READINESS_CHECK_MS),
-    withDeadline(deps.bus.ping(), READINESS_CHECK_MS),
-  ]);
-  const names = ["database", "bus"];
-  return checks.flatMap((check, index) => (check.status === "rejected" ? [names[index] ?? "unknown"] : []));
+  const check: Record<Dependency, () => Promise<unknown>> = {
+    database: () => deps.db.selectNoFrom((eb) => eb.lit(1).as("ok")).execute(),
+    bus: () => deps.bus.ping(),
+  };
+  const needed = readinessDependencies(deps.config);
+  const checks = await Promise.allSettled(
+    needed.map((dependency) => withDeadline(check[dependency](), READINESS_CHECK_MS)),
+  );
+  return needed.filter((_dependency, index) => checks[index]?.status === "rejected");
 }

@@ -137,6 +137,17 @@ const envSchema = z.object({
     .min(1)
     .max(1024 * 1024 * 1024)
     .default(20 * 1024 * 1024),
+  // Bus names (cluster mode): tests and clusters sharing one NATS each take their own stream and subjects.
+  DOMAIN_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, - and _ only")
+    .default("DOMAIN"),
+  DOMAIN_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default("domain"),
+  // Copies JetStream keeps of each stream Turnout creates (3 on a three-server NATS cluster).
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 });
 
 export interface Secrets {
@@ -188,6 +199,7 @@ export interface Config {
     streamName: string;
   };
   realtime: RealtimeSettings;
+  bus: BusSettings;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -223,6 +235,13 @@ export interface RealtimeSettings {
   snapshotIntervalMs: number;
   /** Bus subjects of live channel messages: `<prefix>.events`, `<prefix>.event.<id>`... */
   subjectPrefix: string;
+}
+
+export interface BusSettings {
+  /** The JetStream stream of domain events and its subject prefix (`<prefix>.<type>`). */
+  domainStream: { name: string; subjectPrefix: string };
+  /** Replicas of every stream Turnout creates on NATS (at most the number of NATS servers). */
+  streamReplicas: number;
 }
 
 export class ConfigError extends Error {
@@ -298,6 +317,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       historyPerChannel: e.REALTIME_HISTORY_PER_CHANNEL,
       snapshotIntervalMs: e.REALTIME_SNAPSHOT_INTERVAL_MS,
       subjectPrefix: e.REALTIME_SUBJECT_PREFIX,
+    },
+    bus: {
+      domainStream: { name: e.DOMAIN_STREAM, subjectPrefix: e.DOMAIN_SUBJECT_PREFIX },
+      streamReplicas: e.NATS_STREAM_REPLICAS,
     },
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });

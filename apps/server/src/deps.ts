@@ -57,7 +57,7 @@ export async function createDeps(base: DepsBase, options: CreateDepsOptions): Pr
   });
   options.onStop("job queue", () => jobs.stop());
   const bus: Bus = config.natsUrl
-    ? await connectNatsBus(config.natsUrl, { name: "turnout" })
+    ? await connectNatsBus(config.natsUrl, { name: "turnout", streamReplicas: config.bus.streamReplicas })
     : createMemoryBus();
   options.onStop("bus", () => bus.close());
   const clock = overrides.clock ?? systemClock;

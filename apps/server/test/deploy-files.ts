@@ -72,6 +72,8 @@ export interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   stop_grace_period?: string;
+  entrypoint?: string[];
+  networks?: Record<string, { aliases?: string[] } | null>;
 }
 
 /** deploy/compose.yaml's services, with YAML merge keys (<<) applied as Compose applies them. */

@@ -82,7 +82,8 @@ function randomLoopbackAddress(): string {
  * API hashes a password per user (argon2id), far too slow for thousands. They cannot log in.
  */
 export async function createUsersFast(
-  testApp: TestApp,
+  // Only these parts: the cluster tier calls it with its own database handle and the servers' signing key.
+  testApp: { deps: Pick<TestApp["deps"], "db" | "secrets" | "clock"> },
   count: number,
 ): Promise<{ user: { id: string }; accessToken: string }[]> {
   const rows = await testApp.deps.db

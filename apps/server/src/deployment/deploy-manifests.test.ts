@@ -213,6 +213,19 @@ describe("Kubernetes manifests", () => {
     expect(routing.get("/")?.service).toBe("turnout-api");
   });
 
+  it("keeps as many copies of each stream as the NATS chart runs servers", () => {
+    const replicasIn = (objects: K8sObject[]) =>
+      Number(objectsOf(objects, "ConfigMap")[0]?.data?.NATS_STREAM_REPLICAS);
+    const [nats] = readManifests("deploy/argocd/nats.yaml");
+    const chart = nats?.spec?.source as {
+      helm: { valuesObject: { config: { cluster: { replicas: number } } } };
+    };
+    const servers = chart.helm.valuesObject.config.cluster.replicas;
+    expect(servers).toBe(3);
+    expect(replicasIn(overlay)).toBe(servers);
+    expect(replicasIn(built.get("deploy/k8s/base") ?? [])).toBe(1);
+  });
+
   it("migrates with db-migrate.ts in a PreSync Job, and Argo CD deploys the overlay", () => {
     const [job] = objectsOf(overlay, "Job");
     expect(job?.metadata.annotations?.["argocd.argoproj.io/hook"]).toBe("PreSync");
@@ -265,6 +278,25 @@ describe("deploy/compose.yaml", () => {
     }
     for (const dependency of ["postgres", "nats", "minio", "mailpit"]) {
       expect(compose[dependency]?.healthcheck, dependency).toBeDefined();
+    }
+  });
+
+  it("points Turnout at MinIO's bucket, made before any role starts, and waits for Mailpit", () => {
+    const names = new Set(Object.keys(compose));
+    for (const [name, service] of Object.entries(compose)) {
+      const unknown = Object.keys(service.depends_on ?? {}).filter((dependency) => !names.has(dependency));
+      expect(unknown, `compose service ${name} depends on services that do not exist`).toEqual([]);
+    }
+    const minioHosts = ["minio", ...(compose.minio?.networks?.default?.aliases ?? [])];
+    const setup = compose["minio-setup"]?.entrypoint?.join(" ") ?? "";
+    for (const [name, service] of turnoutServices) {
+      const env = service.environment ?? {};
+      expect(minioHosts, name).toContain(new URL(env.S3_ENDPOINT ?? "http://unset").hostname);
+      expect(setup, name).toContain(`mc mb --ignore-existing local/${env.S3_BUCKET ?? "unset"}`);
+      expect(Number(env.NATS_STREAM_REPLICAS), name).toBe(1);
+      if (name === "migrate") continue;
+      expect(service.depends_on?.["minio-setup"]?.condition, name).toBe("service_completed_successfully");
+      expect(service.depends_on?.mailpit?.condition, name).toBe("service_healthy");
     }
   });
 

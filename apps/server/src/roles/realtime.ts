@@ -14,7 +14,7 @@ export async function registerRealtimeRole(app: FastifyInstance, deps: Deps): Pr
  */
 export async function startRealtimeRole(deps: Deps, options: { stream?: DomainStream } = {}) {
   const sequencer = await startChannelSequencer(deps, {
-    stream: options.stream,
+    stream: options.stream ?? deps.config.bus.domainStream,
     liveSubjectPrefix: deps.config.realtime.subjectPrefix,
     historyPerChannel: deps.config.realtime.historyPerChannel,
   });

@@ -30,6 +30,7 @@ export async function startInteractionProcessor(
     natsUrl: deps.config.natsUrl,
     streamName: analytics.streamName,
     maxBacklog: analytics.maxBacklogBatches,
+    replicas: deps.config.bus.streamReplicas,
     db: deps.db,
     log: deps.log,
   });

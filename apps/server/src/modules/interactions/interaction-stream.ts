@@ -61,6 +61,8 @@ export interface StreamOptions {
   streamName: string;
   /** Batches waiting beyond which the collector answers 429. */
   maxBacklog: number;
+  /** Replicas of the JetStream stream when this call creates it (default 1). */
+  replicas?: number;
   /** The serving database (the embedded stream appends through it, with its outage handling). */
   db: Db;
   log: Logger;
@@ -127,7 +129,7 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
   let jsm: JetStreamManager;
   try {
     jsm = await jetstreamManager(nc);
-    await ensureStream(jsm, name);
+    await ensureStream(jsm, name, options.replicas ?? 1);
     await ensureConsumer(jsm, name);
   } catch (error) {
     await nc.close();
@@ -188,9 +190,10 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
   };
 }
 
-async function ensureStream(jsm: JetStreamManager, name: string): Promise<void> {
+async function ensureStream(jsm: JetStreamManager, name: string, replicas: number): Promise<void> {
   const config = {
     name,
+    num_replicas: replicas,
     subjects: [`${name}.>`],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,

@@ -35,8 +35,15 @@ interface Binding {
   done: Promise<void>;
 }
 
+export interface NatsBusOptions {
+  /** The connection's name, as NATS's monitoring shows it. */
+  name?: string;
+  /** Replicas of the streams ensureStream creates (NATS_STREAM_REPLICAS; default 1). */
+  streamReplicas?: number;
+}
+
 /** Connects to NATS at `url` and returns a JetStream-backed bus; rejects when NATS is unreachable. */
-export async function connectNatsBus(url: string, opts: { name?: string } = {}): Promise<Bus> {
+export async function connectNatsBus(url: string, opts: NatsBusOptions = {}): Promise<Bus> {
   const nc = await connect({ servers: url, name: opts.name ?? "turnout", maxReconnectAttempts: -1 });
   const js = jetstream(nc);
   let jsm: JetStreamManager;
@@ -171,6 +178,7 @@ export async function connectNatsBus(url: string, opts: { name?: string } = {}):
           subjects,
           storage: StorageType.File,
           duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+          num_replicas: opts.streamReplicas ?? 1,
         });
       }
       ensured.set(name, [...subjects]);
