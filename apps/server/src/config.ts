@@ -137,6 +137,9 @@ const envSchema = z.object({
     .min(1)
     .max(1024 * 1024 * 1024)
     .default(20 * 1024 * 1024),
+  // Mail (modules/mail, ADR 0022): over SMTP when SMTP_URL is set, else as .eml files under DATA_DIR/mail.
+  SMTP_URL: optionalUrl,
+  MAIL_FROM: z.string().trim().min(3).default("Turnout <no-reply@turnout.localhost>"),
 });
 
 export interface Secrets {
@@ -188,6 +191,7 @@ export interface Config {
     streamName: string;
   };
   realtime: RealtimeSettings;
+  mail: MailSettings;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -223,6 +227,15 @@ export interface RealtimeSettings {
   snapshotIntervalMs: number;
   /** Bus subjects of live channel messages: `<prefix>.events`, `<prefix>.event.<id>`... */
   subjectPrefix: string;
+}
+
+export interface MailSettings {
+  /** smtp:// or smtps:// URL of the relay (credentials in it); undefined: .eml files in `dir` (embedded). */
+  smtpUrl: string | undefined;
+  /** The From header of every mail. */
+  from: string;
+  /** Where mails are written when there is no SMTP relay. */
+  dir: string;
 }
 
 export class ConfigError extends Error {
@@ -299,6 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       snapshotIntervalMs: e.REALTIME_SNAPSHOT_INTERVAL_MS,
       subjectPrefix: e.REALTIME_SUBJECT_PREFIX,
     },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, dir: resolve(e.DATA_DIR, "mail") },
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });
 }
