@@ -66,7 +66,12 @@ export async function startSmtpPeer(options: { port?: number } = {}): Promise<Sm
       toRefuse = count;
     },
     refused: () => refusedCount,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      }),
   };
 }
 

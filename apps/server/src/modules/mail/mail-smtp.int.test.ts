@@ -46,7 +46,7 @@ function mailsTo(who: CreatedUser): ReceivedMail[] {
 }
 
 async function waitForMails(who: CreatedUser, count: number): Promise<ReceivedMail[]> {
-  await eventually(async () => Promise.resolve(mailsTo(who).length >= count), 20_000);
+  await eventually(() => Promise.resolve(mailsTo(who).length >= count), 20_000);
   return mailsTo(who);
 }
 

@@ -34,7 +34,9 @@ export function createMailTransport(settings: MailSettings): MailTransport {
     async send(mail) {
       await transporter.sendMail(mail);
     },
-    close: () => transporter.close(),
+    close: () => {
+      transporter.close();
+    },
   };
 }
 

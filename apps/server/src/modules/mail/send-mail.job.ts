@@ -92,5 +92,9 @@ export function startMailJobs(ctx: MailContext, options: { concurrency: number }
     },
     { concurrency: options.concurrency },
   );
-  return { stop: () => transport.close() };
+  return {
+    stop: () => {
+      transport.close();
+    },
+  };
 }
