@@ -47,8 +47,12 @@ describe("without SMTP_URL", () => {
     ).toBe(201);
 
     const mailDir = join(dataDir, "mail");
-    await eventually(async () => (await readdir(mailDir).catch(() => [])).length === 1, 20_000);
-    const [file = ""] = await readdir(mailDir);
+    // Only finished files: a mail is written aside as .eml.partial and then renamed.
+    const emlFiles = async () =>
+      (await readdir(mailDir).catch(() => [])).filter((name) => name.endsWith(".eml"));
+    await eventually(async () => (await emlFiles()).length === 1, 20_000);
+    expect(await readdir(mailDir)).toHaveLength(1);
+    const [file = ""] = await emlFiles();
     expect(file).toMatch(/^[0-9a-f-]{36}\.eml$/);
     const eml = await readFile(join(mailDir, file), "utf8");
     const mail = parseMail(eml);
