@@ -9,8 +9,10 @@ import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
 import { mailOptionsOf, notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
 
-// sharp runs each image on libuv's threads; two at a time keep both cores of a small machine busy.
-const PHOTO_PROCESSING_CONCURRENCY = 2;
+// sharp runs each photo on one of libuv's 4 threads, and libjpeg decodes and encodes one photo on one core: so
+// one photo per core, plus one whose job is between reads, writes and its transaction, keeps 2 cores busy and
+// leaves a libuv thread to the storage's file I/O (the photos bench, ADR 0019).
+const PHOTO_PROCESSING_CONCURRENCY = 3;
 // Mail jobs wait on the relay's network round trips, not the CPU.
 const MAIL_SEND_CONCURRENCY = 4;
 
