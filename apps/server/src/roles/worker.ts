@@ -11,7 +11,7 @@ import { mailOptionsOf, notificationsOptionsOf, photosOptionsOf } from "./module
 
 // sharp runs each photo on one of libuv's 4 threads, and libjpeg decodes and encodes one photo on one core: so
 // one photo per core, plus one whose job is between reads, writes and its transaction, keeps 2 cores busy and
-// leaves a libuv thread to the storage's file I/O (the photos bench, ADR 0019).
+// leaves a libuv thread to the storage's file I/O (found with the photos bench).
 const PHOTO_PROCESSING_CONCURRENCY = 3;
 // Mail jobs wait on the relay's network round trips, not the CPU.
 const MAIL_SEND_CONCURRENCY = 4;
