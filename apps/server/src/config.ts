@@ -148,6 +148,9 @@ const envSchema = z.object({
     .default("domain"),
   // Copies JetStream keeps of each stream Turnout creates (3 on a three-server NATS cluster).
   NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  // Mail (modules/mail, ADR 0022): over SMTP when SMTP_URL is set, else as .eml files under DATA_DIR/mail.
+  SMTP_URL: optionalUrl,
+  MAIL_FROM: z.string().trim().min(3).default("Turnout <no-reply@turnout.localhost>"),
 });
 
 export interface Secrets {
@@ -200,6 +203,7 @@ export interface Config {
   };
   realtime: RealtimeSettings;
   bus: BusSettings;
+  mail: MailSettings;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -242,6 +246,15 @@ export interface BusSettings {
   domainStream: { name: string; subjectPrefix: string };
   /** Replicas of every stream Turnout creates on NATS (at most the number of NATS servers). */
   streamReplicas: number;
+}
+
+export interface MailSettings {
+  /** smtp:// or smtps:// URL of the relay (credentials in it); undefined: .eml files in `dir` (embedded). */
+  smtpUrl: string | undefined;
+  /** The From header of every mail. */
+  from: string;
+  /** Where mails are written when there is no SMTP relay. */
+  dir: string;
 }
 
 export class ConfigError extends Error {
@@ -322,6 +335,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       domainStream: { name: e.DOMAIN_STREAM, subjectPrefix: e.DOMAIN_SUBJECT_PREFIX },
       streamReplicas: e.NATS_STREAM_REPLICAS,
     },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, dir: resolve(e.DATA_DIR, "mail") },
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });
 }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
@@ -30,7 +33,10 @@ export interface TestAppOptions {
 /** A real app on a fresh database, wired by createDeps as in main.ts (in-process bus unless NATS_URL). */
 export async function createTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
+  // Files and mails a test writes go to a directory of its own, removed on close, never the repo's ./data.
+  const dataDir = await mkdtemp(join(tmpdir(), "turnout-test-data-"));
   const config = loadConfig({
+    DATA_DIR: dataDir,
     ...TEST_SECRETS,
     DATABASE_URL: database.url,
     LOG_LEVEL: "silent",
@@ -71,6 +77,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       await app.close();
       for (const stop of stops) await stop();
       await database.drop();
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

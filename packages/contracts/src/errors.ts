@@ -44,6 +44,8 @@ export const ERROR_CODES = [
   "source.not_found",
   "service.unavailable",
   "internal",
+  "unsubscribe.invalid_token",
+  "mail.not_found",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

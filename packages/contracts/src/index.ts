@@ -10,3 +10,4 @@ export * from "./notifications.ts";
 export * from "./interactions.ts";
 export * from "./realtime.ts";
 export * from "./realtime-client.ts";
+export * from "./mail.ts";

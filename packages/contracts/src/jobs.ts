@@ -2,6 +2,7 @@ import { z } from "zod";
 import { boundedIntParam } from "./numbers.ts";
 import { notificationJobPayloadSchemas } from "./notifications.ts";
 import { photoJobPayloadSchemas } from "./photos.ts";
+import { mailJobPayloadSchemas } from "./mail.ts";
 
 /*
  * Background jobs: every job name and the schema of its payload. A job is sent by one process and run by a
@@ -14,6 +15,7 @@ export const jobPayloadSchemas = {
   "auth.token-cleanup": z.object({}),
   ...photoJobPayloadSchemas,
   ...notificationJobPayloadSchemas,
+  ...mailJobPayloadSchemas,
 } as const;
 
 export type JobName = keyof typeof jobPayloadSchemas;

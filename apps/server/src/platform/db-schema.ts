@@ -297,4 +297,33 @@ export interface Database {
   interactions_dead: InteractionsDeadTable;
   realtime_channels: RealtimeChannelsTable;
   realtime_messages: RealtimeMessagesTable;
+  mail_preferences: MailPreferencesTable;
+  mail_messages: MailMessagesTable;
+}
+
+/** Which mails a person wants, and their language when known (modules/mail). */
+export interface MailPreferencesTable {
+  user_id: string;
+  email_on_join: Generated<boolean>;
+  email_on_promotion: Generated<boolean>;
+  email_on_event_change: Generated<boolean>;
+  email_on_announcement: Generated<boolean>;
+  email_reminders: Generated<boolean>;
+  locale: "en" | "de" | null;
+  updated_at: Date;
+}
+
+/** One mail to one person, unique by key (the notification it tells of) (modules/mail). */
+export interface MailMessagesTable {
+  id: string;
+  key: string;
+  user_id: string;
+  kind: NotificationKind;
+  locale: "en" | "de";
+  params: unknown;
+  status: Generated<"pending" | "sent" | "skipped">;
+  to_address: string | null;
+  subject: string | null;
+  created_at: Date;
+  sent_at: Date | null;
 }

@@ -48,6 +48,8 @@ const STATUS: Record<ErrorCode, number> = {
   "source.not_found": 404,
   "service.unavailable": 503,
   internal: 500,
+  "unsubscribe.invalid_token": 400,
+  "mail.not_found": 404,
 };
 
 /** The one error type: a stable code (API.md), a human message, optional details and headers. */

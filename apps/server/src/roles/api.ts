@@ -14,13 +14,14 @@ import {
   findEventAccess,
   participantEventRoutes,
 } from "../modules/events/index.ts";
+import { mailRoutes } from "../modules/mail/index.ts";
 import { notificationsRoutes } from "../modules/notifications/index.ts";
 import { participationRoutes } from "../modules/participation/index.ts";
 import { photosRoutes } from "../modules/photos/index.ts";
 import { analyticsRoutes, sourcesRoutes } from "../modules/interactions/index.ts";
 import { installIdempotency } from "../platform/idempotency/idempotency.ts";
 import { jobAdminRoutes } from "../platform/jobs/jobs.routes.ts";
-import { notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
+import { mailOptionsOf, notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
 
 const WEB_ROOT = resolve(import.meta.dirname, "../../../web/dist");
 
@@ -64,6 +65,7 @@ export async function registerApiRole(app: FastifyInstance, deps: Deps) {
   await app.register(participantEventRoutes, { deps });
   await app.register(photosRoutes, photosOptionsOf(deps));
   await app.register(notificationsRoutes, notificationsOptionsOf(deps));
+  await app.register(mailRoutes, mailOptionsOf(deps));
   await app.register(sourcesRoutes, { db: deps.db, clock: deps.clock });
   await app.register(analyticsRoutes, {
     db: deps.db,

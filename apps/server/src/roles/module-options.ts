@@ -1,4 +1,5 @@
 import type { Deps } from "../deps.ts";
+import type { MailOptions } from "../modules/mail/index.ts";
 import type { NotificationsOptions } from "../modules/notifications/index.ts";
 import type { PhotosOptions } from "../modules/photos/index.ts";
 
@@ -23,4 +24,17 @@ export function photosOptionsOf(deps: Deps): PhotosOptions {
 
 export function notificationsOptionsOf(deps: Deps): NotificationsOptions {
   return { db: deps.db, clock: deps.clock, bus: deps.bus, log: deps.log, jobs: deps.jobs };
+}
+
+export function mailOptionsOf(deps: Deps): MailOptions {
+  return {
+    db: deps.db,
+    clock: deps.clock,
+    jobs: deps.jobs,
+    log: deps.log,
+    settings: deps.config.mail,
+    signingSecret: deps.secrets.urlSigningSecret,
+    // Mails are written by the worker, where no request names the host: without PUBLIC_URL, this machine.
+    publicOrigin: publicOriginOf(deps) ?? `http://localhost:${deps.config.port}`,
+  };
 }

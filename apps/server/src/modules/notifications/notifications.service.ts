@@ -18,6 +18,7 @@ import { readCursor, writeCursor } from "../../platform/cursor.ts";
 import { AppError } from "../../platform/errors.ts";
 import { appendOutbox, appendOutboxMany } from "../../platform/outbox/outbox.ts";
 import type { AuthUser } from "../auth/index.ts";
+import { queueMails, type MailParams } from "../mail/index.ts";
 import { canManageEvent, canSeeEvent, findEventsByIds } from "../events/index.ts";
 import type { NotificationsContext } from "./notifications-context.ts";
 import * as repo from "./notifications.repo.ts";
@@ -118,13 +119,15 @@ function pageOf<T extends { id: string }>(
 
 /**
  * Leaves one notification per person for one trigger (`source`), in the caller's transaction, each with its
- * `notification.created.v1` for the person's channel. People notified from this source before are skipped.
+ * `notification.created.v1` for the person's channel and a mail (if the person's preferences allow it, ADR
+ * 0022). People notified from this source before are skipped; how many were notified now.
  */
 export async function notifyPeople(
   ctx: NotificationsContext,
   trx: Trx,
   userIds: readonly string[],
   notice: Omit<repo.NewNotification, "id" | "userId" | "createdAt">,
+  mail: MailParams,
 ): Promise<number> {
   const createdAt = ctx.clock.now();
   const inserted = await repo.insertNotifications(
@@ -143,5 +146,28 @@ export async function notifyPeople(
       };
     }),
   );
+  await queueMails(
+    ctx,
+    trx,
+    inserted.map(({ userId }) => ({
+      userId,
+      kind: notice.kind,
+      key: `${notice.source}:${userId}`,
+      params: mail,
+    })),
+  );
   return inserted.length;
+}
+
+/** What a mail says about `event`: its title, and its start and place for the kinds that show them. */
+export function mailParamsOf(event: Event | undefined, eventId: string): MailParams {
+  if (event === undefined) return { eventId, eventTitle: "an event" };
+  const place = event.venue === null ? event.onlineUrl : [event.venue.name, event.venue.address].join(", ");
+  return {
+    eventId,
+    eventTitle: event.title,
+    startsAt: event.startsAt,
+    timezone: event.timezone,
+    venue: place,
+  };
 }

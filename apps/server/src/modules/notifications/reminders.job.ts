@@ -1,7 +1,7 @@
-import { listEventsStartingBetween } from "../events/index.ts";
+import { findEventsByIds, listEventsStartingBetween } from "../events/index.ts";
 import { listParticipantIds } from "../participation/index.ts";
 import type { NotificationsContext } from "./notifications-context.ts";
-import { notifyPeople } from "./notifications.service.ts";
+import { mailParamsOf, notifyPeople } from "./notifications.service.ts";
 
 /*
  * notifications.reminders: every 5 minutes, the confirmed participants of each published event starting
@@ -16,17 +16,28 @@ const REMINDER_AHEAD_MS = 24 * 60 * 60 * 1000;
 export async function sendDueReminders(ctx: NotificationsContext): Promise<number> {
   const now = ctx.clock.now();
   const events = await listEventsStartingBetween(ctx.db, now, new Date(now.getTime() + REMINDER_AHEAD_MS));
+  // The full events, for what their mails show (time zone, place).
+  const details = await findEventsByIds(
+    ctx,
+    events.map((event) => event.id),
+  );
   let created = 0;
   for (const event of events) {
     created += await ctx.db.transaction().execute(async (trx) => {
       const people = await listParticipantIds(trx, event.id, ["confirmed"]);
-      return notifyPeople(ctx, trx, people, {
-        kind: "reminder",
-        eventId: event.id,
-        title: `Tomorrow: ${event.title}`,
-        body: `Starts at ${event.startsAt.toISOString()}.`,
-        source: `reminder:${event.id}:${event.startsAt.toISOString()}`,
-      });
+      return notifyPeople(
+        ctx,
+        trx,
+        people,
+        {
+          kind: "reminder",
+          eventId: event.id,
+          title: `Tomorrow: ${event.title}`,
+          body: `Starts at ${event.startsAt.toISOString()}.`,
+          source: `reminder:${event.id}:${event.startsAt.toISOString()}`,
+        },
+        mailParamsOf(details.get(event.id), event.id),
+      );
     });
   }
   return created;

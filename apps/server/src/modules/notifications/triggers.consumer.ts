@@ -6,6 +6,7 @@ import {
   PARTICIPATION_DOMAIN_EVENTS,
   participationChangedDataSchema,
   type DomainEvent,
+  type Event,
   type NotificationKind,
 } from "@turnout/contracts";
 import type { Subscription } from "../../platform/bus/bus.ts";
@@ -14,7 +15,7 @@ import { consumeDomainEvents, type DomainConsumerOptions } from "../../platform/
 import { findEventsByIds } from "../events/index.ts";
 import { listParticipantIds } from "../participation/index.ts";
 import type { NotificationsContext } from "./notifications-context.ts";
-import { notifyPeople } from "./notifications.service.ts";
+import { mailParamsOf, notifyPeople } from "./notifications.service.ts";
 
 /*
  * The triggers of API.md "Announcements and notifications", each turned into one notification per person it
@@ -46,40 +47,48 @@ async function applyTrigger(ctx: NotificationsContext, message: DomainEvent, trx
   switch (message.type) {
     case NOTIFICATION_DOMAIN_EVENTS.announcementPosted: {
       const { announcement } = announcementPostedDataSchema.parse(message.data);
-      const title = await eventTitle(ctx, announcement.eventId);
+      const event = await findEvent(ctx, announcement.eventId);
       const people = await listParticipantIds(trx, announcement.eventId, ["confirmed"]);
-      await notifyPeople(ctx, trx, people, {
-        kind: "announcement",
-        eventId: announcement.eventId,
-        title: `New announcement: ${title}`,
-        body: announcement.message,
-        source: `announcement:${announcement.id}`,
-      });
+      await notifyPeople(
+        ctx,
+        trx,
+        people,
+        {
+          kind: "announcement",
+          eventId: announcement.eventId,
+          title: `New announcement: ${event?.title ?? "an event"}`,
+          body: announcement.message,
+          source: `announcement:${announcement.id}`,
+        },
+        { ...mailParamsOf(event, announcement.eventId), message: announcement.message },
+      );
       return;
     }
     case PARTICIPATION_DOMAIN_EVENTS.participationChanged: {
       const change = participationChangedDataSchema.parse(message.data);
       const kind = participationKind(change.cause, change.status);
       if (kind === null) return;
-      const title = await eventTitle(ctx, change.eventId);
-      await notifyPeople(ctx, trx, [change.userId], {
-        kind,
-        eventId: change.eventId,
-        source,
-        ...texts(kind, title),
-      });
+      const event = await findEvent(ctx, change.eventId);
+      await notifyPeople(
+        ctx,
+        trx,
+        [change.userId],
+        { kind, eventId: change.eventId, source, ...texts(kind, event?.title ?? "an event") },
+        mailParamsOf(event, change.eventId),
+      );
       return;
     }
     case EVENT_DOMAIN_EVENTS.updated: {
       const { event, changedFields } = eventUpdatedDataSchema.parse(message.data);
       if (!changedFields.some((field) => TIME_OR_PLACE.has(field))) return;
       const people = await listParticipantIds(trx, event.id, ["confirmed", "waitlisted"]);
-      await notifyPeople(ctx, trx, people, {
-        kind: "event.changed",
-        eventId: event.id,
-        source,
-        ...texts("event.changed", event.title),
-      });
+      await notifyPeople(
+        ctx,
+        trx,
+        people,
+        { kind: "event.changed", eventId: event.id, source, ...texts("event.changed", event.title) },
+        mailParamsOf(event, event.id),
+      );
       return;
     }
     default:
@@ -111,6 +120,6 @@ function texts(kind: NotificationKind, eventTitle: string): { title: string; bod
   }
 }
 
-async function eventTitle(ctx: NotificationsContext, eventId: string): Promise<string> {
-  return (await findEventsByIds(ctx, [eventId])).get(eventId)?.title ?? "an event";
+async function findEvent(ctx: NotificationsContext, eventId: string): Promise<Event | undefined> {
+  return (await findEventsByIds(ctx, [eventId])).get(eventId);
 }

@@ -30,16 +30,17 @@ export interface RenderedPhoto {
  * Decodes, turns upright (EXIF orientation), and re-encodes as JPEG without any metadata (sharp writes
  * none unless asked: EXIF, GPS, XMP and IPTC are all dropped), plus a thumbnail that fits THUMB_SIZE.
  * Throws on bytes that do not decode.
+ * The two encodes run one after the other: each sharp call holds a thread of libuv's pool (4 threads) for its
+ * whole run while libvips spreads the pixels over every core itself, so two at once per photo gained no CPU and,
+ * with two photos in hand, filled the pool and left the storage's file reads and writes queued behind them.
  */
 export async function renderPhoto(bytes: Buffer): Promise<RenderedPhoto> {
   const upright = sharp(bytes, { failOn: "error", limitInputPixels: MAX_INPUT_PIXELS }).rotate();
-  const [full, thumb] = await Promise.all([
-    upright.clone().jpeg({ quality: FULL_QUALITY }).toBuffer({ resolveWithObject: true }),
-    upright
-      .clone()
-      .resize({ width: THUMB_SIZE, height: THUMB_SIZE, fit: "inside", withoutEnlargement: true })
-      .jpeg({ quality: THUMB_QUALITY })
-      .toBuffer(),
-  ]);
+  const full = await upright.clone().jpeg({ quality: FULL_QUALITY }).toBuffer({ resolveWithObject: true });
+  const thumb = await upright
+    .clone()
+    .resize({ width: THUMB_SIZE, height: THUMB_SIZE, fit: "inside", withoutEnlargement: true })
+    .jpeg({ quality: THUMB_QUALITY })
+    .toBuffer();
   return { full: full.data, thumb, width: full.info.width, height: full.info.height };
 }

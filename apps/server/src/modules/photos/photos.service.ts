@@ -118,6 +118,8 @@ export async function completeUpload(
     if (inserted) await ctx.jobs.send("photos.process", { photoId }, { trx });
     return inserted;
   });
+  // Committed: a worker loop in this process starts on it now instead of at its next poll (up to 2 s).
+  if (isNew) ctx.jobs.wake("photos.process");
   const photo = await repo.findPhotoOfUpload(ctx.db, uploadId);
   if (photo === undefined) throw new AppError("internal", "The completed upload has no photo.");
   return { photo: await toPhoto(ctx, photo, origin), isNew };

@@ -70,6 +70,11 @@ export interface JobQueue<C extends JobCatalog = AppCatalog> {
   /** Gives a dead job one more attempt; AppError job.not_found when `id` is not a dead job. */
   retryDead(id: string): Promise<void>;
   countJobs(): Promise<JobCounts>;
+  /**
+   * Cuts short the idle wait of this process's loops for `name`: for a job sent in a transaction, called after
+   * it committed (loops in other processes still find it at their next poll).
+   */
+  wake(name: keyof C & string): void;
   /** Stops fetching and waits (bounded) for running handlers; a handler still running is failed for retry. */
   stopWorking(): Promise<void>;
   /** stopWorking(), then closes pg-boss and its pool. */
@@ -151,6 +156,9 @@ export async function createJobQueueFor<C extends JobCatalog>(
       workers.wake(name);
     },
     countJobs: () => countJobs(boss.getDb()),
+    wake: (name) => {
+      workers.wake(name);
+    },
     stopWorking: () => workers.stop(),
     async stop() {
       await workers.stop();
