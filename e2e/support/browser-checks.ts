@@ -2,13 +2,17 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 
-/** Every Content-Security-Policy violation the page reports, as "directive: blocked URI". */
+/**
+ * Every Content-Security-Policy violation the page reports, as "directive: blocked URI", followed by
+ * " (from <script URL>)" when a script of the page caused it.
+ */
 export async function recordCspViolations(page: Page): Promise<string[]> {
   const violations: string[] = [];
   await page.exposeFunction("reportCspViolation", (text: string) => violations.push(text));
   // A string, not a function: this file is type-checked without the DOM library.
   await page.addInitScript(`document.addEventListener("securitypolicyviolation", (event) => {
-    window.reportCspViolation(event.effectiveDirective + ": " + event.blockedURI);
+    window.reportCspViolation(event.effectiveDirective + ": " + event.blockedURI +
+      (event.sourceFile ? " (from " + event.sourceFile + ")" : ""));
   });`);
   return violations;
 }
@@ -35,7 +39,10 @@ export interface AxeFinding {
   nodes: number;
 }
 
-/** Runs axe-core in the page and returns every violation found. */
+/**
+ * Runs axe-core in the page and returns every violation found. axe compiles its templates with new Function,
+ * which the app's CSP refuses: those reports name no source file (see isCausedByAxe).
+ */
 export async function runAxe(page: Page): Promise<AxeFinding[]> {
   axeSource ??= await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
   // Evaluated through the DevTools protocol: an inline <script> (addScriptTag) would be refused by the app's
@@ -48,4 +55,9 @@ export async function runAxe(page: Page): Promise<AxeFinding[]> {
 
 export function isSeriousOrCritical(finding: AxeFinding): boolean {
   return finding.impact === "serious" || finding.impact === "critical";
+}
+
+/** A CSP report of axe's own `new Function` (evaluated through DevTools, so without a source file). */
+export function isCausedByAxe(violation: string): boolean {
+  return violation === "script-src: eval";
 }

@@ -14,7 +14,11 @@ const BUILT_INDEX = join(WEB_DIR, "dist/index.html");
  */
 export async function ensureWebBuild(): Promise<void> {
   if (existsSync(BUILT_INDEX) && (await newestSourceMs()) < (await stat(BUILT_INDEX)).mtimeMs) return;
-  await promisify(execFile)("npm", ["run", "build", "-w", "apps/web"], { cwd: REPO_ROOT });
+  // The test runner sets NODE_ENV=test, with which Vite would bundle React's development build.
+  await promisify(execFile)("npm", ["run", "build", "-w", "apps/web"], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, NODE_ENV: "production" },
+  });
 }
 
 async function newestSourceMs(): Promise<number> {

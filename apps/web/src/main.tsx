@@ -1,3 +1,4 @@
+import "./zod-config.ts";
 import { QueryClientProvider } from "@tanstack/react-query";
 import { RouterProvider } from "@tanstack/react-router";
 import { identify, init as initTracker } from "@turnout/tracker";

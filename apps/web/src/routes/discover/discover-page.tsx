@@ -103,7 +103,8 @@ export function DiscoverPage() {
           <Empty>{t.noEvents}</Empty>
         ) : (
           <>
-            <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3" aria-label={t.discoverTitle}>
+            <h2 className="sr-only">{t.results}</h2>
+            <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3" aria-label={t.results}>
               {events.map((event) => (
                 <li key={event.id} className="relative">
                   <EventCard event={event} />

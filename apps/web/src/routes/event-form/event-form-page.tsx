@@ -4,6 +4,7 @@ import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import { type FormEvent, useState } from "react";
 import { api, newIdempotencyKey } from "../../api/client.ts";
 import { ApiError, isApiError } from "../../api/errors.ts";
+import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
 import { ErrorState, Loading, Notice } from "../../components/states.tsx";
@@ -19,10 +20,14 @@ export function CreateEventPage() {
   const navigate = useNavigate();
   const client = useQueryClient();
   const [form, setForm] = useState<FormState>(emptyForm);
-  const [key] = useState(newIdempotencyKey);
+  const intentKey = useIntentKey();
   const save = useMutation({
-    mutationFn: () => api.events.create(bodyFromForm(form), key),
+    mutationFn: () => api.events.create(bodyFromForm(form), intentKey.keyFor(JSON.stringify(form))),
+    onError: (error) => {
+      intentKey.settle(error);
+    },
     onSuccess: (event) => {
+      intentKey.settle();
       client.setQueryData(keys.event(event.id), event);
       void client.invalidateQueries({ queryKey: keys.myEvents });
       void navigate({ to: "/events/$id/edit", params: { id: event.id }, search: { saved: true } });

@@ -3,7 +3,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "@tanstack/react-router";
 import { useTrack } from "@turnout/tracker/react";
 import { useRef } from "react";
-import { api, newIdempotencyKey } from "../../api/client.ts";
+import { api } from "../../api/client.ts";
+import { useIntentKey } from "../../api/intent-key.ts";
 import { ApiError, isApiError } from "../../api/errors.ts";
 import { keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
@@ -44,29 +45,24 @@ export function JoinPanel({ event, isFull }: { event: Event; isFull: boolean }) 
     enabled: isConfirmed,
   });
 
-  // One Idempotency-Key per intent: a double click or a retry after a lost answer sends the same key, so it
-  // never joins twice; the next, separate intent gets a new one.
-  const intentKey = useRef<{ intent: Intent; key: string } | null>(null);
+  // A double click or a retry after a lost answer sends the same key, so it never joins twice.
+  const intentKey = useIntentKey();
+  const keyFor = intentKey.keyFor;
   const isBusy = useRef(false);
-  const keyFor = (intent: Intent) => {
-    if (intentKey.current?.intent !== intent) intentKey.current = { intent, key: newIdempotencyKey() };
-    return intentKey.current.key;
-  };
   const change = useMutation({
     mutationFn: (intent: Intent) =>
       intent === "join"
         ? api.participation.join(event.id, keyFor(intent))
         : api.participation.leave(event.id, keyFor(intent)),
     onSuccess: (result, intent) => {
-      intentKey.current = null;
+      intentKey.settle();
       client.setQueryData(participationKey, result);
       void client.invalidateQueries({ queryKey: keys.stats(event.id) });
       void client.invalidateQueries({ queryKey: keys.myParticipations });
       if (intent === "join") track("joined", { eventId: event.id, status: result.status });
     },
     onError: (error) => {
-      // A refusal is final for this intent; only a lost answer (network) is retried with the same key.
-      if (!isApiError(error, "network")) intentKey.current = null;
+      intentKey.settle(error);
     },
   });
 

@@ -116,9 +116,9 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
   const client = useQueryClient();
   const [isAsking, setAsking] = useState(false);
   const [reason, setReason] = useState("");
-  const [key] = useState(newIdempotencyKey);
   const remove = useMutation({
-    mutationFn: () => api.participation.remove(eventId, participant.userId, reason.trim(), key),
+    mutationFn: () =>
+      api.participation.remove(eventId, participant.userId, reason.trim(), newIdempotencyKey()),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ["event", eventId] });
     },
