@@ -48,8 +48,10 @@ export async function runAxe(page: Page): Promise<AxeFinding[]> {
   // Evaluated through the DevTools protocol: an inline <script> (addScriptTag) would be refused by the app's
   // own Content-Security-Policy, which is the point of that policy.
   if (!(await page.evaluate("typeof window.axe !== 'undefined'"))) await page.evaluate(axeSource);
-  const result = (await page.evaluate(`window.axe.run(document, { resultTypes: ["violations"] }).then((r) =>
-    r.violations.map((v) => ({ id: v.id, impact: v.impact ?? "unknown", nodes: v.nodes.length })))`)) as AxeFinding[];
+  const result = await page.evaluate<
+    AxeFinding[]
+  >(`window.axe.run(document, { resultTypes: ["violations"] }).then((r) =>
+    r.violations.map((v) => ({ id: v.id, impact: v.impact ?? "unknown", nodes: v.nodes.length })))`);
   return result;
 }
 

@@ -127,8 +127,7 @@ export const api = {
     calendarUrl: () => request<{ url: string }>("GET", "/api/me/calendar-url"),
   },
   events: {
-    list: (query: Partial<EventFeedQuery>) =>
-      request<EventPage>("GET", "/api/events", { query: query as Query }),
+    list: (query: Partial<EventFeedQuery>) => request<EventPage>("GET", "/api/events", { query }),
     categories: () => request<CategoryList>("GET", "/api/categories"),
     get: (id: string) => request<Event>("GET", `/api/events/${enc(id)}`),
     create: (body: Partial<CreateEventBody>, idempotencyKey: string) =>

@@ -6,7 +6,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: ErrorCode | "network",
     message: string,
-    readonly details: unknown = undefined,
+    readonly details?: unknown,
   ) {
     super(message);
     this.name = "ApiError";

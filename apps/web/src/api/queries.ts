@@ -1,4 +1,4 @@
-import type { Event, EventFeedQuery } from "@turnout/contracts";
+import type { Event, EventFeedQuery, EventStats, StatsChangedData } from "@turnout/contracts";
 import { QueryClient, queryOptions } from "@tanstack/react-query";
 import { api } from "./client.ts";
 import { isApiError } from "./errors.ts";
@@ -27,6 +27,16 @@ export const categoriesQuery = queryOptions({
   queryFn: () => api.events.categories(),
   staleTime: 5_000,
 });
+
+/** The counters of a `stats.changed.v1` message, as GET /api/events/:id/stats answers them. */
+export function statsOf(data: StatsChangedData): EventStats {
+  return {
+    capacity: data.capacity,
+    confirmed: data.confirmed,
+    waitlisted: data.waitlisted,
+    checkedIn: data.checkedIn,
+  };
+}
 
 export function createQueryClient(): QueryClient {
   return new QueryClient({

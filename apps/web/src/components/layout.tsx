@@ -31,12 +31,15 @@ export function Layout() {
             <span className="size-7 rounded-lg bg-indigo-600" aria-hidden="true" />
             {t.appName}
           </Link>
-          <nav aria-label="Main" className="flex flex-1 flex-wrap items-center gap-1 text-sm">
+          <nav
+            aria-label="Main"
+            className="order-last flex w-full items-center gap-1 text-sm sm:order-none sm:w-auto sm:flex-1"
+          >
             <NavLink to="/">{t.navDiscover}</NavLink>
             <NavLink to="/events/new">{t.navCreate}</NavLink>
             <NavLink to="/me">{session.status === "signedIn" ? t.navMe : t.navSignIn}</NavLink>
           </nav>
-          <label className="flex items-center gap-2 text-sm text-gray-700">
+          <label className="ml-auto flex items-center gap-2 text-sm text-gray-700">
             <span className="sr-only">{t.language}</span>
             <select
               value={locale}
@@ -84,19 +87,18 @@ const GRACE_MS = 1_500;
 function ReconnectingBanner() {
   const { t } = useI18n();
   const state = useConnectionState();
-  const [isShown, setShown] = useState(false);
+  const [isOverdue, setOverdue] = useState(false);
   useEffect(() => {
-    if (state !== "reconnecting") {
-      setShown(false);
-      return;
-    }
+    if (state !== "reconnecting") return;
     const timer = setTimeout(() => {
-      setShown(true);
+      setOverdue(true);
     }, GRACE_MS);
     return () => {
       clearTimeout(timer);
+      setOverdue(false);
     };
   }, [state]);
+  const isShown = state === "reconnecting" && isOverdue;
   return (
     <div role="status" aria-live="polite" className={isShown ? "bg-amber-100 text-amber-950" : "sr-only"}>
       {isShown && (

@@ -14,10 +14,12 @@ const MESSAGES: Record<Locale, Messages> = { en, de };
 export interface I18n {
   locale: Locale;
   t: Messages;
-  setLocale(locale: Locale): void;
+  setLocale: (locale: Locale) => void;
   /** A date and time in `timeZone` (default: the viewer's), e.g. "Sat, 12 Dec 2026, 19:00". */
-  formatDateTime(iso: string, timeZone?: string): string;
-  formatNumber(value: number): string;
+  formatDateTime: (iso: string, timeZone?: string) => string;
+  /** From start to end in `timeZone`, the shared parts said once ("Fri, Mar 12, 2027, 7:00 – 11:00 PM"). */
+  formatDateTimeRange: (startIso: string, endIso: string, timeZone?: string) => string;
+  formatNumber: (value: number) => string;
 }
 
 function detectLocale(): Locale {
@@ -51,7 +53,7 @@ export function I18nProvider({ children }: { children: ReactNode }) {
     return {
       locale,
       t: MESSAGES[locale],
-      setLocale(next) {
+      setLocale: (next) => {
         try {
           localStorage.setItem(STORAGE_KEY, next);
         } catch {
@@ -59,17 +61,9 @@ export function I18nProvider({ children }: { children: ReactNode }) {
         }
         setLocaleState(next);
       },
-      formatDateTime(iso, timeZone) {
-        return new Intl.DateTimeFormat(locale, {
-          weekday: "short",
-          day: "numeric",
-          month: "short",
-          year: "numeric",
-          hour: "2-digit",
-          minute: "2-digit",
-          timeZone,
-        }).format(new Date(iso));
-      },
+      formatDateTime: (iso, timeZone) => dateTimeFormat(locale, timeZone).format(new Date(iso)),
+      formatDateTimeRange: (startIso, endIso, timeZone) =>
+        dateTimeFormat(locale, timeZone).formatRange(new Date(startIso), new Date(endIso)),
       formatNumber: (value) => numbers.format(value),
     };
   }, [locale]);
@@ -80,4 +74,16 @@ export function useI18n(): I18n {
   const value = useContext(I18nContext);
   if (value === null) throw new Error("useI18n outside I18nProvider");
   return value;
+}
+
+function dateTimeFormat(locale: Locale, timeZone: string | undefined): Intl.DateTimeFormat {
+  return new Intl.DateTimeFormat(locale, {
+    weekday: "short",
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "numeric",
+    minute: "2-digit",
+    timeZone,
+  });
 }

@@ -64,8 +64,8 @@ export const en = {
   waitlistPosition: (ordinal: string) => `You are ${ordinal} on the waitlist`,
   ordinal: (n: number, locale: string) => {
     const rule = new Intl.PluralRules(locale, { type: "ordinal" }).select(n);
-    const suffix = { one: "st", two: "nd", few: "rd" }[rule as "one" | "two" | "few"] ?? "th";
-    return `${n}${suffix}`;
+    const suffixes: Partial<Record<Intl.LDMLPluralRule, string>> = { one: "st", two: "nd", few: "rd" };
+    return `${n}${suffixes[rule] ?? "th"}`;
   },
   participationStatus: {
     confirmed: "Confirmed",

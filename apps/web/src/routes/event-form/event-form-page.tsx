@@ -1,7 +1,7 @@
 import { EVENT_CATEGORY_SLUGS, type Event } from "@turnout/contracts";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
-import { type FormEvent, useState } from "react";
+import { type SyntheticEvent, useState } from "react";
 import { api, newIdempotencyKey } from "../../api/client.ts";
 import { ApiError, isApiError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
@@ -101,7 +101,7 @@ function EditForm({ initial }: { initial: Event }) {
     },
   });
   const reload = async () => {
-    const fresh = await client.fetchQuery({ ...eventQuery(base.id), staleTime: 0 });
+    const fresh = await client.query({ ...eventQuery(base.id), staleTime: 0 });
     setBase(fresh);
     setForm(formFromEvent(fresh));
     save.reset();
@@ -220,18 +220,16 @@ function EventForm({
   const fieldErrors = error instanceof ApiError ? error.fieldErrors() : {};
   if (isApiError(error, "event.capacity_below_confirmed"))
     fieldErrors.capacity = t.capacityBelowConfirmed(formatNumber(confirmed ?? 0));
-  const set =
-    <K extends keyof FormState>(name: K) =>
-    (event: { target: { value: string } }) => {
-      const value = event.target.value as FormState[K];
-      setForm((old) => ({ ...old, [name]: value }));
-    };
+  const set = (name: keyof FormState) => (event: { target: { value: string } }) => {
+    const value = event.target.value;
+    setForm((old) => ({ ...old, [name]: value }));
+  };
   const text = (name: keyof FormState, label: string, type = "text", hint?: string, path: string = name) => (
     <Field id={`field-${name}`} label={label} error={fieldErrors[path]} hint={hint}>
       {(props) => <input {...props} type={type} className="input" value={form[name]} onChange={set(name)} />}
     </Field>
   );
-  const submit = (event: FormEvent) => {
+  const submit = (event: SyntheticEvent) => {
     event.preventDefault();
     onSubmit();
   };
@@ -331,7 +329,7 @@ function Preview({ form }: { form: FormState }) {
   const { t, formatDateTime } = useI18n();
   const starts = bodyFromForm(form).startsAt;
   return (
-    <aside aria-labelledby="preview-title" className="lg:sticky lg:top-6 lg:self-start">
+    <aside aria-labelledby="preview-title" className="lg:self-start">
       <h2 id="preview-title" className="mb-2 text-sm font-semibold uppercase tracking-wide text-gray-700">
         {t.preview}
       </h2>

@@ -2,7 +2,7 @@ import { eventChangedDataSchema, type EventStats, statsChangedDataSchema } from 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
 import { api } from "../../api/client.ts";
-import { eventQuery, keys, patchCachedEvent } from "../../api/queries.ts";
+import { eventQuery, keys, patchCachedEvent, statsOf } from "../../api/queries.ts";
 import { isApiError } from "../../api/errors.ts";
 import { useSession } from "../../api/use-session.ts";
 import { ErrorState, Loading, Notice } from "../../components/states.tsx";
@@ -16,7 +16,7 @@ const route = getRouteApi("/events/$id");
 /** One event: when and where, live seats and waitlist, and the viewer's own place (join, leave, ticket). */
 export function EventPage() {
   const { id } = route.useParams();
-  const { t, formatDateTime, formatNumber } = useI18n();
+  const { t, formatDateTimeRange, formatNumber } = useI18n();
   const client = useQueryClient();
   const session = useSession();
   const event = useQuery(eventQuery(id));
@@ -26,10 +26,7 @@ export function EventPage() {
     (message) => {
       if (message.type === "stats.changed.v1") {
         const parsed = statsChangedDataSchema.safeParse(message.data);
-        if (parsed.success) {
-          const { eventId: _eventId, ...stats } = parsed.data;
-          client.setQueryData<EventStats>(keys.stats(id), stats);
-        }
+        if (parsed.success) client.setQueryData<EventStats>(keys.stats(id), statsOf(parsed.data));
         return;
       }
       const parsed = eventChangedDataSchema.safeParse(message.data);
@@ -92,11 +89,11 @@ export function EventPage() {
           <div className="card">
             <dt className="text-sm font-semibold text-gray-700">{t.when_}</dt>
             <dd className="mt-1">
-              <p className="font-medium">{formatDateTime(data.startsAt, viewerZone)}</p>
+              <p className="font-medium">{formatDateTimeRange(data.startsAt, data.endsAt, viewerZone)}</p>
               <p className="text-sm text-gray-700">{t.yourTime(viewerZone)}</p>
               {data.timezone !== viewerZone && (
                 <p className="mt-1 text-sm text-gray-700">
-                  {t.eventTime(formatDateTime(data.startsAt, data.timezone), data.timezone)}
+                  {t.eventTime(formatDateTimeRange(data.startsAt, data.endsAt, data.timezone), data.timezone)}
                 </p>
               )}
               <p className="mt-2 flex flex-wrap gap-x-3 gap-y-1 text-sm">

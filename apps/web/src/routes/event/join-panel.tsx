@@ -78,7 +78,7 @@ export function JoinPanel({ event, isFull }: { event: Event; isFull: boolean }) 
   if (participation.isPending) return <section className="card text-gray-600">{t.loading}</section>;
 
   const isWaitlisted = status === "waitlisted";
-  const canJoin = status === undefined || status === "cancelled" || status === null;
+  const canJoin = status === undefined || status === "cancelled";
   const isWaitlistClosed = event.waitlistLimit === 0;
   const onClick = (intent: Intent) => {
     // A ref, not isPending: the second click of a double click arrives before React re-renders the button.
@@ -165,16 +165,11 @@ export function JoinPanel({ event, isFull }: { event: Event; isFull: boolean }) 
 
 function describeRefusal(error: Error, t: ReturnType<typeof useI18n>["t"]): string {
   if (!(error instanceof ApiError)) return t.errorNetwork;
-  switch (error.code) {
-    case "event.full":
-      return t.eventFull;
-    case "event.closed":
-      return t.eventClosed;
-    case "join.forbidden":
-      return t.joinForbidden;
-    case "network":
-      return t.errorNetwork;
-    default:
-      return error.message;
-  }
+  const known: Partial<Record<ApiError["code"], string>> = {
+    "event.full": t.eventFull,
+    "event.closed": t.eventClosed,
+    "join.forbidden": t.joinForbidden,
+    network: t.errorNetwork,
+  };
+  return known[error.code] ?? error.message;
 }

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
 import { useState } from "react";
 import { api, newIdempotencyKey } from "../../api/client.ts";
-import { eventQuery, keys } from "../../api/queries.ts";
+import { eventQuery, keys, statsOf } from "../../api/queries.ts";
 import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { useChannel } from "../../live/realtime.tsx";
@@ -43,8 +43,7 @@ function ManageEvent({ id }: { id: string }) {
       if (message.type !== "stats.changed.v1") return;
       const parsed = statsChangedDataSchema.safeParse(message.data);
       if (!parsed.success) return;
-      const { eventId: _eventId, ...counts } = parsed.data;
-      client.setQueryData(keys.stats(id), counts);
+      client.setQueryData(keys.stats(id), statsOf(parsed.data));
       void client.invalidateQueries({ queryKey: ["event", id, "participants"] });
     },
     () => {

@@ -1,6 +1,6 @@
 import { PASSWORD_MIN_LENGTH } from "@turnout/contracts";
 import { useMutation } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { type SyntheticEvent, useState } from "react";
 import { api } from "../../api/client.ts";
 import { ApiError } from "../../api/errors.ts";
 import { Notice } from "../../components/states.tsx";
@@ -21,7 +21,7 @@ export function AuthForms({ onSignedIn }: { onSignedIn: () => void }) {
   });
   const errors = submit.error instanceof ApiError ? submit.error.fieldErrors() : {};
   const refusal = describeRefusal(submit.error, t);
-  const onSubmit = (event: FormEvent) => {
+  const onSubmit = (event: SyntheticEvent) => {
     event.preventDefault();
     submit.mutate();
   };
@@ -104,18 +104,12 @@ export function AuthForms({ onSignedIn }: { onSignedIn: () => void }) {
 function describeRefusal(error: Error | null, t: ReturnType<typeof useI18n>["t"]): string | null {
   if (error === null) return null;
   if (!(error instanceof ApiError)) return t.errorNetwork;
-  switch (error.code) {
-    case "validation.failed":
-      return t.fixErrors;
-    case "auth.invalid_credentials":
-      return t.invalidCredentials;
-    case "auth.email_taken":
-      return t.emailTaken;
-    case "rate_limited":
-      return t.rateLimited;
-    case "network":
-      return t.errorNetwork;
-    default:
-      return error.message;
-  }
+  const known: Partial<Record<ApiError["code"], string>> = {
+    "validation.failed": t.fixErrors,
+    "auth.invalid_credentials": t.invalidCredentials,
+    "auth.email_taken": t.emailTaken,
+    rate_limited: t.rateLimited,
+    network: t.errorNetwork,
+  };
+  return known[error.code] ?? error.message;
 }

@@ -148,9 +148,9 @@ function MyEvents() {
 function MyParticipations() {
   const { t } = useI18n();
   const list = useQuery({ queryKey: keys.myParticipations, queryFn: () => api.me.participations() });
+  const [now] = useState(Date.now);
   if (list.isPending) return <Loading />;
   if (list.isError) return <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  const now = Date.now();
   const upcoming = list.data.items.filter((item) => Date.parse(item.event.endsAt) > now);
   const past = list.data.items.filter((item) => Date.parse(item.event.endsAt) <= now);
   return (
