@@ -53,14 +53,21 @@ export function CreateEventPage() {
 /** /events/:id/edit: change fields against the version loaded (If-Match), publish a draft, cancel. */
 export function EditEventPage() {
   const { id } = editRoute.useParams();
+  return (
+    <SignedInOnly next={`/events/${id}/edit`}>
+      <EditEvent id={id} />
+    </SignedInOnly>
+  );
+}
+
+function EditEvent({ id }: { id: string }) {
   const { t } = useI18n();
   const session = useSession();
   const event = useQuery(eventQuery(id));
-  if (session.status === "loading" || event.isPending) return <Loading />;
+  if (event.isPending) return <Loading />;
   if (event.isError) return <ErrorState error={event.error} onRetry={() => void event.refetch()} />;
   if (session.user?.id !== event.data.organizer.id && session.user?.role === "user")
     return <Notice tone="bad">{t.notYours}</Notice>;
-  // Keyed by version only on reload, so the form starts again from what the server has now.
   return <EditForm key={event.data.id} initial={event.data} />;
 }
 
