@@ -22,6 +22,8 @@ export function viewerTimeZone(): string {
  * datetime-local input gives). Two passes settle the zone's offset at that moment, daylight saving included.
  */
 export function wallTimeToIso(wall: string, timeZone: string): string | null {
+  // V8's Date.parse accepts almost anything ("tomorrow:00Z" is 2000-01-01): only the input's own shape.
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(wall)) return null;
   const asUtc = Date.parse(`${wall}:00Z`);
   if (Number.isNaN(asUtc)) return null;
   let guess = asUtc - offsetMs(asUtc, timeZone);
