@@ -90,7 +90,10 @@ async function registerWebApp(app: FastifyInstance): Promise<(reply: FastifyRepl
     setHeaders: (reply, path) => {
       // Files under assets/ carry a hash of their content in the name: a new build gets new names.
       const isHashed = path.startsWith(resolve(WEB_ROOT, "assets"));
-      reply.header("cache-control", isHashed ? "public, max-age=31536000, immutable" : "public, max-age=3600");
+      reply.header(
+        "cache-control",
+        isHashed ? "public, max-age=31536000, immutable" : "public, max-age=3600",
+      );
     },
   });
   const indexHtml = await readFile(indexFile);
