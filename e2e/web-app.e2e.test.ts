@@ -351,7 +351,7 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
     await Promise.all([first.close(), other.close()]);
   });
 
-  it("4: in a de-DE browser the event page speaks German and formats dates the German way", async () => {
+  it("4: in a de-DE browser the event page speaks German and formats dates the German way; English on request", async () => {
     const page = await openPage({ locale: "de-DE", timezoneId: "Europe/Berlin" });
     await page.goto(`${base()}/events/${publishedEventId}`);
     await page.getByText("40 von 40 Plätzen frei").waitFor({ timeout: LIVE_MS });
@@ -363,6 +363,13 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
     expect(await page.evaluate("document.documentElement.lang")).toBe("de");
     await axe(page, "event (German, signed out)");
     await screenshot(page, "event-de");
+
+    // Switchable, and the choice outlives a reload.
+    await page.getByLabel("Sprache").selectOption("en");
+    await page.getByText("40 of 40 seats left").waitFor({ timeout: LIVE_MS });
+    await page.reload();
+    await page.getByText("40 of 40 seats left").waitFor({ timeout: LIVE_MS });
+    expect(await page.evaluate("document.documentElement.lang")).toBe("en");
     await page.close();
   });
 
