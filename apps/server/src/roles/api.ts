@@ -83,7 +83,21 @@ async function registerWebApp(app: FastifyInstance): Promise<(reply: FastifyRepl
     return (reply) =>
       reply.status(503).type("text/plain").send("The web app is not built: run `npm run build -w apps/web`.");
   }
-  await app.register(fastifyStatic, { root: WEB_ROOT, wildcard: false, index: false, maxAge: "1h" });
+  await app.register(fastifyStatic, {
+    root: WEB_ROOT,
+    wildcard: false,
+    index: false,
+    // The build writes .br and .gz beside each text file (apps/web/vite.config.ts): sent as the browser accepts.
+    preCompressed: true,
+    setHeaders: (reply, path) => {
+      // Files under assets/ carry a hash of their content in the name: a new build gets new names.
+      const isHashed = path.startsWith(resolve(WEB_ROOT, "assets"));
+      reply.header(
+        "cache-control",
+        isHashed ? "public, max-age=31536000, immutable" : "public, max-age=3600",
+      );
+    },
+  });
   const indexHtml = await readFile(indexFile);
   // Client-side routes (/events/123) all load the same shell; it must never be cached stale.
   return (reply) => reply.type("text/html").header("cache-control", "no-cache").send(indexHtml);

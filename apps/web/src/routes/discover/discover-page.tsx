@@ -1,0 +1,273 @@
+import {
+  type Event,
+  eventChangedDataSchema,
+  type EventCategory,
+  type EventFeedQuery,
+  EVENT_CATEGORY_SLUGS,
+} from "@turnout/contracts";
+import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
+import { getRouteApi } from "@tanstack/react-router";
+import { useEffect, useRef, useState } from "react";
+import { api } from "../../api/client.ts";
+import { categoriesQuery, keys, patchCachedEvent } from "../../api/queries.ts";
+import { EventCard } from "../../components/event-card.tsx";
+import { Empty, ErrorState, Loading } from "../../components/states.tsx";
+import { useI18n } from "../../i18n/i18n.tsx";
+import { useChannel } from "../../live/realtime.tsx";
+import type { DiscoverWhen } from "../../router.tsx";
+
+const route = getRouteApi("/");
+const PAGE_SIZE = 12;
+const DAY_MS = 86_400_000;
+
+/** The public feed: search, categories with counts, a date filter, infinite scroll, and live changes. */
+export function DiscoverPage() {
+  const { t } = useI18n();
+  const search = route.useSearch();
+  const navigate = route.useNavigate();
+  const client = useQueryClient();
+  const category = EVENT_CATEGORY_SLUGS.find((slug) => slug === search.category);
+  const filters = { q: search.q, category, when: search.when ?? "any" } as const;
+
+  const feed = useInfiniteQuery({
+    queryKey: keys.feed(filters),
+    queryFn: ({ pageParam }) => api.events.list({ ...toQuery(filters), cursor: pageParam, limit: PAGE_SIZE }),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (page) => page.nextCursor ?? undefined,
+  });
+
+  // New events appear without reload; a change or a cancellation is patched into the cards in place.
+  useChannel(
+    "events",
+    (message) => {
+      const parsed = eventChangedDataSchema.safeParse(message.data);
+      if (!parsed.success) return;
+      if (message.type === "event.published.v1") {
+        void client.invalidateQueries({ queryKey: keys.feedAll });
+        void client.invalidateQueries({ queryKey: keys.categories });
+      } else patchCachedEvent(client, parsed.data.event);
+      if (message.type === "event.cancelled.v1") void client.invalidateQueries({ queryKey: keys.categories });
+    },
+    () => {
+      void client.invalidateQueries({ queryKey: keys.feedAll });
+    },
+  );
+
+  const events: Event[] = feed.data?.pages.flatMap((page) => page.items) ?? [];
+
+  return (
+    <section aria-labelledby="discover-title">
+      <h1 id="discover-title" className="text-3xl font-bold tracking-tight sm:text-4xl">
+        {t.discoverTitle}
+      </h1>
+      <p className="mt-2 text-gray-700">{t.discoverLead}</p>
+
+      <div className="mt-6 flex flex-col gap-3 sm:flex-row">
+        <SearchBox
+          initial={search.q ?? ""}
+          onSearch={(q) => {
+            void navigate({ search: (prev) => ({ ...prev, q: q === "" ? undefined : q }), replace: true });
+          }}
+        />
+        <label className="flex items-center gap-2 text-sm font-medium text-gray-800">
+          {t.when}
+          <select
+            className="input w-auto"
+            value={filters.when}
+            onChange={(event) => {
+              const when = event.target.value as DiscoverWhen;
+              void navigate({ search: (prev) => ({ ...prev, when: when === "any" ? undefined : when }) });
+            }}
+          >
+            <option value="any">{t.whenAny}</option>
+            <option value="today">{t.whenToday}</option>
+            <option value="week">{t.whenWeek}</option>
+            <option value="month">{t.whenMonth}</option>
+          </select>
+        </label>
+      </div>
+
+      <CategoryChips
+        selected={category}
+        onSelect={(slug) => {
+          void navigate({ search: (prev) => ({ ...prev, category: slug }) });
+        }}
+      />
+
+      <div className="mt-6">
+        {feed.isPending ? (
+          <Loading />
+        ) : feed.isError ? (
+          <ErrorState error={feed.error} onRetry={() => void feed.refetch()} />
+        ) : events.length === 0 ? (
+          <Empty>{t.noEvents}</Empty>
+        ) : (
+          <>
+            <h2 className="sr-only">{t.results}</h2>
+            <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3" aria-label={t.results}>
+              {events.map((event) => (
+                <li key={event.id} className="relative">
+                  <EventCard event={event} />
+                </li>
+              ))}
+            </ul>
+            <MoreLoader
+              hasMore={feed.hasNextPage}
+              isLoading={feed.isFetchingNextPage}
+              onMore={() => void feed.fetchNextPage()}
+            />
+          </>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function toQuery(filters: {
+  q?: string;
+  category?: EventCategory;
+  when: DiscoverWhen;
+}): Partial<EventFeedQuery> {
+  const now = Date.now();
+  const to = {
+    any: undefined,
+    today: new Date(new Date().setHours(24, 0, 0, 0)).getTime(),
+    week: now + 7 * DAY_MS,
+    month: now + 30 * DAY_MS,
+  }[filters.when];
+  return {
+    q: filters.q,
+    category: filters.category,
+    to: to === undefined ? undefined : new Date(to).toISOString(),
+  };
+}
+
+function SearchBox({ initial, onSearch }: { initial: string; onSearch: (q: string) => void }) {
+  const { t } = useI18n();
+  const [text, setText] = useState(initial);
+  const onSearchRef = useRef(onSearch);
+  useEffect(() => {
+    onSearchRef.current = onSearch;
+  });
+  // Searching as one types, a moment after the last key.
+  useEffect(() => {
+    if (text.trim() === initial) return;
+    const timer = setTimeout(() => {
+      onSearchRef.current(text.trim());
+    }, 300);
+    return () => {
+      clearTimeout(timer);
+    };
+  }, [text, initial]);
+  return (
+    <form
+      role="search"
+      className="flex-1"
+      onSubmit={(event) => {
+        event.preventDefault();
+        onSearch(text.trim());
+      }}
+    >
+      <label htmlFor="discover-search" className="sr-only">
+        {t.search}
+      </label>
+      <input
+        id="discover-search"
+        type="search"
+        className="input"
+        placeholder={t.searchPlaceholder}
+        value={text}
+        onChange={(event) => {
+          setText(event.target.value);
+        }}
+      />
+    </form>
+  );
+}
+
+function CategoryChips({
+  selected,
+  onSelect,
+}: {
+  selected: EventCategory | undefined;
+  onSelect: (slug: EventCategory | undefined) => void;
+}) {
+  const { t, formatNumber } = useI18n();
+  const categories = useQuery(categoriesQuery);
+  const chip = (isOn: boolean) =>
+    `rounded-full border px-3 py-1.5 text-sm font-medium ${
+      isOn
+        ? "border-indigo-700 bg-indigo-700 text-white"
+        : "border-gray-300 bg-white text-gray-800 hover:border-indigo-400"
+    }`;
+  return (
+    <div role="group" aria-label={t.categories} className="mt-4 flex flex-wrap gap-2">
+      <button
+        type="button"
+        aria-pressed={selected === undefined}
+        className={chip(selected === undefined)}
+        onClick={() => {
+          onSelect(undefined);
+        }}
+      >
+        {t.allCategories}
+      </button>
+      {categories.data?.items
+        .filter((item) => item.upcomingCount > 0 || item.slug === selected)
+        .map((item) => (
+          <button
+            key={item.slug}
+            type="button"
+            aria-pressed={selected === item.slug}
+            className={chip(selected === item.slug)}
+            onClick={() => {
+              onSelect(selected === item.slug ? undefined : item.slug);
+            }}
+          >
+            {t.categoryNames[item.slug]}{" "}
+            <span className="opacity-80">{formatNumber(item.upcomingCount)}</span>
+          </button>
+        ))}
+    </div>
+  );
+}
+
+/** Loads the next page when the end of the list scrolls into view; the button does the same by hand. */
+function MoreLoader({
+  hasMore,
+  isLoading,
+  onMore,
+}: {
+  hasMore: boolean;
+  isLoading: boolean;
+  onMore: () => void;
+}) {
+  const { t } = useI18n();
+  const sentinel = useRef<HTMLDivElement>(null);
+  const onMoreRef = useRef(onMore);
+  useEffect(() => {
+    onMoreRef.current = onMore;
+  });
+  useEffect(() => {
+    const element = sentinel.current;
+    if (element === null || !hasMore) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) onMoreRef.current();
+    });
+    observer.observe(element);
+    return () => {
+      observer.disconnect();
+    };
+  }, [hasMore]);
+  return (
+    <div ref={sentinel} className="mt-6 flex justify-center text-sm text-gray-600">
+      {hasMore ? (
+        <button type="button" className="btn-secondary" disabled={isLoading} onClick={onMore}>
+          {isLoading ? t.loadingMore : t.loadMore}
+        </button>
+      ) : (
+        <p>{t.endOfList}</p>
+      )}
+    </div>
+  );
+}

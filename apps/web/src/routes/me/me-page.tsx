@@ -1,0 +1,184 @@
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
+import { useState } from "react";
+import { api } from "../../api/client.ts";
+import { keys } from "../../api/queries.ts";
+import { useSession } from "../../api/use-session.ts";
+import { EventCard } from "../../components/event-card.tsx";
+import { Empty, ErrorState, Loading } from "../../components/states.tsx";
+import { useI18n } from "../../i18n/i18n.tsx";
+import { AuthForms } from "./auth-forms.tsx";
+
+const route = getRouteApi("/me");
+
+/** The signed-in person's page (events, participations, calendar feed), or the sign-in form. */
+export function MePage() {
+  const session = useSession();
+  const { next } = route.useSearch();
+  const navigate = useNavigate();
+  if (session.status === "loading") return <Loading />;
+  if (session.status === "signedOut")
+    return (
+      <AuthForms
+        onSignedIn={() => {
+          if (next !== undefined) void navigate({ to: next });
+        }}
+      />
+    );
+  return <Account name={session.user.name} email={session.user.email} />;
+}
+
+function Account({ name, email }: { name: string; email: string }) {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const signOut = useMutation({
+    mutationFn: () => api.auth.logout(),
+    onSettled: () => void navigate({ to: "/" }),
+  });
+  return (
+    <div className="flex flex-col gap-10">
+      <section aria-labelledby="me-title" className="flex flex-wrap items-end justify-between gap-4">
+        <div>
+          <h1 id="me-title" className="text-3xl font-bold tracking-tight">
+            {name}
+          </h1>
+          <p className="mt-1 text-gray-700">{t.signedInAs(name, email)}</p>
+        </div>
+        <button
+          type="button"
+          className="btn-secondary"
+          disabled={signOut.isPending}
+          onClick={() => {
+            signOut.mutate();
+          }}
+        >
+          {t.signOut}
+        </button>
+      </section>
+      <CalendarFeed />
+      <MyEvents />
+      <MyParticipations />
+    </div>
+  );
+}
+
+function CalendarFeed() {
+  const { t } = useI18n();
+  const feed = useQuery({
+    queryKey: keys.calendarUrl,
+    queryFn: () => api.me.calendarUrl(),
+    staleTime: Infinity,
+  });
+  const [isCopied, setCopied] = useState(false);
+  return (
+    <section aria-labelledby="calendar-title" className="card">
+      <h2 id="calendar-title" className="text-lg font-semibold">
+        {t.calendarFeed}
+      </h2>
+      <p className="mt-1 text-sm text-gray-700">{t.calendarFeedHint}</p>
+      {feed.isPending ? (
+        <Loading />
+      ) : feed.isError ? (
+        <ErrorState error={feed.error} onRetry={() => void feed.refetch()} />
+      ) : (
+        <div className="mt-3 flex flex-col gap-2 sm:flex-row">
+          <label htmlFor="calendar-url" className="sr-only">
+            {t.calendarFeed}
+          </label>
+          <input
+            id="calendar-url"
+            readOnly
+            className="input font-mono text-sm"
+            value={feed.data.url}
+            onFocus={(e) => {
+              e.target.select();
+            }}
+          />
+          <button
+            type="button"
+            className="btn-secondary"
+            onClick={() => {
+              void navigator.clipboard.writeText(feed.data.url).then(() => {
+                setCopied(true);
+              });
+            }}
+          >
+            {isCopied ? t.copied : t.copy}
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function MyEvents() {
+  const { t } = useI18n();
+  const events = useQuery({ queryKey: keys.myEvents, queryFn: () => api.me.events() });
+  return (
+    <section aria-labelledby="my-events-title">
+      <div className="flex items-baseline justify-between gap-3">
+        <h2 id="my-events-title" className="text-xl font-semibold">
+          {t.myEvents}
+        </h2>
+        <Link to="/events/new" className="text-indigo-800 underline">
+          {t.navCreate}
+        </Link>
+      </div>
+      <div className="mt-3">
+        {events.isPending ? (
+          <Loading />
+        ) : events.isError ? (
+          <ErrorState error={events.error} onRetry={() => void events.refetch()} />
+        ) : events.data.items.length === 0 ? (
+          <Empty>{t.noMyEvents}</Empty>
+        ) : (
+          <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+            {events.data.items.map((event) => (
+              <li key={event.id} className="relative">
+                <EventCard event={event} />
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function MyParticipations() {
+  const { t } = useI18n();
+  const list = useQuery({ queryKey: keys.myParticipations, queryFn: () => api.me.participations() });
+  const [now] = useState(Date.now);
+  if (list.isPending) return <Loading />;
+  if (list.isError) return <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
+  const upcoming = list.data.items.filter((item) => Date.parse(item.event.endsAt) > now);
+  const past = list.data.items.filter((item) => Date.parse(item.event.endsAt) <= now);
+  return (
+    <>
+      {[
+        { id: "upcoming", title: t.upcoming, items: upcoming },
+        { id: "past", title: t.past, items: past },
+      ].map((group) => (
+        <section key={group.id} aria-labelledby={`${group.id}-title`}>
+          <h2 id={`${group.id}-title`} className="text-xl font-semibold">
+            {group.title}
+          </h2>
+          <div className="mt-3">
+            {group.items.length === 0 ? (
+              <Empty>{t.noParticipations}</Empty>
+            ) : (
+              <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+                {group.items.map((item) => (
+                  <li key={item.event.id} className="relative flex flex-col gap-1">
+                    <EventCard event={item.event} />
+                    <p className="text-sm font-medium text-gray-700">{t.participationStatus[item.status]}</p>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </div>
+        </section>
+      ))}
+    </>
+  );
+}

@@ -1,0 +1,41 @@
+import { rm } from "node:fs/promises";
+import { createScratchDatabase, TEST_CLUSTER_SECRETS, type ScratchDatabase } from "./scratch-database.ts";
+import { createDataDir, findFreePort, startServer, type ServerProcess } from "./server-process.ts";
+import { ensureWebBuild } from "./web-build.ts";
+
+export interface AppServer {
+  server: ServerProcess;
+  /** Stops the server and removes what it used (data dir, scratch database). */
+  close(): Promise<void>;
+}
+
+/**
+ * A started server with the built web app: on a scratch database of TEST_DATABASE_URL when set (cluster
+ * mode), else embedded mode with its own PostgreSQL, as `npm start` runs it.
+ */
+export async function startAppServer(name: string): Promise<AppServer> {
+  await ensureWebBuild();
+  const dataDir = await createDataDir(name);
+  const adminUrl = process.env.TEST_DATABASE_URL;
+  let database: ScratchDatabase | undefined;
+  let env: Record<string, string>;
+  if (adminUrl !== undefined && adminUrl !== "") {
+    database = await createScratchDatabase(adminUrl);
+    env = { DATABASE_URL: database.url, ...TEST_CLUSTER_SECRETS };
+  } else {
+    env = { EMBEDDED_POSTGRES_PORT: String(await findFreePort()) };
+  }
+  const server = startServer({ name, port: await findFreePort(), dataDir, env });
+  const close = async () => {
+    await server.forceStop();
+    await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await server.waitUntilReady(90_000);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { server, close };
+}
