@@ -118,6 +118,13 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("realtime"),
+  REALTIME_HISTORY_HOURS: z.coerce.number().int().min(1).max(8760).default(24),
+  // The JetStream stream of domain events; its subjects are `<lowercased name>.<type>`. Deployments (or benches)
+  // sharing one NATS server each take their own.
+  BUS_STREAM_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, - and _ only")
+    .default("DOMAIN"),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
   // The key TOKEN_SECRET replaced: its access tokens stay valid until they expire (at most 15 minutes).
@@ -188,6 +195,8 @@ export interface Config {
     streamName: string;
   };
   realtime: RealtimeSettings;
+  /** The bus stream of domain events (subjects `<lowercased name>.<type>`). */
+  busStreamName: string;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -223,6 +232,8 @@ export interface RealtimeSettings {
   snapshotIntervalMs: number;
   /** Bus subjects of live channel messages: `<prefix>.events`, `<prefix>.event.<id>`... */
   subjectPrefix: string;
+  /** Channel messages older than this many hours are forgotten (also under historyPerChannel). */
+  historyHours: number;
 }
 
 export class ConfigError extends Error {
@@ -298,7 +309,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       historyPerChannel: e.REALTIME_HISTORY_PER_CHANNEL,
       snapshotIntervalMs: e.REALTIME_SNAPSHOT_INTERVAL_MS,
       subjectPrefix: e.REALTIME_SUBJECT_PREFIX,
+      historyHours: e.REALTIME_HISTORY_HOURS,
     },
+    busStreamName: e.BUS_STREAM_NAME,
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });
 }

@@ -1,6 +1,7 @@
 import type { Deps } from "../deps.ts";
 import type { NotificationsOptions } from "../modules/notifications/index.ts";
 import type { PhotosOptions } from "../modules/photos/index.ts";
+import type { DomainStream } from "../platform/outbox/outbox.ts";
 
 // The options each module's door takes, built from Deps and config in one place for every role.
 
@@ -23,4 +24,9 @@ export function photosOptionsOf(deps: Deps): PhotosOptions {
 
 export function notificationsOptionsOf(deps: Deps): NotificationsOptions {
   return { db: deps.db, clock: deps.clock, bus: deps.bus, log: deps.log, jobs: deps.jobs };
+}
+
+/** The bus stream of domain events (BUS_STREAM_NAME) and its subject prefix, the name lowercased. */
+export function domainStreamOf(deps: Pick<Deps, "config">): DomainStream {
+  return { name: deps.config.busStreamName, subjectPrefix: deps.config.busStreamName.toLowerCase() };
 }

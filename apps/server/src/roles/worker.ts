@@ -6,7 +6,7 @@ import { consumeEventCancellations } from "../modules/participation/index.ts";
 import { startPhotoJobs } from "../modules/photos/index.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
 import { startOutboxRelay } from "../platform/outbox/relay.ts";
-import { notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
+import { domainStreamOf, notificationsOptionsOf, photosOptionsOf } from "./module-options.ts";
 
 // sharp runs each image on libuv's threads; two at a time keep both cores of a small machine busy.
 const PHOTO_PROCESSING_CONCURRENCY = 2;
@@ -16,14 +16,15 @@ export async function startWorkerRole(deps: Deps) {
   // Consumers bind before the relay starts (ADR 0002): the in-process bus's publish waits only for the
   // consumers bound at that moment, so a row relayed before its consumer bound would be marked sent with
   // nobody having applied it, and lost if the process died before the late consumer caught up.
-  const eventCancellations = await consumeEventCancellations(deps);
-  const notificationTriggers = await consumeNotificationTriggers(notificationsOptionsOf(deps)).catch(
-    async (error: unknown) => {
-      await eventCancellations.unsubscribe();
-      throw error;
-    },
-  );
-  const relay = await startOutboxRelay(deps).catch(async (error: unknown) => {
+  const stream = domainStreamOf(deps);
+  const eventCancellations = await consumeEventCancellations(deps, { stream });
+  const notificationTriggers = await consumeNotificationTriggers(notificationsOptionsOf(deps), {
+    stream,
+  }).catch(async (error: unknown) => {
+    await eventCancellations.unsubscribe();
+    throw error;
+  });
+  const relay = await startOutboxRelay(deps, { stream }).catch(async (error: unknown) => {
     await eventCancellations.unsubscribe();
     await notificationTriggers.unsubscribe();
     throw error;

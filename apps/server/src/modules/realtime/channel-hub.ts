@@ -35,6 +35,8 @@ export interface ChannelHub {
    */
   watch(channel: string, watcher: Watcher, since?: number): Promise<void>;
   unwatch(channel: string, watcher: Watcher): void;
+  /** The channels at least one client here watches (each is subscribed on the bus, the others are not). */
+  watchedChannels(): Iterable<string>;
   close(): Promise<void>;
 }
 
@@ -267,6 +269,9 @@ export function createChannelHub(
       state.joining.delete(watcher);
       state.watchers.delete(watcher);
       if (state.joining.size === 0 && state.watchers.size === 0) closeState(state);
+    },
+    watchedChannels() {
+      return channels.keys();
     },
     async close() {
       const states = [...channels.values()];
