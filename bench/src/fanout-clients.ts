@@ -105,6 +105,7 @@ async function handle(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case "connect": {
       channel = command.channel;
+      duplicates = 0;
       const startedAt = Date.now();
       clients = Array.from({ length: command.clients }, (_, index) => ({
         url: command.urls[index % command.urls.length] ?? "",

@@ -34,6 +34,10 @@ const UPDATES = Number(process.env.BENCH_FANOUT_UPDATES ?? 20);
 const RATE = Number(process.env.BENCH_FANOUT_RATE ?? 5);
 const BURST = Number(process.env.BENCH_FANOUT_BURST ?? 20);
 const GC_PRELOAD = join(import.meta.dirname, "../fanout-gc.preload.ts");
+const PROFILE_PRELOAD = join(import.meta.dirname, "../cpu-profile.preload.ts");
+// With BENCH_CPU_PROFILE_DIR, the single gateway is profiled over the paced and burst phases
+// (cpu-profile.preload.ts; read it with cpu-profile-summary.ts).
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
 
 const SERVER_ENV = {
   RATE_LIMIT_REQUESTS: "0",
@@ -44,15 +48,21 @@ const SERVER_ENV = {
 const fanout: Scenario = {
   async run() {
     const database = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
+    const twoNodeDatabase = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
     const gcDir = mkdtempSync(join(tmpdir(), "turnout-fanout-"));
     const servers: TurnoutServer[] = [];
+    const twoNodeEnv = twoNodeSettings();
     const generator = await startGenerator();
     try {
+      // The two-node processes start first, while the machine is quiet, and idle until their turn.
+      const twoNodes = await startTwoNodes(twoNodeDatabase.url, twoNodeEnv, servers);
       const single = await startTurnout(database.url, {
         ...SERVER_ENV,
         ROLES: "api,realtime,worker",
         BENCH_GC_DIR: gcDir,
-        NODE_OPTIONS: `--expose-gc --import tsx --import ${GC_PRELOAD}`,
+        NODE_OPTIONS: `--expose-gc --import tsx --import ${GC_PRELOAD}${
+          PROFILE_DIR === undefined ? "" : ` --import ${PROFILE_PRELOAD}`
+        }`,
       });
       servers.push(single);
       const api = await apiOf(single.baseUrl);
@@ -71,6 +81,11 @@ const fanout: Scenario = {
       const after = await collectedMemory(gcDir);
       const perConnection = (bytes: number) => Math.round((10 * bytes) / 1024 / connect.connected) / 10;
 
+      const toggleProfile = (): void => {
+        if (PROFILE_DIR !== undefined)
+          process.kill(Number(readFileSync(join(PROFILE_DIR, "server.pid"), "utf8")), "SIGUSR2");
+      };
+      toggleProfile();
       const paced = await pacedEdits(generator, api, "Paced", connect.connected);
       progress(`fanout: paced p50 ${paced.p50Ms} ms, p99 ${paced.p99Ms} ms`);
 
@@ -82,6 +97,7 @@ const fanout: Scenario = {
         (connect.connected * BURST) / ((burst.lastReceiptAt - firstCommit) / 1000),
       );
       progress(`fanout: burst ${deliveredPerSec} messages/s, p99 ${burst.p99Ms} ms`);
+      toggleProfile();
 
       const storm = (await generator.ask({ cmd: "storm" })) as { ms: number; resubscribed: number };
       progress(`fanout: storm ${storm.ms} ms, ${storm.resubscribed} resubscribed`);
@@ -90,7 +106,7 @@ const fanout: Scenario = {
       await generator.ask({ cmd: "close" });
       await single.stop();
 
-      const twoNode = await runTwoNodes(database.url, generator, servers);
+      const twoNode = await runTwoNodes(twoNodes, generator);
       return {
         scenario: "fanout",
         clients: connect.connected,
@@ -116,8 +132,10 @@ const fanout: Scenario = {
     } finally {
       generator.stop();
       for (const server of servers) await server.close();
+      await deleteStreams([twoNodeEnv.BUS_STREAM_NAME, twoNodeEnv.INTERACTIONS_STREAM]);
       rmSync(gcDir, { recursive: true, force: true });
       await database.drop();
+      await twoNodeDatabase.drop();
     }
   },
 };
@@ -125,43 +143,49 @@ const fanout: Scenario = {
 export default fanout;
 
 // Two gateway processes on one database behind NATS, each on a stream and subjects of this run alone.
-async function runTwoNodes(
-  databaseUrl: string,
-  generator: Generator,
-  servers: TurnoutServer[],
-): Promise<{ p99Ms: number | null; lost: number; duplicates: number }> {
+function twoNodeSettings() {
   const tag = randomUUID().replaceAll("-", "").slice(0, 12);
-  const env = {
+  return {
     ...SERVER_ENV,
     NATS_URL,
     BUS_STREAM_NAME: `FANOUT${tag}`,
     INTERACTIONS_STREAM: `fanout-interactions-${tag}`,
     REALTIME_SUBJECT_PREFIX: `fanout_${tag}`,
   };
-  try {
-    const first = await startTurnout(databaseUrl, { ...env, ROLES: "api,realtime,worker" });
-    servers.push(first);
-    const second = await startTurnout(databaseUrl, { ...env, ROLES: "realtime" });
-    servers.push(second);
-    const api = await apiOf(first.baseUrl);
-    const connect = (await generator.ask({
-      cmd: "connect",
-      urls: [wsUrlOf(first), wsUrlOf(second)],
-      channel: `event:${api.eventId}`,
-      clients: CLIENTS,
-    })) as { connected: number; ms: number };
-    progress(`fanout: two nodes, ${connect.connected} connected in ${connect.ms} ms`);
-    const paced = await pacedEdits(generator, api, "Two nodes", connect.connected);
-    progress(`fanout: two nodes p99 ${paced.p99Ms} ms`);
-    await generator.ask({ cmd: "close" });
-    return {
-      p99Ms: paced.p99Ms,
-      lost: connect.connected * UPDATES - paced.received,
-      duplicates: paced.duplicates,
-    };
-  } finally {
-    await deleteStreams([env.BUS_STREAM_NAME, env.INTERACTIONS_STREAM]);
-  }
+}
+
+async function startTwoNodes(
+  databaseUrl: string,
+  env: Record<string, string>,
+  servers: TurnoutServer[],
+): Promise<[TurnoutServer, TurnoutServer]> {
+  const first = await startTurnout(databaseUrl, { ...env, ROLES: "api,realtime,worker" });
+  servers.push(first);
+  const second = await startTurnout(databaseUrl, { ...env, ROLES: "realtime" });
+  servers.push(second);
+  return [first, second];
+}
+
+async function runTwoNodes(
+  [first, second]: [TurnoutServer, TurnoutServer],
+  generator: Generator,
+): Promise<{ p99Ms: number | null; lost: number; duplicates: number }> {
+  const api = await apiOf(first.baseUrl);
+  const connect = (await generator.ask({
+    cmd: "connect",
+    urls: [wsUrlOf(first), wsUrlOf(second)],
+    channel: `event:${api.eventId}`,
+    clients: CLIENTS,
+  })) as { connected: number; ms: number };
+  progress(`fanout: two nodes, ${connect.connected} connected in ${connect.ms} ms`);
+  const paced = await pacedEdits(generator, api, "Two nodes", connect.connected);
+  progress(`fanout: two nodes p99 ${paced.p99Ms} ms`);
+  await generator.ask({ cmd: "close" });
+  return {
+    p99Ms: paced.p99Ms,
+    lost: connect.connected * UPDATES - paced.received,
+    duplicates: paced.duplicates,
+  };
 }
 
 // UPDATES edits, one every 1/RATE s; waits until every client has them (or 30 s passed).

@@ -192,12 +192,14 @@ export function createChannelHub(
   function dispatch(state: ChannelState, message: ChannelMessage): void {
     if (isCoalescable(message.type)) state.lastSnapshotAt = Date.now();
     state.dispatchedSeq = message.seq;
+    // Serialised once for every watcher; nothing is allocated per watcher.
     const frame = messageFrame(message);
+    const kind: FrameKind = { type: "message", eventType: message.type };
     let sent = 0;
     for (const watcher of state.watchers) {
       if (message.seq <= watcher.cursor) continue;
       watcher.cursor = message.seq;
-      watcher.deliver(frame, { type: "message", eventType: message.type });
+      watcher.deliver(frame, kind);
       sent++;
     }
     metrics.messagesOut.inc(sent);

@@ -21,7 +21,10 @@ export interface RealtimeOptions {
 
 /** GET /api/realtime (WebSocket) and /api/realtime/sse, fed by the live channel subjects on the bus. */
 export const realtimeGateway: FastifyPluginAsync<RealtimeOptions> = async (app, { deps, settings }) => {
-  await app.register(websocket, { options: { maxPayload: settings.maxMessageBytes } });
+  // Compression stays off: frames are written beside ws as ready-made bytes (realtime.routes.ts, wireFrameOf).
+  await app.register(websocket, {
+    options: { maxPayload: settings.maxMessageBytes, perMessageDeflate: false },
+  });
   const metrics = createRealtimeMetrics(deps.metrics.registry);
   const hub = createChannelHub(deps, {
     liveSubjectPrefix: settings.subjectPrefix,

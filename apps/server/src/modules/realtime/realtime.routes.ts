@@ -94,7 +94,7 @@ export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRo
     },
     wsHandler: (socket, request) => {
       releaseUpgradeRequest(socket, request.raw);
-      const connection = new SocketConnection(socket, options);
+      const connection = new SocketConnection(socket, request.raw.socket, options);
       connections.set(socket, connection);
       socket.on("message", onMessage);
       socket.on("pong", onPong);
@@ -133,6 +133,8 @@ class SocketConnection implements SessionOutput {
 
   constructor(
     private readonly socket: WebSocket,
+    // The TCP socket under it: channel messages are written to it as ready-made frames (see wireFrameOf).
+    private readonly tcp: Socket,
     private readonly options: RealtimeRouteOptions,
   ) {
     options.session.metrics.connections.inc();
@@ -148,12 +150,13 @@ class SocketConnection implements SessionOutput {
   }
 
   send(frame: string): void {
-    if (!this.isOpen) return;
-    if (this.socket.bufferedAmount > this.options.sendBufferBytes) {
+    if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return;
+    // What the kernel has not taken yet (the same figure as ws's bufferedAmount without compression).
+    if (this.tcp.writableLength > this.options.sendBufferBytes) {
       this.dropSlowClient();
       return;
     }
-    this.socket.send(encodeOnce(frame), SEND_TEXT);
+    this.tcp.write(wireFrameOf(frame));
   }
 
   authenticate(token: string): void {
@@ -198,13 +201,33 @@ class SocketConnection implements SessionOutput {
   }
 }
 
-const SEND_TEXT = { binary: false } as const;
-
-// A channel message goes to every watcher as the same string: encode it once, not once per socket.
-let lastEncoded: { frame: string; bytes: Buffer } = { frame: "", bytes: Buffer.alloc(0) };
-function encodeOnce(frame: string): Buffer {
-  if (lastEncoded.frame !== frame) lastEncoded = { frame, bytes: Buffer.from(frame, "utf8") };
-  return lastEncoded.bytes;
+/*
+ * A channel message goes to every watcher as the same string: it becomes a WebSocket frame (RFC 6455 5.2: FIN and
+ * the text opcode, the payload length, no mask from a server) once, and that one buffer is written to each TCP
+ * socket. ws's send() would build a header, two option objects and a two-buffer write per client. Writing beside
+ * ws is safe here because ws never holds frames back on these sockets: compression is off (ws's default for
+ * servers) and nothing sends blobs or fragments, so its own writes (ping, close) go out in call order too.
+ */
+let lastFramed: { frame: string; bytes: Buffer } = { frame: "", bytes: Buffer.alloc(0) };
+function wireFrameOf(frame: string): Buffer {
+  if (lastFramed.frame === frame) return lastFramed.bytes;
+  const payload = Buffer.from(frame, "utf8");
+  const length = payload.length;
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const bytes = Buffer.allocUnsafe(headerLength + length);
+  bytes[0] = 0x81;
+  if (length < 126) {
+    bytes[1] = length;
+  } else if (length < 65_536) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(length, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeBigUInt64BE(BigInt(length), 2);
+  }
+  payload.copy(bytes, headerLength);
+  lastFramed = { frame, bytes };
+  return bytes;
 }
 
 function parseFrame(data: RawData): unknown {
