@@ -132,7 +132,11 @@ const fanout: Scenario = {
     } finally {
       generator.stop();
       for (const server of servers) await server.close();
-      await deleteStreams([twoNodeEnv.BUS_STREAM_NAME, twoNodeEnv.INTERACTIONS_STREAM]);
+      await deleteStreams([twoNodeEnv.BUS_STREAM_NAME, twoNodeEnv.INTERACTIONS_STREAM]).catch(
+        (error: unknown) => {
+          progress(`fanout: streams of the two-node run not deleted: ${String(error)}`);
+        },
+      );
       rmSync(gcDir, { recursive: true, force: true });
       await database.drop();
       await twoNodeDatabase.drop();
