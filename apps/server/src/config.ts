@@ -118,6 +118,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+$/)
     .default("realtime"),
+  REALTIME_HISTORY_HOURS: z.coerce.number().int().min(1).max(8760).default(24),
   // Signing keys. Embedded mode generates and keeps them in DATA_DIR; cluster mode must set them.
   TOKEN_SECRET: z.string().min(32).optional(),
   // The key TOKEN_SECRET replaced: its access tokens stay valid until they expire (at most 15 minutes).
@@ -239,6 +240,8 @@ export interface RealtimeSettings {
   snapshotIntervalMs: number;
   /** Bus subjects of live channel messages: `<prefix>.events`, `<prefix>.event.<id>`... */
   subjectPrefix: string;
+  /** Channel messages older than this many hours are forgotten (also under historyPerChannel). */
+  historyHours: number;
 }
 
 export interface BusSettings {
@@ -330,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       historyPerChannel: e.REALTIME_HISTORY_PER_CHANNEL,
       snapshotIntervalMs: e.REALTIME_SNAPSHOT_INTERVAL_MS,
       subjectPrefix: e.REALTIME_SUBJECT_PREFIX,
+      historyHours: e.REALTIME_HISTORY_HOURS,
     },
     bus: {
       domainStream: { name: e.DOMAIN_STREAM, subjectPrefix: e.DOMAIN_SUBJECT_PREFIX },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Deps } from "../deps.ts";
-import { realtimeGateway, startChannelSequencer } from "../modules/realtime/index.ts";
+import { realtimeGateway, startChannelLogTrim, startChannelSequencer } from "../modules/realtime/index.ts";
 import type { DomainStream } from "../platform/outbox/outbox.ts";
 
 /** The realtime role's routes: the WebSocket and SSE gateway. */
@@ -10,7 +10,8 @@ export async function registerRealtimeRole(app: FastifyInstance, deps: Deps): Pr
 
 /**
  * The realtime role's background work: the sequencer that numbers channel messages (every realtime process
- * binds it; they share it in order). Bind it before the outbox relay starts (ADR 0002).
+ * binds it; they share it in order) and the sweep of aged channel messages. Bind it before the outbox relay
+ * starts (ADR 0002).
  */
 export async function startRealtimeRole(deps: Deps, options: { stream?: DomainStream } = {}) {
   const sequencer = await startChannelSequencer(deps, {
@@ -18,5 +19,11 @@ export async function startRealtimeRole(deps: Deps, options: { stream?: DomainSt
     liveSubjectPrefix: deps.config.realtime.subjectPrefix,
     historyPerChannel: deps.config.realtime.historyPerChannel,
   });
-  return { stop: () => sequencer.unsubscribe() };
+  const trim = startChannelLogTrim(deps, { historyHours: deps.config.realtime.historyHours });
+  return {
+    async stop() {
+      await trim.stop();
+      await sequencer.unsubscribe();
+    },
+  };
 }

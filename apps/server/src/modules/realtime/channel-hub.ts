@@ -35,6 +35,8 @@ export interface ChannelHub {
    */
   watch(channel: string, watcher: Watcher, since?: number): Promise<void>;
   unwatch(channel: string, watcher: Watcher): void;
+  /** The channels at least one client here watches (each is subscribed on the bus, the others are not). */
+  watchedChannels(): Iterable<string>;
   close(): Promise<void>;
 }
 
@@ -190,12 +192,14 @@ export function createChannelHub(
   function dispatch(state: ChannelState, message: ChannelMessage): void {
     if (isCoalescable(message.type)) state.lastSnapshotAt = Date.now();
     state.dispatchedSeq = message.seq;
+    // Serialised once for every watcher; nothing is allocated per watcher.
     const frame = messageFrame(message);
+    const kind: FrameKind = { type: "message", eventType: message.type };
     let sent = 0;
     for (const watcher of state.watchers) {
       if (message.seq <= watcher.cursor) continue;
       watcher.cursor = message.seq;
-      watcher.deliver(frame, { type: "message", eventType: message.type });
+      watcher.deliver(frame, kind);
       sent++;
     }
     metrics.messagesOut.inc(sent);
@@ -267,6 +271,9 @@ export function createChannelHub(
       state.joining.delete(watcher);
       state.watchers.delete(watcher);
       if (state.joining.size === 0 && state.watchers.size === 0) closeState(state);
+    },
+    watchedChannels() {
+      return channels.keys();
     },
     async close() {
       const states = [...channels.values()];

@@ -150,3 +150,46 @@ export async function appendDerivedMessages(
     occurredAt: message.occurredAt,
   }));
 }
+
+/**
+ * Forgets channel messages that occurred before `before`, at most `batch` rows per statement, until none is
+ * left; returns how many went. Positions are kept (realtime_channels): a `since` from before gets `reset`.
+ */
+export async function trimChannelLog(db: Executor, before: Date, batch = 10_000): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const result = await sql`
+      DELETE FROM realtime_messages WHERE (channel, seq) IN (
+        SELECT channel, seq FROM realtime_messages WHERE occurred_at < ${before} LIMIT ${batch}
+      )`.execute(db);
+    const count = Number(result.numAffectedRows ?? 0);
+    deleted += count;
+    if (count < batch) return deleted;
+  }
+}
+
+/**
+ * Appends one derived snapshot (a dashboard tick) to `channel` unless the channel's latest message of that type
+ * is younger than `minGapMs`: gateway nodes that watch the same channel take turns under an advisory lock, so
+ * the channel gets about one snapshot per gap whatever the number of nodes. Returns what was appended, if any.
+ */
+export async function appendSnapshotIfDue(
+  trx: Trx,
+  entry: { channel: string; data: unknown },
+  message: { type: string; occurredAt: string },
+  options: { minGapMs: number; historyPerChannel: number },
+): Promise<ChannelMessage | null> {
+  await sql`SELECT pg_advisory_xact_lock(hashtext(${`realtime:${entry.channel}`}))`.execute(trx);
+  const last = await trx
+    .selectFrom("realtime_messages")
+    .select("occurred_at")
+    .where("channel", "=", entry.channel)
+    .where("type", "=", message.type)
+    .orderBy("seq", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  if (last !== undefined && Date.parse(message.occurredAt) - last.occurred_at.getTime() < options.minGapMs)
+    return null;
+  const [appended] = await appendDerivedMessages(trx, [entry], message, options.historyPerChannel);
+  return appended ?? null;
+}

@@ -49,5 +49,5 @@ export function routeToChannels(type: string, data: unknown): string[] {
 
 /** Whether a message type is a snapshot that a later one of the same type on the channel replaces. */
 export function isCoalescable(type: string): boolean {
-  return type === "stats.changed.v1";
+  return type === "stats.changed.v1" || type === "analytics.tick.v1";
 }

@@ -40,95 +40,112 @@ export interface RealtimeSession {
   close(): void;
 }
 
-export function createRealtimeSession(deps: SessionDeps, output: SessionOutput): RealtimeSession {
-  const watchers = new Map<string, Watcher>();
-  let user: AuthUser | null = null;
-  let expiryTimer: NodeJS.Timeout | null = null;
-  let isClosed = false;
+/*
+ * A class, not a closure per method: ten thousand connections hold one session each, and methods on the
+ * prototype cost nothing per connection (ADR 0013, "Fan-out cost").
+ */
+class Session implements RealtimeSession {
+  private readonly watchers = new Map<string, ChannelWatcher>();
+  private current: AuthUser | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private isClosed = false;
 
-  function stopWatching(channel: string): void {
-    const watcher = watchers.get(channel);
+  constructor(
+    private readonly deps: SessionDeps,
+    readonly output: SessionOutput,
+  ) {}
+
+  get user(): AuthUser | null {
+    return this.current;
+  }
+
+  async authenticate(token: string): Promise<TokenProblem | null> {
+    const verified = verifyAccessToken(this.deps.keys, token, this.deps.clock.now());
+    if (!verified.ok) return verified.problem;
+    // The role held now, not the one the token was signed with; a deleted account's token is refused.
+    const standing = await this.deps.currentUsers.load(verified.user.id);
+    if (standing === null) return "auth.invalid_token";
+    if (this.isClosed) return null;
+    const previous = this.current;
+    this.current = { ...verified.user, role: standing.role };
+    this.scheduleExpiry(readExpiry(token));
+    if (previous !== null && previous.id !== this.current.id) await this.recheckChannels("auth.forbidden");
+    return null;
+  }
+
+  async subscribe(channel: string, since?: number): Promise<SubscribeOutcome> {
+    if (!this.watchers.has(channel) && this.watchers.size >= this.deps.maxSubscriptions) return "too_many";
+    if (!(await this.deps.access(this.current, channel))) return "forbidden";
+    if (this.isClosed) return "subscribed";
+    // Subscribing again restarts the channel from `since` (a client resuming over an open socket).
+    this.stopWatching(channel);
+    const watcher = new ChannelWatcher(this.output);
+    this.watchers.set(channel, watcher);
+    this.deps.metrics.subscriptions.inc();
+    await this.deps.hub.watch(channel, watcher, since);
+    return "subscribed";
+  }
+
+  unsubscribe(channel: string): void {
+    this.stopWatching(channel);
+  }
+
+  positions(): Map<string, number> {
+    return new Map([...this.watchers].map(([channel, watcher]) => [channel, watcher.cursor]));
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    for (const channel of [...this.watchers.keys()]) this.stopWatching(channel);
+  }
+
+  private stopWatching(channel: string): void {
+    const watcher = this.watchers.get(channel);
     if (watcher === undefined) return;
-    watchers.delete(channel);
-    deps.hub.unwatch(channel, watcher);
-    deps.metrics.subscriptions.dec();
+    this.watchers.delete(channel);
+    this.deps.hub.unwatch(channel, watcher);
+    this.deps.metrics.subscriptions.dec();
   }
 
   // After the caller changed (new token, or expiry), channels the new caller may not watch are dropped.
-  async function recheckChannels(code: string): Promise<void> {
-    for (const channel of [...watchers.keys()]) {
-      if (await deps.access(user, channel).catch(() => false)) continue;
-      stopWatching(channel);
-      output.refuse(code, channel);
+  private async recheckChannels(code: string): Promise<void> {
+    for (const channel of [...this.watchers.keys()]) {
+      if (await this.deps.access(this.current, channel).catch(() => false)) continue;
+      this.stopWatching(channel);
+      this.output.refuse(code, channel);
     }
   }
 
-  function scheduleExpiry(expiresAtMs: number): void {
-    if (expiryTimer !== null) clearTimeout(expiryTimer);
+  private scheduleExpiry(expiresAtMs: number): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
     // setTimeout's delay is a 32-bit number of ms; access tokens live 15 minutes.
-    const delay = Math.min(Math.max(0, expiresAtMs - deps.clock.now().getTime()), 2 ** 31 - 1);
-    expiryTimer = setTimeout(() => {
-      expiryTimer = null;
-      if (isClosed) return;
-      user = null;
-      output.refuse("auth.token_expired");
-      void recheckChannels("auth.token_expired");
+    const delay = Math.min(Math.max(0, expiresAtMs - this.deps.clock.now().getTime()), 2 ** 31 - 1);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      if (this.isClosed) return;
+      this.current = null;
+      this.output.refuse("auth.token_expired");
+      void this.recheckChannels("auth.token_expired");
     }, delay);
-    expiryTimer.unref();
+    this.expiryTimer.unref();
   }
+}
 
-  return {
-    get user() {
-      return user;
-    },
+/** The hub's handle on one subscription: its position, and the connection its frames go to. */
+class ChannelWatcher implements Watcher {
+  cursor = 0;
 
-    async authenticate(token) {
-      const verified = verifyAccessToken(deps.keys, token, deps.clock.now());
-      if (!verified.ok) return verified.problem;
-      // The role held now, not the one the token was signed with; a deleted account's token is refused.
-      const standing = await deps.currentUsers.load(verified.user.id);
-      if (standing === null) return "auth.invalid_token";
-      if (isClosed) return null;
-      const previous = user;
-      user = { ...verified.user, role: standing.role };
-      scheduleExpiry(readExpiry(token));
-      if (previous !== null && previous.id !== user.id) await recheckChannels("auth.forbidden");
-      return null;
-    },
+  constructor(private readonly output: SessionOutput) {}
 
-    async subscribe(channel, since) {
-      if (!watchers.has(channel) && watchers.size >= deps.maxSubscriptions) return "too_many";
-      if (!(await deps.access(user, channel))) return "forbidden";
-      if (isClosed) return "subscribed";
-      // Subscribing again restarts the channel from `since` (a client resuming over an open socket).
-      stopWatching(channel);
-      const watcher: Watcher = {
-        cursor: 0,
-        deliver: (frame, kind) => {
-          output.deliver(frame, kind);
-        },
-      };
-      watchers.set(channel, watcher);
-      deps.metrics.subscriptions.inc();
-      await deps.hub.watch(channel, watcher, since);
-      return "subscribed";
-    },
+  deliver(frame: string, kind: FrameKind): void {
+    this.output.deliver(frame, kind);
+  }
+}
 
-    unsubscribe(channel) {
-      stopWatching(channel);
-    },
-
-    positions() {
-      return new Map([...watchers].map(([channel, watcher]) => [channel, watcher.cursor]));
-    },
-
-    close() {
-      if (isClosed) return;
-      isClosed = true;
-      if (expiryTimer !== null) clearTimeout(expiryTimer);
-      for (const channel of [...watchers.keys()]) stopWatching(channel);
-    },
-  };
+export function createRealtimeSession(deps: SessionDeps, output: SessionOutput): RealtimeSession {
+  return new Session(deps, output);
 }
 
 // Called only on a token verifyAccessToken accepted, whose payload carries a numeric `exp`.

@@ -1,5 +1,7 @@
 import { clientFrameSchema, REALTIME_CLOSE_CODES } from "@turnout/contracts";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { WebSocket } from "@fastify/websocket";
 import type { RawData } from "ws";
@@ -7,7 +9,12 @@ import { z } from "zod";
 import { AppError, errorResponses } from "../../platform/errors.ts";
 import type { FrameKind } from "./channel-hub.ts";
 import { createConnectionRateLimit } from "./connection-rate.ts";
-import { createRealtimeSession, type RealtimeSession, type SessionDeps } from "./realtime-session.ts";
+import {
+  createRealtimeSession,
+  type RealtimeSession,
+  type SessionDeps,
+  type SessionOutput,
+} from "./realtime-session.ts";
 import { registerSseRoute } from "./sse.routes.ts";
 
 export interface RealtimeRouteOptions {
@@ -40,22 +47,28 @@ export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRo
       });
     }
   };
-  const sockets = new Set<{ socket: WebSocket; isAlive: boolean }>();
+  // Every open socket and its connection; also what the one heartbeat sweep walks (no timer per connection).
+  const connections = new Map<WebSocket, SocketConnection>();
   const heartbeat = setInterval(() => {
-    for (const peer of sockets) {
-      if (!peer.isAlive) {
-        peer.socket.terminate();
-        continue;
-      }
-      peer.isAlive = false;
-      peer.socket.ping();
-    }
+    for (const connection of connections.values()) connection.heartbeat();
   }, options.heartbeatMs);
   heartbeat.unref();
   app.addHook("onClose", () => {
     clearInterval(heartbeat);
-    for (const peer of sockets) peer.socket.close(REALTIME_CLOSE_CODES.goingAway, "server closing");
+    for (const socket of connections.keys()) socket.close(REALTIME_CLOSE_CODES.goingAway, "server closing");
   });
+  // One set of listener functions for all sockets (`this` is the socket), not closures per connection.
+  function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+    connections.get(this)?.receive(data, isBinary);
+  }
+  function onPong(this: WebSocket): void {
+    const connection = connections.get(this);
+    if (connection !== undefined) connection.isAlive = true;
+  }
+  function onGone(this: WebSocket): void {
+    connections.get(this)?.finish();
+    connections.delete(this);
+  }
 
   api.route({
     method: "GET",
@@ -80,13 +93,14 @@ export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRo
       throw new AppError("request.malformed", "This route takes a WebSocket upgrade.");
     },
     wsHandler: (socket, request) => {
-      const peer = { socket, isAlive: true };
-      sockets.add(peer);
-      socket.on("pong", () => {
-        peer.isAlive = true;
-      });
-      serveSocket(socket, request.query.token, options);
-      socket.on("close", () => sockets.delete(peer));
+      releaseUpgradeRequest(socket, request.raw);
+      const connection = new SocketConnection(socket, request.raw.socket, options);
+      connections.set(socket, connection);
+      socket.on("message", onMessage);
+      socket.on("pong", onPong);
+      socket.on("close", onGone);
+      socket.on("error", onGone);
+      if (request.query.token !== undefined) connection.authenticate(request.query.token);
     },
   });
 
@@ -98,61 +112,122 @@ export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRo
   });
 }
 
-function serveSocket(socket: WebSocket, queryToken: string | undefined, options: RealtimeRouteOptions): void {
-  const { metrics } = options.session;
-  metrics.connections.inc();
-  let isOpen = true;
-  const send = (frame: string): void => {
-    if (!isOpen) return;
-    if (socket.bufferedAmount > options.sendBufferBytes) {
-      dropSlowClient();
+/*
+ * After the upgrade nothing needs the HTTP request, but two references would keep it, with Fastify's request,
+ * reply and child logger, alive as long as the socket (about 3 KiB per connection): @fastify/websocket's error
+ * listener closes over them, and the TCP socket still points at the response that carried the upgrade.
+ */
+function releaseUpgradeRequest(socket: WebSocket, request: IncomingMessage): void {
+  socket.removeAllListeners("error");
+  const tcp = request.socket as Socket & { _httpMessage?: ServerResponse | null };
+  tcp._httpMessage?.detachSocket(tcp);
+}
+
+/** One WebSocket client: its session and how frames are written to it. */
+class SocketConnection implements SessionOutput {
+  isAlive = true;
+  private isOpen = true;
+  private readonly session: RealtimeSession;
+  // Frames are handled one at a time, in order: an `auth` takes effect before the `subscribe` behind it.
+  private handling: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly socket: WebSocket,
+    // The TCP socket under it: channel messages are written to it as ready-made frames (see wireFrameOf).
+    private readonly tcp: Socket,
+    private readonly options: RealtimeRouteOptions,
+  ) {
+    options.session.metrics.connections.inc();
+    this.session = createRealtimeSession(options.session, this);
+  }
+
+  deliver(frame: string, _kind: FrameKind): void {
+    this.send(frame);
+  }
+
+  refuse(code: string, channel?: string): void {
+    this.send(JSON.stringify({ type: "error", code, channel }));
+  }
+
+  send(frame: string): void {
+    if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return;
+    // What the kernel has not taken yet (the same figure as ws's bufferedAmount without compression).
+    if (this.tcp.writableLength > this.options.sendBufferBytes) {
+      this.dropSlowClient();
       return;
     }
-    socket.send(encodeOnce(frame), { binary: false });
-  };
-  const dropSlowClient = (): void => {
-    metrics.slowClientsDropped.inc();
-    finish();
-    socket.close(REALTIME_CLOSE_CODES.slowClient, "send buffer full");
+    this.tcp.write(wireFrameOf(frame));
+  }
+
+  authenticate(token: string): void {
+    this.handle(() => authenticate(this.session, token, this));
+  }
+
+  receive(data: RawData, isBinary: boolean): void {
+    const frame = isBinary ? null : parseFrame(data);
+    this.handle(() => handleFrame(this.session, frame, this));
+  }
+
+  heartbeat(): void {
+    if (!this.isAlive) {
+      this.socket.terminate();
+      return;
+    }
+    this.isAlive = false;
+    this.socket.ping();
+  }
+
+  finish(): void {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.session.close();
+    this.options.session.metrics.connections.dec();
+  }
+
+  private handle(task: () => Promise<void>): void {
+    this.handling = this.handling.then(task).catch(() => {
+      this.send(JSON.stringify({ type: "error", code: "message.invalid" }));
+    });
+  }
+
+  private dropSlowClient(): void {
+    this.options.session.metrics.slowClientsDropped.inc();
+    this.finish();
+    this.socket.close(REALTIME_CLOSE_CODES.slowClient, "send buffer full");
+    const socket = this.socket;
     setTimeout(() => {
       socket.terminate();
     }, CLOSE_GRACE_MS).unref();
-  };
-  const session: RealtimeSession = createRealtimeSession(options.session, {
-    deliver: (frame: string, _kind: FrameKind) => {
-      send(frame);
-    },
-    refuse: (code, channel) => {
-      send(JSON.stringify({ type: "error", code, channel }));
-    },
-  });
-  const finish = (): void => {
-    if (!isOpen) return;
-    isOpen = false;
-    session.close();
-    metrics.connections.dec();
-  };
-  // Frames are handled one at a time, in order: an `auth` takes effect before the `subscribe` behind it.
-  let handling: Promise<void> = Promise.resolve();
-  const handle = (task: () => Promise<void>): void => {
-    handling = handling.then(task).catch(() => {
-      send(JSON.stringify({ type: "error", code: "message.invalid" }));
-    });
-  };
-  if (queryToken !== undefined) handle(() => authenticate(session, queryToken, send));
-  socket.on("message", (data: RawData, isBinary: boolean) => {
-    const frame = isBinary ? null : parseFrame(data);
-    handle(() => handleFrame(session, frame, send));
-  });
-  socket.on("close", finish);
-  socket.on("error", finish);
+  }
 }
 
-// A channel message goes to every watcher as the same string: encode it once, not once per socket.
-let lastEncoded: { frame: string; bytes: Buffer } = { frame: "", bytes: Buffer.alloc(0) };
-function encodeOnce(frame: string): Buffer {
-  if (lastEncoded.frame !== frame) lastEncoded = { frame, bytes: Buffer.from(frame, "utf8") };
-  return lastEncoded.bytes;
+/*
+ * A channel message goes to every watcher as the same string: it becomes a WebSocket frame (RFC 6455 5.2: FIN and
+ * the text opcode, the payload length, no mask from a server) once, and that one buffer is written to each TCP
+ * socket. ws's send() would build a header, two option objects and a two-buffer write per client. Writing beside
+ * ws is safe here because ws never holds frames back on these sockets: compression is off (ws's default for
+ * servers) and nothing sends blobs or fragments, so its own writes (ping, close) go out in call order too.
+ */
+let lastFramed: { frame: string; bytes: Buffer } = { frame: "", bytes: Buffer.alloc(0) };
+function wireFrameOf(frame: string): Buffer {
+  if (lastFramed.frame === frame) return lastFramed.bytes;
+  const payload = Buffer.from(frame, "utf8");
+  const length = payload.length;
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const bytes = Buffer.allocUnsafe(headerLength + length);
+  bytes[0] = 0x81;
+  if (length < 126) {
+    bytes[1] = length;
+  } else if (length < 65_536) {
+    bytes[1] = 126;
+    bytes.writeUInt16BE(length, 2);
+  } else {
+    bytes[1] = 127;
+    bytes.writeBigUInt64BE(BigInt(length), 2);
+  }
+  payload.copy(bytes, headerLength);
+  lastFramed = { frame, bytes };
+  return bytes;
 }
 
 function parseFrame(data: RawData): unknown {
@@ -165,11 +240,10 @@ function parseFrame(data: RawData): unknown {
   }
 }
 
-async function handleFrame(
-  session: RealtimeSession,
-  raw: unknown,
-  send: (frame: string) => void,
-): Promise<void> {
+async function handleFrame(session: RealtimeSession, raw: unknown, connection: Sender): Promise<void> {
+  const send = (frame: string) => {
+    connection.send(frame);
+  };
   const parsed = clientFrameSchema.safeParse(raw);
   if (!parsed.success) {
     const channel = readChannel(raw);
@@ -188,7 +262,7 @@ async function handleFrame(
       send(JSON.stringify({ type: "pong" }));
       return;
     case "auth":
-      await authenticate(session, frame.token, send);
+      await authenticate(session, frame.token, connection);
       return;
     case "unsubscribe":
       session.unsubscribe(frame.channel);
@@ -204,13 +278,13 @@ async function handleFrame(
   }
 }
 
-async function authenticate(
-  session: RealtimeSession,
-  token: string,
-  send: (frame: string) => void,
-): Promise<void> {
+interface Sender {
+  send(frame: string): void;
+}
+
+async function authenticate(session: RealtimeSession, token: string, connection: Sender): Promise<void> {
   const problem = await session.authenticate(token);
-  if (problem !== null) send(JSON.stringify({ type: "error", code: problem }));
+  if (problem !== null) connection.send(JSON.stringify({ type: "error", code: problem }));
 }
 
 // An invalid frame that names a channel (a string of sane length) gets its error about that channel.

@@ -100,7 +100,12 @@ export async function startChannelSequencer(
   };
 }
 
-async function publishLive(bus: Bus, prefix: string, messages: readonly ChannelMessage[]): Promise<void> {
+/** Publishes numbered channel messages on their channels' live subjects (for the gateways that watch them). */
+export async function publishLive(
+  bus: Bus,
+  prefix: string,
+  messages: readonly ChannelMessage[],
+): Promise<void> {
   await Promise.all(
     messages.map((message) =>
       bus.publish({
