@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { shouldRunNatsTests, TEST_NATS_URL } from "../apps/server/test/nats.ts";
 import { messagesOn, openPeer, subscribe, type Peer } from "../apps/server/test/realtime.support.ts";
+import { startSmtpPeer, type SmtpPeer } from "../apps/server/test/smtp-peer.ts";
 import {
   call,
   countUnsentOutbox,
@@ -20,6 +21,8 @@ const runs = await shouldRunNatsTests("cluster tier (two api+realtime nodes, col
 
 describe.runIf(runs)("a cluster of real processes on the machine's NATS", () => {
   let cluster: Cluster;
+  // The worker's mail relay: a real SMTP server in this process.
+  let smtp: SmtpPeer;
   let organizer: { user: { id: string }; accessToken: string };
   const peers: Peer[] = [];
   // What beforeAll started, undone in reverse by afterAll (also when the start failed half-way).
@@ -27,7 +30,13 @@ describe.runIf(runs)("a cluster of real processes on the machine's NATS", () => 
 
   beforeAll(async () => {
     const started = performance.now();
-    cluster = await startCluster({ adminUrl: inject("adminDatabaseUrl"), natsUrl: TEST_NATS_URL });
+    smtp = await startSmtpPeer();
+    teardown.push(() => smtp.close());
+    cluster = await startCluster({
+      adminUrl: inject("adminDatabaseUrl"),
+      natsUrl: TEST_NATS_URL,
+      env: { SMTP_URL: smtp.url },
+    });
     teardown.push(() => cluster.stop());
     const [admin] = await cluster.createUsers(1, "admin");
     if (admin === undefined) throw new Error("no organizer");
@@ -166,7 +175,7 @@ describe.runIf(runs)("a cluster of real processes on the machine's NATS", () => 
     );
   });
 
-  it("loses no outbox message and notifies nobody twice when the worker is killed with SIGKILL", async () => {
+  it("loses no outbox message and notifies or mails nobody twice when the worker is killed with SIGKILL", async () => {
     const eventId = await createPublishedEvent(cluster.proxy.url, organizer.accessToken, 100);
     const crowd = await cluster.createUsers(40);
     const join = (user: { accessToken: string }) =>
@@ -214,8 +223,12 @@ describe.runIf(runs)("a cluster of real processes on the machine's NATS", () => 
       .poll(async () => (await applied()).sort(), { timeout: 60_000, interval: 500 })
       .toEqual(outboxIds.sort());
     const drainMs = Math.round(performance.now() - restartedAt);
-    // MAIL: when the mail module lands, assert here that the SMTP peer received exactly one "join confirmed"
-    // mail per person in `crowd` (40), none twice, across the crash.
+    // And each of the 40 got exactly one mail (their join confirmed) through the SMTP relay, none twice.
+    const crowdAddresses = new Set(crowd.map(({ user }) => `crowd-${user.id}@example.test`));
+    const mailsToCrowd = () =>
+      smtp.received.flatMap((mail) => mail.envelopeTo).filter((to) => crowdAddresses.has(to));
+    await expect.poll(() => mailsToCrowd().length, { timeout: 60_000, interval: 500 }).toBe(40);
+    expect(new Set(mailsToCrowd()).size).toBe(40);
     process.stderr.write(
       `cluster: worker SIGKILLed with ${unsentAtCrash} outbox rows unsent; restarted and drained in ${drainMs} ms\n`,
     );

@@ -58,7 +58,12 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(options: { adminUrl: string; natsUrl: string }): Promise<Cluster> {
+export async function startCluster(options: {
+  adminUrl: string;
+  natsUrl: string;
+  /** Settings every node gets besides the cluster's own (for example SMTP_URL). */
+  env?: Record<string, string>;
+}): Promise<Cluster> {
   const tag = randomBytes(5).toString("hex");
   const database: ScratchDatabase = await createScratchDatabase(options.adminUrl);
   const dataDir = await createDataDir("cluster");
@@ -81,6 +86,7 @@ export async function startCluster(options: { adminUrl: string; natsUrl: string 
     RATE_LIMIT_REQUESTS: "0",
     RATE_LIMIT_REGISTRATIONS: "0",
     REALTIME_CONNECTIONS_PER_MINUTE: "0",
+    ...options.env,
   };
   const ports = {} as Record<NodeName, number>;
   for (const name of Object.keys(ROLES) as NodeName[]) ports[name] = await findFreePort();
