@@ -1,5 +1,6 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -27,17 +28,20 @@ import { startTurnout } from "../turnout-server.ts";
  *                      statement (the reference: what PostgreSQL itself takes here); ratioVsCopy = loaded/copy
  *   lost, duplicated   accepted ids missing from the table; rows beyond one per accepted id
  * Then the same again with the processor killed with SIGKILL 10 s in and started again: crashLost,
- * crashDuplicated. The load generator runs in its own process (ingest-senders.ts).
+ * crashDuplicated. The load generator runs in its own process (ingest-senders.ts). With BENCH_CPU_PROFILE_DIR
+ * the collector is profiled during the first run's sending (cpu-profile.preload.ts).
  */
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const NATS_URL = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 30);
 const SENDERS = Number(process.env.BENCH_INGEST_SENDERS ?? 32);
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
 const KILL_AFTER_MS = 10_000;
 const PROBE_EVERY = 10;
 const PROBE_POLL_MS = 20;
 const DRAIN_DEADLINE_MS = 180_000;
+const PROFILE_PRELOAD = join(import.meta.dirname, "../cpu-profile.preload.ts");
 const PROCESSOR = join(import.meta.dirname, "../../../apps/server/test/interaction-processor.fixture.ts");
 
 const ingest: Scenario = {
@@ -49,6 +53,7 @@ const ingest: Scenario = {
       ...env,
       ROLES: "collector",
       RATE_LIMIT_COLLECT: "0",
+      ...(PROFILE_DIR === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}` }),
     });
     let processor = await startProcessor(env);
     const generator = await startGenerator();
@@ -56,7 +61,9 @@ const ingest: Scenario = {
       progress(
         `ingest: ${SENDERS} senders x ${ITEMS_PER_BATCH} items for ${SECONDS} s, stream ${streamName}`,
       );
-      const run = await sendAndDrain(database, generator, collector.baseUrl, "a");
+      const toggleProfile = await profileToggle();
+      toggleProfile();
+      const run = await sendAndDrain(database, generator, collector.baseUrl, "a", toggleProfile);
       const counts = await countRows(database, "a", run.sent.acceptedBatches);
       progress(`ingest: ${JSON.stringify({ ...run.sent, acceptedBatches: undefined })}`);
       progress(`ingest: loaded ${counts.stored} rows, lost ${counts.lost}, duplicated ${counts.duplicated}`);
@@ -118,6 +125,7 @@ async function sendAndDrain(
   generator: Generator,
   url: string,
   prefix: string,
+  afterSending: () => void = () => undefined,
 ): Promise<Run> {
   const pending = new Map<string, number>();
   const queryable: number[] = [];
@@ -148,6 +156,7 @@ async function sendAndDrain(
     probeEvery: PROBE_EVERY,
   });
   sending.isDone = true;
+  afterSending();
   const accepted = sent.acceptedBatches.reduce((sum, batches) => sum + batches, 0) * ITEMS_PER_BATCH;
   const deadline = Date.now() + DRAIN_DEADLINE_MS;
   for (;;) {
@@ -299,4 +308,13 @@ async function deleteStream(name: string): Promise<void> {
   } finally {
     await nc.close();
   }
+}
+
+// SIGUSR2 to the profiled collector starts and stops its profile (cpu-profile.preload.ts); a no-op otherwise.
+async function profileToggle(): Promise<() => void> {
+  if (PROFILE_DIR === undefined) return () => undefined;
+  const pid = Number(await readFile(join(PROFILE_DIR, "server.pid"), "utf8"));
+  return () => {
+    process.kill(pid, "SIGUSR2");
+  };
 }
