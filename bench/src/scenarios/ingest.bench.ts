@@ -1,6 +1,6 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -29,7 +29,8 @@ import { startTurnout } from "../turnout-server.ts";
  *   lost, duplicated   accepted ids missing from the table; rows beyond one per accepted id
  * Then the same again with the processor killed with SIGKILL 10 s in and started again: crashLost,
  * crashDuplicated. The load generator runs in its own process (ingest-senders.ts). With BENCH_CPU_PROFILE_DIR
- * the collector is profiled during the first run's sending (cpu-profile.preload.ts).
+ * the collector and the processor (in processor/) are profiled during the first run's sending
+ * (cpu-profile.preload.ts).
  */
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -47,6 +48,7 @@ const PROCESSOR = join(import.meta.dirname, "../../../apps/server/test/interacti
 const ingest: Scenario = {
   async run() {
     const streamName = `bench_ingest_${randomBytes(6).toString("hex")}`;
+    if (PROFILE_DIR !== undefined) await mkdir(join(PROFILE_DIR, "processor"), { recursive: true });
     const database = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
     const env = { DATABASE_URL: database.url, NATS_URL, INTERACTIONS_STREAM: streamName };
     const collector = await startTurnout(database.url, {
@@ -55,15 +57,28 @@ const ingest: Scenario = {
       RATE_LIMIT_COLLECT: "0",
       ...(PROFILE_DIR === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}` }),
     });
-    let processor = await startProcessor(env);
+    let processor = await startProcessor(
+      PROFILE_DIR === undefined
+        ? env
+        : {
+            ...env,
+            BENCH_CPU_PROFILE_DIR: join(PROFILE_DIR, "processor"),
+            NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}`,
+          },
+    );
     const generator = await startGenerator();
     try {
       progress(
         `ingest: ${SENDERS} senders x ${ITEMS_PER_BATCH} items for ${SECONDS} s, stream ${streamName}`,
       );
       const toggleProfile = await profileToggle();
+      const toggleProcessorProfile = await profileToggle("processor");
       toggleProfile();
-      const run = await sendAndDrain(database, generator, collector.baseUrl, "a", toggleProfile);
+      toggleProcessorProfile();
+      const run = await sendAndDrain(database, generator, collector.baseUrl, "a", () => {
+        toggleProfile();
+        toggleProcessorProfile();
+      });
       const counts = await countRows(database, "a", run.sent.acceptedBatches);
       progress(`ingest: ${JSON.stringify({ ...run.sent, acceptedBatches: undefined })}`);
       progress(`ingest: loaded ${counts.stored} rows, lost ${counts.lost}, duplicated ${counts.duplicated}`);
@@ -310,10 +325,10 @@ async function deleteStream(name: string): Promise<void> {
   }
 }
 
-// SIGUSR2 to the profiled collector starts and stops its profile (cpu-profile.preload.ts); a no-op otherwise.
-async function profileToggle(): Promise<() => void> {
+// SIGUSR2 to the profiled collector (or processor) starts and stops its profile (cpu-profile.preload.ts); a no-op otherwise.
+async function profileToggle(subdir = ""): Promise<() => void> {
   if (PROFILE_DIR === undefined) return () => undefined;
-  const pid = Number(await readFile(join(PROFILE_DIR, "server.pid"), "utf8"));
+  const pid = Number(await readFile(join(PROFILE_DIR, subdir, "server.pid"), "utf8"));
   return () => {
     process.kill(pid, "SIGUSR2");
   };
