@@ -103,7 +103,8 @@ export async function loadBatches(
 async function copyAndInsert(client: pg.PoolClient, rows: StampedInteraction[]): Promise<number> {
   if (rows.length === 0) return 0;
   await pipeline(
-    Readable.from(rows.map(toCsvLine)),
+    // One chunk: a stream of one line per row cost a socket write per row (14 % of the processor's time).
+    Readable.from([rows.map(toCsvLine).join("")]),
     client.query(copyFrom(`COPY interactions_staging (${COLUMN_LIST}) FROM STDIN WITH (FORMAT csv)`)),
   );
   const inserted = await client.query(

@@ -9,6 +9,8 @@ import { loadBatches, type LoadResult } from "./interactions-load.ts";
 /** Batches taken per load transaction: bigger COPYs, fewer commits. */
 const BATCHES_PER_LOAD = 64;
 const WAIT_FOR_BATCHES_MS = 200;
+/** Load transactions under way at once, each on its own session of the processor's pool. */
+const PARALLEL_LOADS = 2;
 const RETRY_PAUSE_MS = 1_000;
 const MAINTENANCE_EVERY_MS = 60 * 60_000;
 /** Day partitions created ahead of today, so the hot path never creates one. */
@@ -38,17 +40,19 @@ export interface Processor {
 export async function startProcessor(options: ProcessorOptions): Promise<Processor> {
   const { stream, pool, metrics, log, clock } = options;
   const stopping = new AbortController();
-  const knownDays = new Set<string>();
   await maintainPartitions(pool, clock.now(), options.retentionDays);
 
   let lastMaintenance = clock.now().getTime();
   const run = async () => {
+    // Per loop: a day this loop created is known only once its transaction committed, and the other loop
+    // must not skip a partition whose creation has not committed yet.
+    const knownDays = new Set<string>();
     while (!stopping.signal.aborted) {
       let result: LoadResult = { loaded: 0, duplicates: 0, dead: 0 };
       try {
         if (clock.now().getTime() - lastMaintenance > MAINTENANCE_EVERY_MS) {
-          await maintainPartitions(pool, clock.now(), options.retentionDays);
           lastMaintenance = clock.now().getTime();
+          await maintainPartitions(pool, clock.now(), options.retentionDays);
         }
         const load = async (client: pg.PoolClient, batches: Parameters<typeof loadBatches>[1]) => {
           result = await loadBatches(client, batches, {
@@ -68,7 +72,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       }
     }
   };
-  const done = run();
+  // Two loads at once: one parses and COPYs while PostgreSQL writes the other's rows.
+  const done = Promise.all(Array.from({ length: PARALLEL_LOADS }, run));
   return {
     async stop() {
       stopping.abort();

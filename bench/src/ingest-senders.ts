@@ -1,0 +1,142 @@
+import { Agent, request } from "node:http";
+
+/*
+ * The ingest scenario's load generator, in its own process (the collector under test never shares an event
+ * loop with it). `send` runs SENDERS loops, each posting batches of ITEMS_PER_BATCH to /api/collect one after
+ * another for `durationS` seconds. A batch that is not answered 202 (429, 503, a broken connection) is sent
+ * again unchanged, ids and timestamps included, as the tracker SDK does; so each sender's accepted batches are
+ * exactly 0 .. acceptedBatches[sender] - 1, and item `i` of batch `b` of sender `s` has the id
+ * `<prefix>-<s>-<b>-<i>`. Every `probeEvery`-th accepted batch is reported at once over IPC as
+ * {probe: firstId, at: Date.now() of its 202}, so the parent can time it until the row is visible.
+ *   send {url, prefix, senders, durationS, probeEvery} -> {result: SendResult}
+ */
+
+export const ITEMS_PER_BATCH = 50;
+
+export interface SendCommand {
+  cmd: "send";
+  url: string;
+  prefix: string;
+  senders: number;
+  durationS: number;
+  probeEvery: number;
+}
+
+export interface SendResult {
+  /** Per sender: batches answered 202 (numbered from 0). */
+  acceptedBatches: number[];
+  /** From the first request to the last answer. */
+  elapsedMs: number;
+  requests: number;
+  /** Answers other than 202 and broken requests, each followed by a resend. */
+  resent: number;
+  statuses: Record<string, number>;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1_000 });
+
+function item(id: string, sender: number, timestamp: string) {
+  return {
+    id,
+    type: "track",
+    name: "clicked",
+    timestamp,
+    anonymousId: `visitor-${sender}`,
+    sessionId: `session-${sender}`,
+    properties: { eventId: "00000000-0000-7000-8000-000000000042", button: "join", position: 3 },
+    context: {
+      page: { path: "/events/bench", referrer: "https://search.test/" },
+      locale: "en-GB",
+      screen: { width: 1280, height: 800 },
+    },
+  };
+}
+
+function post(url: URL, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(
+      url,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          "user-agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36",
+        },
+      },
+      (res) => {
+        res.resume();
+        res.once("end", () => {
+          resolve(res.statusCode ?? 0);
+        });
+        res.once("error", () => {
+          resolve(0);
+        });
+      },
+    );
+    req.once("error", () => {
+      resolve(0);
+    });
+    req.end(body);
+  });
+}
+
+async function send(command: SendCommand): Promise<SendResult> {
+  if (!command.url.startsWith("http://127.0.0.1:")) throw new Error(`bench traffic stays on 127.0.0.1`);
+  const url = new URL("/api/collect", command.url);
+  const startedAt = Date.now();
+  const endsAt = startedAt + command.durationS * 1_000;
+  const latencies: number[] = [];
+  const statuses: Record<string, number> = {};
+  let requests = 0;
+  let resent = 0;
+  const acceptedBatches = Array.from({ length: command.senders }, () => 0);
+
+  const sender = async (s: number) => {
+    for (let b = 0; Date.now() < endsAt; b++) {
+      const timestamp = new Date().toISOString();
+      const batch = Array.from({ length: ITEMS_PER_BATCH }, (_unused, i) =>
+        item(`${command.prefix}-${s}-${b}-${i}`, s, timestamp),
+      );
+      const body = JSON.stringify({ batch });
+      for (;;) {
+        const sentAt = performance.now();
+        const status = await post(url, body);
+        requests++;
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        if (status === 202) {
+          latencies.push(performance.now() - sentAt);
+          break;
+        }
+        resent++;
+        await new Promise((resolve) => setTimeout(resolve, status === 429 ? 1_000 : 100));
+      }
+      acceptedBatches[s] = b + 1;
+      if (b % command.probeEvery === 0)
+        process.send?.({ probe: `${command.prefix}-${s}-${b}-0`, at: Date.now() });
+    }
+  };
+  await Promise.all(acceptedBatches.map((_count, s) => sender(s)));
+  const sorted = latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round((sorted[Math.floor(sorted.length * q)] ?? 0) * 10) / 10;
+  return {
+    acceptedBatches,
+    elapsedMs: Date.now() - startedAt,
+    requests,
+    resent,
+    statuses,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+  };
+}
+
+process.on("message", (command: SendCommand) => {
+  send(command).then(
+    (result) => process.send?.({ result }),
+    (error: unknown) => process.send?.({ error: String(error) }),
+  );
+});
+process.send?.({ ready: true });
