@@ -1,23 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { readFile, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withAdminClient } from "../apps/server/test/admin-sql.ts";
-import {
-  createScratchDatabase,
-  TEST_CLUSTER_SECRETS,
-  type ScratchDatabase,
-} from "./support/scratch-database.ts";
-import {
-  createDataDir,
-  findFreePort,
-  REPO_ROOT,
-  startServer,
-  type ServerProcess,
-} from "./support/server-process.ts";
+import { startAppServer, type AppServer } from "./support/app-server.ts";
+import type { ScratchDatabase } from "./support/scratch-database.ts";
+import { REPO_ROOT, type ServerProcess } from "./support/server-process.ts";
 import { CHROMIUM_PATH, hasChromium, launchChromium } from "./support/chromium.ts";
 
 // The tracker's script-tag build on a page of another origin, in real Chromium, sending to a real Turnout
@@ -31,7 +22,7 @@ if (shouldSkip)
 const TRACKER_DIR = join(REPO_ROOT, "packages/tracker");
 
 describe.skipIf(shouldSkip)("tracker SDK in Chromium against a real collector", () => {
-  let dataDir: string | undefined;
+  let app: AppServer | undefined;
   let database: ScratchDatabase | undefined;
   let server: ServerProcess | undefined;
   let site: Server | undefined;
@@ -41,17 +32,8 @@ describe.skipIf(shouldSkip)("tracker SDK in Chromium against a real collector", 
   beforeAll(async () => {
     execFileSync(process.execPath, ["--import", "tsx", "build.ts"], { cwd: TRACKER_DIR });
     const script = await readFile(join(TRACKER_DIR, "dist/tracker.min.js"));
-    dataDir = await createDataDir("tracker");
-    const adminUrl = process.env.TEST_DATABASE_URL;
-    let env: Record<string, string>;
-    if (adminUrl !== undefined && adminUrl !== "") {
-      database = await createScratchDatabase(adminUrl);
-      env = { DATABASE_URL: database.url, ...TEST_CLUSTER_SECRETS };
-    } else {
-      env = { EMBEDDED_POSTGRES_PORT: String(await findFreePort()) };
-    }
-    server = startServer({ name: "tracker", port: await findFreePort(), dataDir, env });
-    await server.waitUntilReady(60_000);
+    app = await startAppServer("tracker");
+    ({ server, database } = app);
     const collectUrl = `${server.baseUrl}/api/collect`;
     // Another origin than Turnout's, as a site embedding the tracker would be.
     site = createServer((request, response) => {
@@ -72,9 +54,7 @@ describe.skipIf(shouldSkip)("tracker SDK in Chromium against a real collector", 
   afterAll(async () => {
     await browser?.close();
     await new Promise((resolve) => site?.close(resolve));
-    await server?.forceStop();
-    await database?.drop();
-    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    await app?.close();
   });
 
   async function interactionCount(stage: "accepted" | "loaded"): Promise<number> {

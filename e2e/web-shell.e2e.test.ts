@@ -1,20 +1,9 @@
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createScratchDatabase,
-  TEST_CLUSTER_SECRETS,
-  type ScratchDatabase,
-} from "./support/scratch-database.ts";
-import {
-  ARTIFACTS_DIR,
-  createDataDir,
-  findFreePort,
-  startServer,
-  type ServerProcess,
-} from "./support/server-process.ts";
-import { ensureWebBuild } from "./support/web-build.ts";
+import { startAppServer, type AppServer } from "./support/app-server.ts";
+import { ARTIFACTS_DIR, type ServerProcess } from "./support/server-process.ts";
 import { CHROMIUM_PATH, hasChromium, launchChromium } from "./support/chromium.ts";
 import { recordCspViolations, recordPageProblems } from "./support/browser-checks.ts";
 
@@ -24,8 +13,7 @@ const shouldSkip = !hasChromium && !isBrowserTierRequired;
 if (shouldSkip) process.stderr.write(`SKIPPED: browser tier — Chromium not found at ${CHROMIUM_PATH}\n`);
 
 describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", () => {
-  let dataDir: string | undefined;
-  let database: ScratchDatabase | undefined;
+  let app: AppServer | undefined;
   let server: ServerProcess | undefined;
   let browser: Browser | undefined;
 
@@ -35,26 +23,14 @@ describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", 
         `Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires the browser tier`,
       );
     }
-    await ensureWebBuild();
-    dataDir = await createDataDir("web");
-    const adminUrl = process.env.TEST_DATABASE_URL;
-    let env: Record<string, string>;
-    if (adminUrl !== undefined && adminUrl !== "") {
-      database = await createScratchDatabase(adminUrl);
-      env = { DATABASE_URL: database.url, ...TEST_CLUSTER_SECRETS };
-    } else {
-      env = { EMBEDDED_POSTGRES_PORT: String(await findFreePort()) };
-    }
-    server = startServer({ name: "web-shell", port: await findFreePort(), dataDir, env });
-    await server.waitUntilReady(60_000);
+    app = await startAppServer("web-shell");
+    server = app.server;
     browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
-    await server?.forceStop();
-    await database?.drop();
-    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    await app?.close();
   });
 
   it.each([

@@ -5,6 +5,8 @@ import { ensureWebBuild } from "./web-build.ts";
 
 export interface AppServer {
   server: ServerProcess;
+  /** The scratch database in cluster mode (TEST_DATABASE_URL set); undefined in embedded mode. */
+  database: ScratchDatabase | undefined;
   /** Stops the server and removes what it used (data dir, scratch database). */
   close(): Promise<void>;
 }
@@ -37,5 +39,5 @@ export async function startAppServer(name: string): Promise<AppServer> {
     await close();
     throw error;
   }
-  return { server, close };
+  return { server, database, close };
 }

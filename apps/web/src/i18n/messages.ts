@@ -1,4 +1,4 @@
-import type { EventCategory, ParticipationStatus } from "@turnout/contracts";
+import { EVENT_CATEGORY_NAMES, type ParticipationStatus } from "@turnout/contracts";
 
 /** Every text the app shows, in English; German below must have the same keys (the type checks it). */
 export const en = {
@@ -159,19 +159,7 @@ export const en = {
   calendarFeedHint: "Add this private address to your calendar app to see the events you are going to.",
   copy: "Copy",
   copied: "Copied",
-  categoryNames: {
-    music: "Music",
-    tech: "Technology",
-    sports: "Sports",
-    arts: "Arts & Culture",
-    food: "Food & Drink",
-    community: "Community",
-    business: "Business",
-    education: "Education",
-    wellness: "Health & Wellness",
-    outdoors: "Outdoors",
-    other: "Other",
-  } satisfies Record<EventCategory, string>,
+  categoryNames: EVENT_CATEGORY_NAMES,
 };
 
 export type Messages = typeof en;
