@@ -56,11 +56,8 @@ interface StartOptions {
   env: Record<string, string>;
 }
 
-/**
- * The server's node arguments, as `npm start` and the image run it. A young generation of 64 MiB semi-spaces
- * (V8's default grows to 16) takes a third off the CPU a 1,500-join burst costs the server (ADR 0005).
- */
-export const SERVER_NODE_ARGS = ["--max-semi-space-size=64", "--import", "tsx", "apps/server/src/main.ts"];
+/** The server's node arguments, as `npm start` and the image run it (a test holds the three equal). */
+export const SERVER_NODE_ARGS = ["--import", "tsx", "apps/server/src/main.ts"];
 
 /** Spawns the server (SERVER_NODE_ARGS) from the repo root, as `npm start` does. */
 export function startServer({ name, port, dataDir, env }: StartOptions): ServerProcess {
