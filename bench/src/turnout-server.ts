@@ -15,7 +15,8 @@ export interface TurnoutServer {
 
 /**
  * Runs the real server (`apps/server/src/main.ts`, as `npm start` does) in cluster mode with ROLES=api
- * on `databaseUrl`, and waits until it is ready. `env` adds or overrides settings.
+ * on `databaseUrl`, and waits until it is ready. `env` adds or overrides settings. BENCH_SERVER_NODE_OPTIONS
+ * adds V8 or node flags to compare (for example `--max-semi-space-size=64`, ADR 0005).
  */
 export async function startTurnout(
   databaseUrl: string,
@@ -34,6 +35,7 @@ export async function startTurnout(
       TICKET_SECRET: BENCH_TOKEN_SECRET,
       URL_SIGNING_SECRET: BENCH_TOKEN_SECRET,
       ...env,
+      NODE_OPTIONS: [process.env.BENCH_SERVER_NODE_OPTIONS, env.NODE_OPTIONS].filter(Boolean).join(" "),
     },
   });
   const close = async () => {
