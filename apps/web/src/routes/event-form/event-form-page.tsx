@@ -9,7 +9,8 @@ import { eventQuery, keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
 import { ErrorState, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
-import { Field } from "./fields.tsx";
+import { Field } from "../../components/field.tsx";
+import { SignedInOnly } from "../../components/signed-in-only.tsx";
 import { bodyFromForm, emptyForm, type FormState, formFromEvent } from "./form-state.ts";
 
 const editRoute = getRouteApi("/events/$id/edit");
@@ -353,20 +354,4 @@ function Preview({ form }: { form: FormState }) {
       </div>
     </aside>
   );
-}
-
-/** Sends people who are not signed in to the sign-in form, and back here afterwards. */
-export function SignedInOnly({ next, children }: { next: string; children: React.ReactNode }) {
-  const { t } = useI18n();
-  const session = useSession();
-  if (session.status === "loading") return <Loading />;
-  if (session.status === "signedOut")
-    return (
-      <div className="py-10 text-center">
-        <Link to="/me" search={{ next }} className="btn-primary">
-          {t.navSignIn}
-        </Link>
-      </div>
-    );
-  return <>{children}</>;
 }

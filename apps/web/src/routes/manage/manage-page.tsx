@@ -8,7 +8,7 @@ import { eventQuery, keys, statsOf } from "../../api/queries.ts";
 import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { useChannel } from "../../live/realtime.tsx";
-import { SignedInOnly } from "../event-form/event-form-page.tsx";
+import { SignedInOnly } from "../../components/signed-in-only.tsx";
 
 const route = getRouteApi("/events/$id/manage");
 type ListStatus = "confirmed" | "waitlisted";
