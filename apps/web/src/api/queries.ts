@@ -17,6 +17,8 @@ export const keys = {
   myEvents: ["me", "events"] as const,
   myParticipations: ["me", "participations"] as const,
   calendarUrl: ["me", "calendar-url"] as const,
+  adminMails: ["admin", "mail"] as const,
+  adminMailFile: (id: string) => ["admin", "mail-file", id] as const,
 };
 
 export const eventQuery = (id: string) =>

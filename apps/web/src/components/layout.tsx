@@ -38,6 +38,7 @@ export function Layout() {
             <NavLink to="/">{t.navDiscover}</NavLink>
             <NavLink to="/events/new">{t.navCreate}</NavLink>
             <NavLink to="/me">{session.status === "signedIn" ? t.navMe : t.navSignIn}</NavLink>
+            {session.user?.role === "admin" && <NavLink to="/admin/mail">{t.navAdminMail}</NavLink>}
           </nav>
           <label className="ml-auto flex items-center gap-2 text-sm text-gray-700">
             <span className="sr-only">{t.language}</span>
@@ -69,7 +70,7 @@ export function Layout() {
   );
 }
 
-function NavLink({ to, children }: { to: "/" | "/events/new" | "/me"; children: string }) {
+function NavLink({ to, children }: { to: "/" | "/events/new" | "/me" | "/admin/mail"; children: string }) {
   return (
     <Link
       to={to}

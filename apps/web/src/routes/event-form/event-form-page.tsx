@@ -7,7 +7,7 @@ import { ApiError, isApiError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
-import { ErrorState, Loading, Notice } from "../../components/states.tsx";
+import { ErrorState, Forbidden, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { Field } from "../../components/field.tsx";
 import { SignedInOnly } from "../../components/signed-in-only.tsx";
@@ -68,7 +68,7 @@ function EditEvent({ id }: { id: string }) {
   if (event.isPending) return <Loading />;
   if (event.isError) return <ErrorState error={event.error} onRetry={() => void event.refetch()} />;
   if (session.user?.id !== event.data.organizer.id && session.user?.role === "user")
-    return <Notice tone="bad">{t.notYours}</Notice>;
+    return <Forbidden>{t.notYours}</Forbidden>;
   return <EditForm key={event.data.id} initial={event.data} />;
 }
 

@@ -1,0 +1,139 @@
+import type { MailMessagePage } from "@turnout/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isCausedByAxe } from "./support/browser-checks.ts";
+import { CHROMIUM_PATH, hasChromium } from "./support/chromium.ts";
+import {
+  eventually,
+  expectStatus,
+  LIVE_MS,
+  person,
+  startWebHarness,
+  type WebHarness,
+} from "./support/web-harness.ts";
+
+/*
+ * The web app's account and admin pages in real Chromium against a started server: the admin's mail outbox
+ * (/admin/mail) with a real mail, the forbidden view for everyone else, and the name on Me.
+ */
+
+const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
+const shouldSkip = !hasChromium && !isBrowserTierRequired;
+if (shouldSkip)
+  process.stderr.write(`SKIPPED: web account browser tests — Chromium not found at ${CHROMIUM_PATH}\n`);
+
+describe.skipIf(shouldSkip)("accounts and admin pages in Chromium", () => {
+  let harness: WebHarness | undefined;
+  const web = () => {
+    if (harness === undefined) throw new Error("beforeAll did not finish");
+    return harness;
+  };
+  const admin = person("Ada"); // the server's first account, so its admin
+  const guest = person("Gus");
+
+  beforeAll(async () => {
+    if (!hasChromium)
+      throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires it`);
+    harness = await startWebHarness("web-account");
+    await harness.register(admin);
+    await harness.register(guest);
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  /** The mail of `kind` to `to`, once the send job has written it. */
+  async function sentMail(to: string, kind: string) {
+    return eventually(`a sent ${kind} mail to ${to}`, async () => {
+      const page = expectStatus(await web().apiAs(admin, "GET", "/api/admin/mail"), 200) as MailMessagePage;
+      return page.items.find((mail) => mail.to === to && mail.kind === kind && mail.status === "sent");
+    });
+  }
+
+  it("lists the outbox for an admin at /admin/mail and opens a real mail as text and in a sandboxed frame", async () => {
+    // Markup in the title must stay text everywhere: in the list, the plain text and the HTML frame.
+    const title = `Mail check <img src=x onerror="window.__injected=1">`;
+    const event = await web().publishEvent(admin, { title, capacity: 10 });
+    expectStatus(await web().apiAs(guest, "POST", `/api/events/${event.id}/join`, {}), 201);
+    const mail = await sentMail(guest.email, "participation.confirmed");
+    const subject = `You're in: ${title}`;
+
+    const page = await web().openPage();
+    await web().signInIn(page, admin);
+    await page.goto(`${web().base}/`);
+    await page.getByRole("navigation").getByRole("link", { name: "Mail" }).click();
+    await page.getByRole("heading", { name: "Outgoing mail" }).waitFor({ timeout: LIVE_MS });
+    const row = page.getByRole("row").filter({ hasText: guest.email });
+    await row.waitFor({ timeout: LIVE_MS });
+    const cells = await row.getByRole("cell").allTextContents();
+    expect(cells.slice(0, 4)).toEqual([guest.email, subject, "Join confirmed", "Sent"]);
+    expect(cells[4]).toMatch(/2026|2027/);
+    await web().axe(page, "admin mail (list)");
+
+    await row.getByRole("link", { name: subject }).click();
+    const opened = page.getByTestId("open-mail");
+    await opened.getByRole("heading", { name: subject }).waitFor({ timeout: LIVE_MS });
+    expect(new URL(page.url()).searchParams.get("open")).toBe(mail.id);
+    expect(await page.evaluate("document.activeElement?.id")).toBe("open-mail-title");
+    expect(await opened.getByText(`${guest.name} <${guest.email}>`).count()).toBe(1);
+    const text = (await opened.locator("pre").textContent()) ?? "";
+    expect(text).toContain(`You have a confirmed place at ${title}.`);
+    expect(text).toMatch(new RegExp(`/events/${event.id}\\n`));
+    expect(text).toContain("/api/mail/unsubscribe?token=");
+    await web().axe(page, "admin mail (open, plain text)");
+
+    await opened.getByRole("button", { name: "HTML" }).click();
+    const frame = opened.locator("iframe");
+    expect(await frame.getAttribute("sandbox")).toBe("");
+    const inside = page.frameLocator('[data-testid="open-mail"] iframe');
+    await inside.getByRole("heading", { name: "Your place is confirmed" }).waitFor({ timeout: LIVE_MS });
+    expect(await inside.locator("p").first().textContent()).toBe(`You have a confirmed place at ${title}.`);
+    expect(await inside.locator("img").count()).toBe(0);
+    // Nothing of the mail's markup entered the app's own document, and nothing in it ran.
+    expect(await page.locator("main h1", { hasText: "Your place is confirmed" }).count()).toBe(0);
+    expect(await page.evaluate("window.__injected")).toBeUndefined();
+    await web().axe(page, "admin mail (open, HTML)");
+    await web().screenshot(page, "admin-mail");
+
+    // A mail written while the page is open shows after Refresh.
+    const late = person("Lou");
+    await web().register(late);
+    expectStatus(await web().apiAs(late, "POST", `/api/events/${event.id}/join`, {}), 201);
+    await sentMail(late.email, "participation.confirmed");
+    expect(await page.getByRole("row").filter({ hasText: late.email }).count()).toBe(0);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByRole("row").filter({ hasText: late.email }).waitFor({ timeout: LIVE_MS });
+
+    // Closing returns to the list, with the focus back on the mail's link.
+    await opened.getByRole("button", { name: "Close" }).click();
+    await expect.poll(() => opened.count(), { timeout: LIVE_MS }).toBe(0);
+    expect(new URL(page.url()).searchParams.has("open")).toBe(false);
+    expect(await page.evaluate("document.activeElement?.id")).toBe(`mail-${mail.id}`);
+    await page.close();
+  });
+
+  it("shows the forbidden view, and no Mail link, to a signed-in person who is not an admin", async () => {
+    const page = await web().openPage();
+    await web().signInIn(page, guest);
+    await page.goto(`${web().base}/admin/mail`);
+    await page.getByRole("heading", { name: "Not for you" }).waitFor({ timeout: LIVE_MS });
+    expect(await page.getByText("Your account may not see this page.").count()).toBe(1);
+    expect(await page.getByRole("navigation").getByRole("link", { name: "Mail" }).count()).toBe(0);
+    expect(await page.getByRole("heading", { name: "Outgoing mail" }).count()).toBe(0);
+    // The API agrees: the page did not hide something the person could have read.
+    expect((await web().apiAs(guest, "GET", "/api/admin/mail")).status).toBe(403);
+    await web().axe(page, "admin mail (forbidden)");
+    await page.close();
+
+    const anonymous = await web().openPage();
+    await anonymous.goto(`${web().base}/admin/mail`);
+    await anonymous.getByRole("link", { name: "Sign in" }).first().waitFor({ timeout: LIVE_MS });
+    expect(await anonymous.getByRole("heading", { name: "Outgoing mail" }).count()).toBe(0);
+    await anonymous.close();
+  });
+
+  it("had no page errors and no CSP reports of its own", () => {
+    expect(web().problems).toEqual([]);
+    expect(web().cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
+  });
+});
