@@ -13,7 +13,7 @@ import {
 
 /*
  * The web app's account and admin pages in real Chromium against a started server: the admin's mail outbox
- * (/admin/mail) with a real mail, the forbidden view for everyone else, and the name on Me.
+ * (/admin/mail) with a real mail, the forbidden view for everyone else, and changing the name on Me.
  */
 
 const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
@@ -130,6 +130,42 @@ describe.skipIf(shouldSkip)("accounts and admin pages in Chromium", () => {
     await anonymous.getByRole("link", { name: "Sign in" }).first().waitFor({ timeout: LIVE_MS });
     expect(await anonymous.getByRole("heading", { name: "Outgoing mail" }).count()).toBe(0);
     await anonymous.close();
+  });
+
+  it("changes the account's name on Me, with the API's message on the field for an empty one", async () => {
+    const renamed = person("Nia");
+    const page = await web().openPage();
+    await web().registerIn(page, renamed);
+    await page.goto(`${web().base}/me`);
+    await page.getByRole("heading", { name: renamed.name, level: 1 }).waitFor({ timeout: LIVE_MS });
+    const field = page.getByLabel("Name", { exact: true });
+    expect(await field.inputValue()).toBe(renamed.name);
+
+    // The server's own message for an empty name lands on the field.
+    const refusal = (await web().apiAs(renamed, "PATCH", "/api/me", { name: " " })).body as {
+      error: { details: { path: string; message: string }[] };
+    };
+    await field.fill(" ");
+    await page.getByRole("button", { name: "Save name" }).click();
+    const error = page.locator('[data-error-for="account-name"]');
+    await error.waitFor({ timeout: LIVE_MS });
+    expect(await error.textContent()).toBe(refusal.error.details[0]?.message);
+    expect(await field.getAttribute("aria-invalid")).toBe("true");
+    await web().axe(page, "me (name refused)");
+
+    await field.fill("Nia Okafor");
+    await page.getByRole("button", { name: "Save name" }).click();
+    await page.getByText("Name saved.").waitFor({ timeout: LIVE_MS });
+    expect(await page.locator('[data-error-for="account-name"]').count()).toBe(0);
+    await page.getByRole("heading", { name: "Nia Okafor", level: 1 }).waitFor({ timeout: LIVE_MS });
+    expect(await page.getByText(`Signed in as Nia Okafor (${renamed.email})`).count()).toBe(1);
+    const me = expectStatus(await web().apiAs(renamed, "GET", "/api/me"), 200) as { name: string };
+    expect(me.name).toBe("Nia Okafor");
+
+    await page.reload();
+    await page.getByRole("heading", { name: "Nia Okafor", level: 1 }).waitFor({ timeout: LIVE_MS });
+    expect(await page.getByLabel("Name", { exact: true }).inputValue()).toBe("Nia Okafor");
+    await page.close();
   });
 
   it("had no page errors and no CSP reports of its own", () => {
