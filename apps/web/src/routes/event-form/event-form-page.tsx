@@ -227,7 +227,9 @@ function EventForm({
   const { t, formatNumber } = useI18n();
   const fieldErrors = error instanceof ApiError ? error.fieldErrors() : {};
   if (isApiError(error, "event.capacity_below_confirmed"))
-    fieldErrors.capacity = t.capacityBelowConfirmed(formatNumber(confirmed ?? 0));
+    fieldErrors.capacity = t.capacityBelowConfirmed(
+      formatNumber(confirmedIn(error.details) ?? confirmed ?? 0),
+    );
   const set = (name: keyof FormState) => (event: { target: { value: string } }) => {
     const value = event.target.value;
     setForm((old) => ({ ...old, [name]: value }));
@@ -321,6 +323,15 @@ function EventForm({
       <Preview form={form} />
     </div>
   );
+}
+
+/** The confirmed count the 409 event.capacity_below_confirmed names (newer than the form's copy of the event). */
+function confirmedIn(details: unknown): number | undefined {
+  const value =
+    typeof details === "object" && details !== null
+      ? (details as { confirmed?: unknown }).confirmed
+      : undefined;
+  return typeof value === "number" ? value : undefined;
 }
 
 function firstTagPath(errors: Record<string, string>): string {
