@@ -136,6 +136,7 @@ export const en = {
   remove: "Remove",
   removeReason: "Reason for removing",
   removeConfirm: (name: string) => `Remove ${name}`,
+  keep: "Keep",
   checkedIn: (count: string) => `${count} checked in`,
   joinedAt: (time: string) => `joined ${time}`,
   // Me
@@ -332,6 +333,7 @@ export const de: Messages = {
   remove: "Entfernen",
   removeReason: "Grund für das Entfernen",
   removeConfirm: (name) => `${name} entfernen`,
+  keep: "Behalten",
   checkedIn: (count) => `${count} eingecheckt`,
   joinedAt: (time) => `beigetreten ${time}`,
   meTitle: "Ich",

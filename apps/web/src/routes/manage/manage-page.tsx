@@ -2,7 +2,7 @@ import type { Participant } from "@turnout/contracts";
 import { statsChangedDataSchema } from "@turnout/contracts";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { api, newIdempotencyKey } from "../../api/client.ts";
 import { eventQuery, keys, statsOf } from "../../api/queries.ts";
 import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
@@ -123,6 +123,15 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
     },
   });
   const reasonId = `reason-${participant.userId}`;
+  // The keyboard goes on where the click was: into the reason, and back to "Remove" when kept.
+  const reasonInput = useRef<HTMLInputElement>(null);
+  const removeButton = useRef<HTMLButtonElement>(null);
+  const wasAsking = useRef(false);
+  useEffect(() => {
+    if (isAsking) reasonInput.current?.focus();
+    else if (wasAsking.current) removeButton.current?.focus();
+    wasAsking.current = isAsking;
+  }, [isAsking]);
   return (
     <li className="flex flex-col gap-2 py-3">
       <div className="flex flex-wrap items-center justify-between gap-2">
@@ -137,6 +146,7 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
         </div>
         {!isAsking && (
           <button
+            ref={removeButton}
             type="button"
             className="btn-secondary text-sm"
             onClick={() => {
@@ -144,6 +154,7 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
             }}
           >
             {t.remove}
+            <span className="sr-only"> {participant.user.name}</span>
           </button>
         )}
       </div>
@@ -160,6 +171,7 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
               {t.removeReason}
             </label>
             <input
+              ref={reasonInput}
               id={reasonId}
               className="input"
               value={reason}
@@ -170,6 +182,16 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
           </div>
           <button type="submit" className="btn-danger" disabled={remove.isPending}>
             {t.removeConfirm(participant.user.name)}
+          </button>
+          <button
+            type="button"
+            className="btn-secondary"
+            onClick={() => {
+              setAsking(false);
+              remove.reset();
+            }}
+          >
+            {t.keep}
           </button>
         </form>
       )}
