@@ -1,4 +1,5 @@
 import type { MailMessagePage } from "@turnout/contracts";
+import { createTokenKey, signAccessToken } from "../apps/server/src/modules/auth/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCausedByAxe } from "./support/browser-checks.ts";
 import { CHROMIUM_PATH, hasChromium } from "./support/chromium.ts";
@@ -13,7 +14,8 @@ import {
 
 /*
  * The web app's account and admin pages in real Chromium against a started server: the admin's mail outbox
- * (/admin/mail) with a real mail, the forbidden view for everyone else, and changing the name on Me.
+ * (/admin/mail) with a real mail, the forbidden view for everyone else, changing the name on Me, and an
+ * access token that ran out being refreshed without the person noticing.
  */
 
 const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
@@ -165,6 +167,64 @@ describe.skipIf(shouldSkip)("accounts and admin pages in Chromium", () => {
     await page.reload();
     await page.getByRole("heading", { name: "Nia Okafor", level: 1 }).waitFor({ timeout: LIVE_MS });
     expect(await page.getByLabel("Name", { exact: true }).inputValue()).toBe("Nia Okafor");
+    await page.close();
+  });
+
+  it("refreshes an access token that ran out without the person noticing, and keeps the login", async () => {
+    const fay = person("Fay");
+    const page = await web().openPage();
+    await web().registerIn(page, fay);
+    // The app's first refresh (at start) hands it an access token that ran out a minute ago, signed by the
+    // server's own key for this very login: what the app holds after 16 minutes in a background tab.
+    const refreshes: number[] = [];
+    await page.route("**/api/auth/refresh", async (route) => {
+      const response = await route.fetch();
+      refreshes.push(response.status());
+      if (refreshes.length > 1) {
+        await route.fulfill({ response });
+        return;
+      }
+      const body = (await response.json()) as { accessToken: string };
+      const claims = JSON.parse(
+        Buffer.from(body.accessToken.split(".")[1] ?? "", "base64url").toString("utf8"),
+      ) as { sub: string; role: "user"; sid: string };
+      const expired = await signAccessToken(
+        createTokenKey(await web().app.tokenSecret()),
+        { id: claims.sub, role: claims.role, sessionId: claims.sid },
+        new Date(Date.now() - 16 * 60_000),
+      );
+      await route.fulfill({ response, json: { ...body, accessToken: expired } });
+    });
+    const refusals: string[] = [];
+    page.on("response", (response) => {
+      if (response.status() === 401)
+        void response.json().then((body: { error: { code: string } }) => refusals.push(body.error.code));
+    });
+
+    await page.goto(`${web().base}/me`);
+    await page.getByRole("heading", { name: fay.name, level: 1 }).waitFor({ timeout: LIVE_MS });
+    await page.getByText("You have not created any events yet.").waitFor({ timeout: LIVE_MS });
+    await expect
+      .poll(() => page.getByRole("textbox", { name: "Calendar feed" }).inputValue(), { timeout: LIVE_MS })
+      .toMatch(/\/api\/calendar\/.+\.ics$/);
+    expect(await page.getByRole("alert").count()).toBe(0);
+    // The app really held the expired token, the API said so, and one shared refresh answered every caller.
+    expect(refusals).toContain("auth.token_expired");
+    expect(refusals.every((code) => code === "auth.token_expired")).toBe(true);
+    expect(refreshes.length).toBeGreaterThanOrEqual(2);
+    expect(refreshes.every((status) => status === 200)).toBe(true);
+    const refreshesSoFar = refreshes.length;
+
+    // A write with the fresh token needs no further refresh.
+    await page.getByLabel("Name", { exact: true }).fill("Fay Fresh");
+    await page.getByRole("button", { name: "Save name" }).click();
+    await page.getByText("Name saved.").waitFor({ timeout: LIVE_MS });
+    expect(refreshes.length).toBe(refreshesSoFar);
+
+    // No refresh token was presented twice (that would end the login): a reload still signs in.
+    await page.unroute("**/api/auth/refresh");
+    await page.reload();
+    await page.getByRole("heading", { name: "Fay Fresh", level: 1 }).waitFor({ timeout: LIVE_MS });
     await page.close();
   });
 
