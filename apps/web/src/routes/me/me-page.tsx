@@ -165,8 +165,8 @@ function CalendarFeed() {
             type="button"
             className="btn-secondary"
             onClick={() => {
-              void navigator.clipboard.writeText(feed.data.url).then(() => {
-                setCopied(true);
+              copyText(feed.data.url, "calendar-url").then(setCopied, () => {
+                setCopied(false);
               });
             }}
           >
@@ -176,6 +176,23 @@ function CalendarFeed() {
       )}
     </section>
   );
+}
+
+/**
+ * Copies `text` to the clipboard. `navigator.clipboard` exists only in secure contexts, and a self-hosted
+ * instance may run on plain http in a local network: there the field's text is selected for the person to copy.
+ */
+async function copyText(text: string, fieldId: string): Promise<boolean> {
+  if (window.isSecureContext && "clipboard" in navigator) {
+    await navigator.clipboard.writeText(text);
+    return true;
+  }
+  const field = document.getElementById(fieldId);
+  if (field instanceof HTMLInputElement) {
+    field.focus();
+    field.select();
+  }
+  return false;
 }
 
 function MyEvents() {
