@@ -32,7 +32,7 @@ export function Layout() {
             {t.appName}
           </Link>
           <nav
-            aria-label="Main"
+            aria-label={t.navMain}
             className="order-last flex w-full items-center gap-1 text-sm sm:order-none sm:w-auto sm:flex-1"
           >
             <NavLink to="/">{t.navDiscover}</NavLink>
@@ -63,9 +63,7 @@ export function Layout() {
       <main id="main" className="mx-auto w-full max-w-5xl flex-1 px-4 py-6 sm:py-10">
         <Outlet />
       </main>
-      <footer className="px-4 py-6 text-center text-sm text-gray-600">
-        Turnout · self-hosted events, live
-      </footer>
+      <footer className="px-4 py-6 text-center text-sm text-gray-600">{t.footer}</footer>
     </div>
   );
 }
