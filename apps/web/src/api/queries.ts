@@ -14,6 +14,8 @@ export const keys = {
   ticket: (id: string, userId: string) => ["event", id, "ticket", userId] as const,
   participants: (id: string, status: "confirmed" | "waitlisted") =>
     ["event", id, "participants", status] as const,
+  /** Both participant lists of one event. */
+  allParticipants: (id: string) => ["event", id, "participants"] as const,
   myEvents: ["me", "events"] as const,
   myParticipations: ["me", "participations"] as const,
   calendarUrl: ["me", "calendar-url"] as const,

@@ -2,7 +2,7 @@ import { EVENT_CATEGORY_SLUGS, type Event } from "@turnout/contracts";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import { type SyntheticEvent, useState } from "react";
-import { api, newIdempotencyKey } from "../../api/client.ts";
+import { api } from "../../api/client.ts";
 import { ApiError, isApiError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys } from "../../api/queries.ts";
@@ -86,34 +86,51 @@ function EditForm({ initial }: { initial: Event }) {
     void client.invalidateQueries({ queryKey: keys.myEvents });
     setNotice(message);
   };
+  // One key per intent (ADR 0021): a retry after a lost answer repeats it instead of doing it twice, so a
+  // saved edit is not then refused as stale by its own If-Match.
+  const intentKey = useIntentKey();
+  const settle = (_data: unknown, error: Error | null) => {
+    intentKey.settle(error ?? undefined);
+  };
   const save = useMutation({
-    mutationFn: () => api.events.update(base.id, bodyFromForm(form), base.version, newIdempotencyKey()),
+    mutationFn: () => {
+      const body = bodyFromForm(form);
+      const key = intentKey.keyFor(`save ${base.version} ${JSON.stringify(body)}`);
+      return api.events.update(base.id, body, base.version, key);
+    },
     onMutate: () => {
       setNotice(null);
     },
     onSuccess: (event) => {
       apply(event, t.saved);
     },
+    onSettled: settle,
   });
   const publish = useMutation({
-    mutationFn: () => api.events.publish(base.id, newIdempotencyKey()),
+    mutationFn: () => api.events.publish(base.id, intentKey.keyFor(`publish ${base.version}`)),
     onSuccess: (event) => {
       apply(event, t.published);
     },
+    onSettled: settle,
   });
   const [reason, setReason] = useState("");
   const cancel = useMutation({
-    mutationFn: () => api.events.cancel(base.id, { reason }, newIdempotencyKey()),
+    mutationFn: () => api.events.cancel(base.id, { reason }, intentKey.keyFor(`cancel ${reason}`)),
     onSuccess: (event) => {
       apply(event, t.cancelled);
     },
+    onSettled: settle,
   });
   const reload = async () => {
-    const fresh = await client.query({ ...eventQuery(base.id), staleTime: 0 });
-    setBase(fresh);
-    setForm(formFromEvent(fresh));
-    save.reset();
-    setNotice(null);
+    try {
+      const fresh = await client.query({ ...eventQuery(base.id), staleTime: 0 });
+      setBase(fresh);
+      setForm(formFromEvent(fresh));
+      save.reset();
+      setNotice(null);
+    } catch {
+      // Still unreachable: the stale notice and its Reload button stay for another try.
+    }
   };
 
   const isStale = isApiError(save.error, "resource.version_mismatch");

@@ -3,7 +3,8 @@ import { statsChangedDataSchema } from "@turnout/contracts";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
 import { useEffect, useRef, useState } from "react";
-import { api, newIdempotencyKey } from "../../api/client.ts";
+import { api } from "../../api/client.ts";
+import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys, statsOf } from "../../api/queries.ts";
 import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
@@ -44,7 +45,7 @@ function ManageEvent({ id }: { id: string }) {
       const parsed = statsChangedDataSchema.safeParse(message.data);
       if (!parsed.success) return;
       client.setQueryData(keys.stats(id), statsOf(parsed.data));
-      void client.invalidateQueries({ queryKey: ["event", id, "participants"] });
+      void client.invalidateQueries({ queryKey: keys.allParticipants(id) });
     },
     () => {
       void client.invalidateQueries({ queryKey: keys.event(id) });
@@ -115,11 +116,15 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
   const client = useQueryClient();
   const [isAsking, setAsking] = useState(false);
   const [reason, setReason] = useState("");
+  const intentKey = useIntentKey();
   const remove = useMutation({
     mutationFn: () =>
-      api.participation.remove(eventId, participant.userId, reason.trim(), newIdempotencyKey()),
+      api.participation.remove(eventId, participant.userId, reason.trim(), intentKey.keyFor(reason.trim())),
     onSuccess: () => {
-      void client.invalidateQueries({ queryKey: ["event", eventId] });
+      void client.invalidateQueries({ queryKey: keys.event(eventId) });
+    },
+    onSettled: (_data, error) => {
+      intentKey.settle(error ?? undefined);
     },
   });
   const reasonId = `reason-${participant.userId}`;
