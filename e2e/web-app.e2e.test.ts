@@ -288,7 +288,7 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
     );
     await host.goto(`${eventUrl}/manage`);
     const confirmedList = host.getByRole("region", { name: "Confirmed" });
-    await confirmedList.getByText("Cleo").waitFor({ timeout: LIVE_MS });
+    await confirmedList.getByRole("listitem").filter({ hasText: "Cleo" }).waitFor({ timeout: LIVE_MS });
     await host
       .getByRole("region", { name: "Waitlist" })
       .getByText("Nobody yet.")

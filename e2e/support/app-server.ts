@@ -1,4 +1,5 @@
-import { rm } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { createScratchDatabase, TEST_CLUSTER_SECRETS, type ScratchDatabase } from "./scratch-database.ts";
 import { createDataDir, findFreePort, startServer, type ServerProcess } from "./server-process.ts";
 import { ensureWebBuild } from "./web-build.ts";
@@ -7,6 +8,8 @@ export interface AppServer {
   server: ServerProcess;
   /** The scratch database in cluster mode (TEST_DATABASE_URL set); undefined in embedded mode. */
   database: ScratchDatabase | undefined;
+  /** The key the server signs access tokens with (tests that need a token the server would have issued). */
+  tokenSecret(): Promise<string>;
   /** Stops the server and removes what it used (data dir, scratch database). */
   close(): Promise<void>;
 }
@@ -39,5 +42,10 @@ export async function startAppServer(name: string): Promise<AppServer> {
     await close();
     throw error;
   }
-  return { server, database, close };
+  const tokenSecret = async () =>
+    database === undefined
+      ? (JSON.parse(await readFile(join(dataDir, "secrets.json"), "utf8")) as { tokenSecret: string })
+          .tokenSecret
+      : TEST_CLUSTER_SECRETS.TOKEN_SECRET;
+  return { server, database, tokenSecret, close };
 }

@@ -4,8 +4,8 @@ import { NotFound } from "./routes/not-found.tsx";
 
 /*
  * The route tree. Each page is its own folder under routes/ and its own chunk (loaded on first visit), so the
- * first page carries only what it shows. The organizer's live room and the admin pages join here later as
- * more createRoute(...) lines, e.g. /events/$id/live and /admin.
+ * first page carries only what it shows. The organizer's live room joins here later as one more
+ * createRoute(...) line (/events/$id/live), and further admin pages beside /admin/mail.
  */
 
 export type DiscoverWhen = "any" | "today" | "week" | "month";
@@ -67,6 +67,17 @@ const meRoute = createRoute({
   component: lazyRouteComponent(() => import("./routes/me/me-page.tsx"), "MePage"),
 });
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const adminMailRoute = createRoute({
+  getParentRoute: () => rootRoute,
+  path: "/admin/mail",
+  validateSearch: (search: Record<string, unknown>): { open?: string } => ({
+    open: typeof search.open === "string" && UUID.test(search.open) ? search.open : undefined,
+  }),
+  component: lazyRouteComponent(() => import("./routes/admin-mail/admin-mail-page.tsx"), "AdminMailPage"),
+});
+
 const routeTree = rootRoute.addChildren([
   discoverRoute,
   createEventRoute,
@@ -74,6 +85,7 @@ const routeTree = rootRoute.addChildren([
   editEventRoute,
   manageEventRoute,
   meRoute,
+  adminMailRoute,
 ]);
 
 export const router = createRouter({ routeTree, defaultPreload: "intent", scrollRestoration: true });

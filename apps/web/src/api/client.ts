@@ -9,12 +9,14 @@ import type {
   EventPage,
   EventStats,
   LoginBody,
+  MailMessagePage,
   MyParticipationPage,
   ParticipantPage,
   Participation,
   RegisterBody,
   Ticket,
   UpdateEventBody,
+  UpdateMeBody,
   User,
 } from "@turnout/contracts";
 import { ApiError } from "./errors.ts";
@@ -35,22 +37,36 @@ interface RequestOptions {
   idempotencyKey?: string;
   /** If-Match: the version the change was made against. */
   ifMatch?: number;
+  /** The media type asked for; the answer is then read as text. JSON when left out. */
+  accept?: string;
 }
 
 async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const response = await answer(method, path, options);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+/** An answer that is not JSON (a stored mail), as text. */
+async function requestText(path: string, accept: string): Promise<string> {
+  const response = await answer("GET", path, { accept });
+  return response.text();
+}
+
+/** The 2xx answer, after one refresh of an expired token; an ApiError otherwise. */
+async function answer(method: string, path: string, options: RequestOptions): Promise<Response> {
   let response = await send(method, path, options);
   if (response.status === 401 && getAccessToken() !== null) {
     const code = await peekCode(response);
     if ((code === "auth.token_expired" || code === "auth.invalid_token") && (await refreshSession()))
       response = await send(method, path, options);
   }
-  if (response.status === 204) return undefined as T;
   if (!response.ok) throw await toApiError(response);
-  return (await response.json()) as T;
+  return response;
 }
 
 async function send(method: string, path: string, options: RequestOptions): Promise<Response> {
-  const headers: Record<string, string> = { accept: "application/json" };
+  const headers: Record<string, string> = { accept: options.accept ?? "application/json" };
   const token = getAccessToken();
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (options.body !== undefined) headers["content-type"] = "application/json";
@@ -120,6 +136,8 @@ export const api = {
   },
   me: {
     get: () => request<User>("GET", "/api/me"),
+    update: (body: UpdateMeBody, idempotencyKey: string) =>
+      request<User>("PATCH", "/api/me", { body, idempotencyKey }),
     events: (cursor?: string) =>
       request<EventPage>("GET", "/api/me/events", { query: { cursor, limit: 50 } }),
     participations: (cursor?: string) =>
@@ -156,6 +174,12 @@ export const api = {
         query: { reason: reason === "" ? undefined : reason },
         idempotencyKey,
       }),
+  },
+  admin: {
+    mails: (cursor?: string) =>
+      request<MailMessagePage>("GET", "/api/admin/mail", { query: { cursor, limit: 50 } }),
+    /** The stored .eml of one mail (embedded mode), as text. */
+    mailFile: (id: string) => requestText(`/api/admin/mail/${enc(id)}/eml`, "message/rfc822"),
   },
 };
 

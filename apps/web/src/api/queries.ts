@@ -14,9 +14,13 @@ export const keys = {
   ticket: (id: string, userId: string) => ["event", id, "ticket", userId] as const,
   participants: (id: string, status: "confirmed" | "waitlisted") =>
     ["event", id, "participants", status] as const,
+  /** Both participant lists of one event. */
+  allParticipants: (id: string) => ["event", id, "participants"] as const,
   myEvents: ["me", "events"] as const,
   myParticipations: ["me", "participations"] as const,
   calendarUrl: ["me", "calendar-url"] as const,
+  adminMails: ["admin", "mail"] as const,
+  adminMailFile: (id: string) => ["admin", "mail-file", id] as const,
 };
 
 export const eventQuery = (id: string) =>

@@ -32,12 +32,13 @@ export function Layout() {
             {t.appName}
           </Link>
           <nav
-            aria-label="Main"
+            aria-label={t.navMain}
             className="order-last flex w-full items-center gap-1 text-sm sm:order-none sm:w-auto sm:flex-1"
           >
             <NavLink to="/">{t.navDiscover}</NavLink>
             <NavLink to="/events/new">{t.navCreate}</NavLink>
             <NavLink to="/me">{session.status === "signedIn" ? t.navMe : t.navSignIn}</NavLink>
+            {session.user?.role === "admin" && <NavLink to="/admin/mail">{t.navAdminMail}</NavLink>}
           </nav>
           <label className="ml-auto flex items-center gap-2 text-sm text-gray-700">
             <span className="sr-only">{t.language}</span>
@@ -62,14 +63,12 @@ export function Layout() {
       <main id="main" className="mx-auto w-full max-w-5xl flex-1 px-4 py-6 sm:py-10">
         <Outlet />
       </main>
-      <footer className="px-4 py-6 text-center text-sm text-gray-600">
-        Turnout · self-hosted events, live
-      </footer>
+      <footer className="px-4 py-6 text-center text-sm text-gray-600">{t.footer}</footer>
     </div>
   );
 }
 
-function NavLink({ to, children }: { to: "/" | "/events/new" | "/me"; children: string }) {
+function NavLink({ to, children }: { to: "/" | "/events/new" | "/me" | "/admin/mail"; children: string }) {
   return (
     <Link
       to={to}

@@ -1,3 +1,4 @@
+import { Link } from "@tanstack/react-router";
 import type { ReactNode } from "react";
 import { isApiError } from "../api/errors.ts";
 import { useI18n } from "../i18n/i18n.tsx";
@@ -57,5 +58,21 @@ export function Notice({ tone, children }: { tone: "ok" | "bad" | "info"; childr
     <div role={tone === "bad" ? "alert" : "status"} className={`rounded-lg border px-4 py-3 ${styles}`}>
       {children}
     </div>
+  );
+}
+
+/** A page the signed-in person may not see (the API said 403, or their role shows it before asking). */
+export function Forbidden({ children }: { children?: ReactNode }) {
+  const { t } = useI18n();
+  return (
+    <section className="py-16 text-center" aria-labelledby="forbidden-title">
+      <h1 id="forbidden-title" className="text-2xl font-bold">
+        {t.forbiddenTitle}
+      </h1>
+      <p className="mt-2 text-gray-700">{children ?? t.forbiddenBody}</p>
+      <Link to="/" className="btn-primary mt-6 inline-block">
+        {t.backToDiscover}
+      </Link>
+    </section>
   );
 }

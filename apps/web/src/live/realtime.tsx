@@ -80,8 +80,3 @@ export function useChannel(
     );
   }, [channel]);
 }
-
-/** Drops the connection as a network failure would (the e2e tests use it through window.turnoutDebug). */
-export function dropRealtimeConnection(): void {
-  getClient().dropConnection();
-}

@@ -248,9 +248,11 @@ function MoreLoader({
   useEffect(() => {
     onMoreRef.current = onMore;
   });
+  // Observed anew after each page: an observer reports only changes, so a sentinel still in view after a
+  // short page (a tall screen) would otherwise never ask for the next one.
   useEffect(() => {
     const element = sentinel.current;
-    if (element === null || !hasMore) return;
+    if (element === null || !hasMore || isLoading) return;
     const observer = new IntersectionObserver((entries) => {
       if (entries.some((entry) => entry.isIntersecting)) onMoreRef.current();
     });
@@ -258,7 +260,7 @@ function MoreLoader({
     return () => {
       observer.disconnect();
     };
-  }, [hasMore]);
+  }, [hasMore, isLoading]);
   return (
     <div ref={sentinel} className="mt-6 flex justify-center text-sm text-gray-600">
       {hasMore ? (

@@ -2,14 +2,15 @@ import { EVENT_CATEGORY_SLUGS, type Event } from "@turnout/contracts";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import { type SyntheticEvent, useState } from "react";
-import { api, newIdempotencyKey } from "../../api/client.ts";
+import { api } from "../../api/client.ts";
 import { ApiError, isApiError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
-import { ErrorState, Loading, Notice } from "../../components/states.tsx";
+import { ErrorState, Forbidden, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
-import { Field } from "./fields.tsx";
+import { Field } from "../../components/field.tsx";
+import { SignedInOnly } from "../../components/signed-in-only.tsx";
 import { bodyFromForm, emptyForm, type FormState, formFromEvent } from "./form-state.ts";
 
 const editRoute = getRouteApi("/events/$id/edit");
@@ -67,7 +68,7 @@ function EditEvent({ id }: { id: string }) {
   if (event.isPending) return <Loading />;
   if (event.isError) return <ErrorState error={event.error} onRetry={() => void event.refetch()} />;
   if (session.user?.id !== event.data.organizer.id && session.user?.role === "user")
-    return <Notice tone="bad">{t.notYours}</Notice>;
+    return <Forbidden>{t.notYours}</Forbidden>;
   return <EditForm key={event.data.id} initial={event.data} />;
 }
 
@@ -85,34 +86,51 @@ function EditForm({ initial }: { initial: Event }) {
     void client.invalidateQueries({ queryKey: keys.myEvents });
     setNotice(message);
   };
+  // One key per intent (ADR 0021): a retry after a lost answer repeats it instead of doing it twice, so a
+  // saved edit is not then refused as stale by its own If-Match.
+  const intentKey = useIntentKey();
+  const settle = (_data: unknown, error: Error | null) => {
+    intentKey.settle(error ?? undefined);
+  };
   const save = useMutation({
-    mutationFn: () => api.events.update(base.id, bodyFromForm(form), base.version, newIdempotencyKey()),
+    mutationFn: () => {
+      const body = bodyFromForm(form);
+      const key = intentKey.keyFor(`save ${base.version} ${JSON.stringify(body)}`);
+      return api.events.update(base.id, body, base.version, key);
+    },
     onMutate: () => {
       setNotice(null);
     },
     onSuccess: (event) => {
       apply(event, t.saved);
     },
+    onSettled: settle,
   });
   const publish = useMutation({
-    mutationFn: () => api.events.publish(base.id, newIdempotencyKey()),
+    mutationFn: () => api.events.publish(base.id, intentKey.keyFor(`publish ${base.version}`)),
     onSuccess: (event) => {
       apply(event, t.published);
     },
+    onSettled: settle,
   });
   const [reason, setReason] = useState("");
   const cancel = useMutation({
-    mutationFn: () => api.events.cancel(base.id, { reason }, newIdempotencyKey()),
+    mutationFn: () => api.events.cancel(base.id, { reason }, intentKey.keyFor(`cancel ${reason}`)),
     onSuccess: (event) => {
       apply(event, t.cancelled);
     },
+    onSettled: settle,
   });
   const reload = async () => {
-    const fresh = await client.query({ ...eventQuery(base.id), staleTime: 0 });
-    setBase(fresh);
-    setForm(formFromEvent(fresh));
-    save.reset();
-    setNotice(null);
+    try {
+      const fresh = await client.query({ ...eventQuery(base.id), staleTime: 0 });
+      setBase(fresh);
+      setForm(formFromEvent(fresh));
+      save.reset();
+      setNotice(null);
+    } catch {
+      // Still unreachable: the stale notice and its Reload button stay for another try.
+    }
   };
 
   const isStale = isApiError(save.error, "resource.version_mismatch");
@@ -226,7 +244,9 @@ function EventForm({
   const { t, formatNumber } = useI18n();
   const fieldErrors = error instanceof ApiError ? error.fieldErrors() : {};
   if (isApiError(error, "event.capacity_below_confirmed"))
-    fieldErrors.capacity = t.capacityBelowConfirmed(formatNumber(confirmed ?? 0));
+    fieldErrors.capacity = t.capacityBelowConfirmed(
+      formatNumber(confirmedIn(error.details) ?? confirmed ?? 0),
+    );
   const set = (name: keyof FormState) => (event: { target: { value: string } }) => {
     const value = event.target.value;
     setForm((old) => ({ ...old, [name]: value }));
@@ -322,6 +342,15 @@ function EventForm({
   );
 }
 
+/** The confirmed count the 409 event.capacity_below_confirmed names (newer than the form's copy of the event). */
+function confirmedIn(details: unknown): number | undefined {
+  const value =
+    typeof details === "object" && details !== null
+      ? (details as { confirmed?: unknown }).confirmed
+      : undefined;
+  return typeof value === "number" ? value : undefined;
+}
+
 function firstTagPath(errors: Record<string, string>): string {
   return Object.keys(errors).find((path) => path === "tags" || path.startsWith("tags.")) ?? "tags";
 }
@@ -353,20 +382,4 @@ function Preview({ form }: { form: FormState }) {
       </div>
     </aside>
   );
-}
-
-/** Sends people who are not signed in to the sign-in form, and back here afterwards. */
-export function SignedInOnly({ next, children }: { next: string; children: React.ReactNode }) {
-  const { t } = useI18n();
-  const session = useSession();
-  if (session.status === "loading") return <Loading />;
-  if (session.status === "signedOut")
-    return (
-      <div className="py-10 text-center">
-        <Link to="/me" search={{ next }} className="btn-primary">
-          {t.navSignIn}
-        </Link>
-      </div>
-    );
-  return <>{children}</>;
 }

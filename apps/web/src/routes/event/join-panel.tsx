@@ -63,6 +63,10 @@ export function JoinPanel({ event, isFull }: { event: Event; isFull: boolean }) 
     },
     onError: (error) => {
       intentKey.settle(error);
+      // Filled or closed since the page last heard: show the seats and the event as they are now, even when
+      // the live update is slow to arrive.
+      if (isApiError(error, "event.full") || isApiError(error, "event.closed"))
+        void client.invalidateQueries({ queryKey: keys.event(event.id) });
     },
   });
 

@@ -2,13 +2,14 @@ import type { Participant } from "@turnout/contracts";
 import { statsChangedDataSchema } from "@turnout/contracts";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
-import { useState } from "react";
-import { api, newIdempotencyKey } from "../../api/client.ts";
+import { useEffect, useRef, useState } from "react";
+import { api } from "../../api/client.ts";
+import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys, statsOf } from "../../api/queries.ts";
 import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { useChannel } from "../../live/realtime.tsx";
-import { SignedInOnly } from "../event-form/event-form-page.tsx";
+import { SignedInOnly } from "../../components/signed-in-only.tsx";
 
 const route = getRouteApi("/events/$id/manage");
 type ListStatus = "confirmed" | "waitlisted";
@@ -44,7 +45,7 @@ function ManageEvent({ id }: { id: string }) {
       const parsed = statsChangedDataSchema.safeParse(message.data);
       if (!parsed.success) return;
       client.setQueryData(keys.stats(id), statsOf(parsed.data));
-      void client.invalidateQueries({ queryKey: ["event", id, "participants"] });
+      void client.invalidateQueries({ queryKey: keys.allParticipants(id) });
     },
     () => {
       void client.invalidateQueries({ queryKey: keys.event(id) });
@@ -115,14 +116,27 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
   const client = useQueryClient();
   const [isAsking, setAsking] = useState(false);
   const [reason, setReason] = useState("");
+  const intentKey = useIntentKey();
   const remove = useMutation({
     mutationFn: () =>
-      api.participation.remove(eventId, participant.userId, reason.trim(), newIdempotencyKey()),
+      api.participation.remove(eventId, participant.userId, reason.trim(), intentKey.keyFor(reason.trim())),
     onSuccess: () => {
-      void client.invalidateQueries({ queryKey: ["event", eventId] });
+      void client.invalidateQueries({ queryKey: keys.event(eventId) });
+    },
+    onSettled: (_data, error) => {
+      intentKey.settle(error ?? undefined);
     },
   });
   const reasonId = `reason-${participant.userId}`;
+  // The keyboard goes on where the click was: into the reason, and back to "Remove" when kept.
+  const reasonInput = useRef<HTMLInputElement>(null);
+  const removeButton = useRef<HTMLButtonElement>(null);
+  const wasAsking = useRef(false);
+  useEffect(() => {
+    if (isAsking) reasonInput.current?.focus();
+    else if (wasAsking.current) removeButton.current?.focus();
+    wasAsking.current = isAsking;
+  }, [isAsking]);
   return (
     <li className="flex flex-col gap-2 py-3">
       <div className="flex flex-wrap items-center justify-between gap-2">
@@ -137,6 +151,7 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
         </div>
         {!isAsking && (
           <button
+            ref={removeButton}
             type="button"
             className="btn-secondary text-sm"
             onClick={() => {
@@ -144,6 +159,7 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
             }}
           >
             {t.remove}
+            <span className="sr-only"> {participant.user.name}</span>
           </button>
         )}
       </div>
@@ -160,6 +176,7 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
               {t.removeReason}
             </label>
             <input
+              ref={reasonInput}
               id={reasonId}
               className="input"
               value={reason}
@@ -170,6 +187,16 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
           </div>
           <button type="submit" className="btn-danger" disabled={remove.isPending}>
             {t.removeConfirm(participant.user.name)}
+          </button>
+          <button
+            type="button"
+            className="btn-secondary"
+            onClick={() => {
+              setAsking(false);
+              remove.reset();
+            }}
+          >
+            {t.keep}
           </button>
         </form>
       )}

@@ -5,7 +5,7 @@ import { api } from "../../api/client.ts";
 import { ApiError } from "../../api/errors.ts";
 import { Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
-import { Field } from "../event-form/fields.tsx";
+import { Field } from "../../components/field.tsx";
 
 /** Sign in, or create an account; both start the session (the refresh token goes to an HttpOnly cookie). */
 export function AuthForms({ onSignedIn }: { onSignedIn: () => void }) {

@@ -1,11 +1,15 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
-import { useState } from "react";
+import { type SyntheticEvent, useState } from "react";
 import { api } from "../../api/client.ts";
+import { ApiError } from "../../api/errors.ts";
+import { useIntentKey } from "../../api/intent-key.ts";
 import { keys } from "../../api/queries.ts";
+import { updateSessionUser } from "../../api/session.ts";
 import { useSession } from "../../api/use-session.ts";
 import { EventCard } from "../../components/event-card.tsx";
-import { Empty, ErrorState, Loading } from "../../components/states.tsx";
+import { Field } from "../../components/field.tsx";
+import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { AuthForms } from "./auth-forms.tsx";
 
@@ -55,10 +59,73 @@ function Account({ name, email }: { name: string; email: string }) {
           {t.signOut}
         </button>
       </section>
+      <NameForm name={name} />
       <CalendarFeed />
       <MyEvents />
       <MyParticipations />
     </div>
+  );
+}
+
+/** The account's display name (PATCH /api/me); the header and this page show the new one at once. */
+function NameForm({ name }: { name: string }) {
+  const { t } = useI18n();
+  const [text, setText] = useState(name);
+  const intentKey = useIntentKey();
+  const save = useMutation({
+    mutationFn: () => api.me.update({ name: text }, intentKey.keyFor(text)),
+    onSuccess: (user) => {
+      intentKey.settle();
+      updateSessionUser(user);
+      setText(user.name);
+    },
+    onError: (error) => {
+      intentKey.settle(error);
+    },
+  });
+  // The API's message for the name, or what else refused it (the network, a rate limit) on the one field.
+  const error =
+    save.error === null
+      ? undefined
+      : save.error instanceof ApiError && save.error.code !== "network"
+        ? (save.error.fieldErrors().name ?? save.error.message)
+        : t.errorNetwork;
+  const onSubmit = (event: SyntheticEvent) => {
+    event.preventDefault();
+    save.mutate();
+  };
+  return (
+    <section aria-labelledby="name-title" className="card">
+      <h2 id="name-title" className="text-lg font-semibold">
+        {t.changeName}
+      </h2>
+      <form noValidate onSubmit={onSubmit} className="mt-3 flex flex-col gap-3 sm:flex-row sm:items-start">
+        <div className="flex-1">
+          <Field id="account-name" label={t.name} error={error}>
+            {(props) => (
+              <input
+                {...props}
+                autoComplete="name"
+                className="input"
+                value={text}
+                onChange={(event) => {
+                  setText(event.target.value);
+                  save.reset();
+                }}
+              />
+            )}
+          </Field>
+        </div>
+        <button type="submit" className="btn-primary sm:mt-6" disabled={save.isPending}>
+          {save.isPending ? t.saving : t.saveName}
+        </button>
+      </form>
+      {save.isSuccess && (
+        <div className="mt-3">
+          <Notice tone="ok">{t.nameSaved}</Notice>
+        </div>
+      )}
+    </section>
   );
 }
 
@@ -98,8 +165,8 @@ function CalendarFeed() {
             type="button"
             className="btn-secondary"
             onClick={() => {
-              void navigator.clipboard.writeText(feed.data.url).then(() => {
-                setCopied(true);
+              copyText(feed.data.url, "calendar-url").then(setCopied, () => {
+                setCopied(false);
               });
             }}
           >
@@ -109,6 +176,23 @@ function CalendarFeed() {
       )}
     </section>
   );
+}
+
+/**
+ * Copies `text` to the clipboard. `navigator.clipboard` exists only in secure contexts, and a self-hosted
+ * instance may run on plain http in a local network: there the field's text is selected for the person to copy.
+ */
+async function copyText(text: string, fieldId: string): Promise<boolean> {
+  if (window.isSecureContext && "clipboard" in navigator) {
+    await navigator.clipboard.writeText(text);
+    return true;
+  }
+  const field = document.getElementById(fieldId);
+  if (field instanceof HTMLInputElement) {
+    field.focus();
+    field.select();
+  }
+  return false;
 }
 
 function MyEvents() {
