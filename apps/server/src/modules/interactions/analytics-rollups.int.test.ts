@@ -214,7 +214,7 @@ describe("the hourly rollups (ADR 0015)", () => {
     expect(await expectRollupsToMatchRows()).toEqual(beforeRollUp);
   });
 
-  it("leave the funnel to one scan of the raw rows, counted as its definition says", async () => {
+  it("leave the funnel to the raw rows, which count it as its definition says", async () => {
     const funnels = [
       ["page:/events/:id", "track:join_clicked", "track:joined"],
       ["page:/", "page:/events/:id/photos", "track:joined", "page:/"],

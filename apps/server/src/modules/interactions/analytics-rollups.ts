@@ -79,11 +79,11 @@ export function bucketsFromRollups(
     const rawMember = metric === "visitors" ? sql.ref("anonymous_id") : sql.ref("session_id");
     return sql`${splitRange(range, hours)},
       buckets AS (
-        SELECT t, count(DISTINCT member)::int AS value FROM (
+        SELECT t, count(member)::int AS value FROM (
           SELECT date_trunc(${unit}, m.hour, 'UTC'), m.member FROM interaction_rollup_members m
           WHERE m.kind = ${kind} AND m.hour >= ${hours.first} AND m.hour < ${hours.end}
             AND m.hour IN (SELECT h FROM rolled)
-          UNION ALL
+          UNION
           SELECT date_trunc(${unit}, "timestamp", 'UTC'), ${rawMember} FROM raw_rows
         ) AS parts(t, member) GROUP BY t
       )`;

@@ -190,33 +190,21 @@ function stepMatches(step: string): Expression<SqlBool> {
   return sql<SqlBool>`type = 'track' AND name = ${step.slice("track:".length)}`;
 }
 
-/**
- * Sessions that did each step after the previous ones (within the range), step by step. The range is read
- * once: the rows matching any step (session, time, which steps), then each step keeps, per session, the
- * first time it happened after the previous step's time.
- */
+/** Sessions that did each step after the previous ones (within the range), step by step. */
 export async function readFunnel(db: Executor, range: Range, steps: FunnelQuery["steps"]): Promise<number[]> {
-  const flag = (index: number) => sql.ref(`m${index}`);
-  const flags = steps.map((step, index) => sql`(${stepMatches(step)}) AS ${flag(index)}`);
-  const anyStep = sql.join(
-    steps.map((step) => sql`(${stepMatches(step)})`),
-    sql` OR `,
-  );
-  const ctes = steps.map((_step, index) =>
+  // Each step keeps, per session, the first time it happened after the previous step's time.
+  const ctes = steps.map((step, index) =>
     index === 0
-      ? sql`s0 AS (SELECT session_id, min(t) AS t FROM matched WHERE m0 GROUP BY session_id)`
+      ? sql`s0 AS (SELECT session_id, min("timestamp") AS t FROM interactions
+                 WHERE ${inRange(range)} AND session_id IS NOT NULL AND ${stepMatches(step)} GROUP BY session_id)`
       : sql`${sql.raw(`s${index}`)} AS (
-               SELECT m.session_id, min(m.t) AS t FROM matched m
-               JOIN ${sql.raw(`s${index - 1}`)} p ON p.session_id = m.session_id AND m.t > p.t
-               WHERE m.${flag(index)} GROUP BY m.session_id)`,
+               SELECT i.session_id, min(i."timestamp") AS t FROM interactions i
+               JOIN ${sql.raw(`s${index - 1}`)} p ON p.session_id = i.session_id AND i."timestamp" > p.t
+               WHERE ${inRange(range)} AND ${stepMatches(step)} GROUP BY i.session_id)`,
   );
   const counts = steps.map((_step, index) => sql`(SELECT count(*)::int FROM ${sql.raw(`s${index}`)})`);
   const { rows } = await sql<{ counts: number[] }>`
-    WITH matched AS MATERIALIZED (
-      SELECT session_id, "timestamp" AS t, ${sql.join(flags)} FROM interactions
-      WHERE ${inRange(range)} AND session_id IS NOT NULL AND (${anyStep})
-    ), ${sql.join(ctes)}
-    SELECT ARRAY[${sql.join(counts)}] AS counts`.execute(db);
+    WITH ${sql.join(ctes)} SELECT ARRAY[${sql.join(counts)}] AS counts`.execute(db);
   return rows[0]?.counts ?? steps.map(() => 0);
 }
 
