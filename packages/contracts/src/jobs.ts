@@ -13,6 +13,8 @@ export const jobPayloadSchemas = {
   "maintenance.cleanup": z.object({}),
   /** Deletes refresh tokens expired over a day ago (the auth module's); every 10 minutes. */
   "auth.token-cleanup": z.object({}),
+  /** Computes the hourly interaction rollups of closed hours that need it (the interactions module's); every minute. */
+  "interactions.rollup": z.object({}),
   ...photoJobPayloadSchemas,
   ...notificationJobPayloadSchemas,
   ...mailJobPayloadSchemas,

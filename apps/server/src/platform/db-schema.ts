@@ -260,6 +260,32 @@ export interface InteractionsDeadTable {
   created_at: CreatedAt;
 }
 
+/** Per UTC hour, the interactions with each value of a dimension (modules/interactions, ADR 0015 "Rollups"). */
+export interface InteractionRollupsTable {
+  hour: Date;
+  dimension: string;
+  value: string;
+  count: number;
+}
+
+/** Per UTC hour, the distinct visitors and sessions (modules/interactions). */
+export interface InteractionRollupMembersTable {
+  hour: Date;
+  kind: "visitor" | "session";
+  member: string;
+}
+
+/** The hours whose rollup was computed from the raw rows (modules/interactions). */
+export interface InteractionRollupHoursTable {
+  hour: Date;
+  rolled_at: Date;
+}
+
+/** An hour that rows were inserted into since its rollup was computed (modules/interactions). */
+export interface InteractionRollupPendingTable {
+  hour: Date;
+}
+
 export interface RealtimeChannelsTable {
   channel: string;
   last_seq: number;
@@ -295,6 +321,10 @@ export interface Database {
   interaction_batches: InteractionBatchesTable;
   interactions: InteractionsTable;
   interactions_dead: InteractionsDeadTable;
+  interaction_rollups: InteractionRollupsTable;
+  interaction_rollup_members: InteractionRollupMembersTable;
+  interaction_rollup_hours: InteractionRollupHoursTable;
+  interaction_rollup_pending: InteractionRollupPendingTable;
   realtime_channels: RealtimeChannelsTable;
   realtime_messages: RealtimeMessagesTable;
   mail_preferences: MailPreferencesTable;

@@ -2,7 +2,7 @@ import type { Deps } from "../deps.ts";
 import { startTokenCleanup } from "../modules/auth/index.ts";
 import { startMailJobs } from "../modules/mail/index.ts";
 import { consumeNotificationTriggers, startReminders } from "../modules/notifications/index.ts";
-import { startInteractionProcessor } from "../modules/interactions/index.ts";
+import { startInteractionProcessor, startInteractionRollups } from "../modules/interactions/index.ts";
 import { consumeEventCancellations } from "../modules/participation/index.ts";
 import { startPhotoJobs } from "../modules/photos/index.ts";
 import { registerCleanupJob } from "../platform/jobs/cleanup.job.ts";
@@ -40,6 +40,7 @@ export async function startWorkerRole(deps: Deps) {
   startPhotoJobs(photosOptionsOf(deps), { concurrency: PHOTO_PROCESSING_CONCURRENCY });
   await startReminders(notificationsOptionsOf(deps));
   const mail = startMailJobs(mailOptionsOf(deps), { concurrency: MAIL_SEND_CONCURRENCY });
+  await startInteractionRollups(deps);
   const interactionProcessor = await startInteractionProcessor(deps);
   return {
     async stop() {

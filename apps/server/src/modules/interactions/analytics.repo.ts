@@ -8,11 +8,13 @@ import type {
 } from "@turnout/contracts";
 import { type Expression, type SqlBool, sql } from "kysely";
 import type { Executor } from "../../platform/db.ts";
+import { bucketsFromRollups, topFromRollups, wholeHoursOf, type WholeHours } from "./analytics-rollups.ts";
 
 /*
  * The analytics queries (API.md "Interactions (analytics) — queries"). Every one is bounded by a time range,
  * which prunes the day partitions, and an event-scoped one (an organizer's) runs on the (event_id, timestamp)
- * index. Row types stay in this file.
+ * index. Timeseries and top across every event (staff) read the whole hours from the hourly rollups
+ * (analytics-rollups.ts). Row types stay in this file.
  */
 
 export interface Range {
@@ -106,19 +108,37 @@ const METRIC_SQL = {
   sessions: sql`count(DISTINCT session_id)`,
 } as const;
 
+/**
+ * Where a query across every event reads from: "rollups" (the default) takes the whole hours from the hourly
+ * rollups and the rest from the raw rows; "rows" reads only the raw rows (the reference the tests compare with).
+ */
+export type ReadFrom = "rollups" | "rows";
+
+/** The rollups answer the queries without an event (an event's are an index range scan) in hours or days. */
+function rollupHoursFor(range: Range, interval: string, from: ReadFrom): WholeHours | null {
+  if (from === "rows" || range.eventId !== undefined || interval === "minute") return null;
+  return wholeHoursOf(range);
+}
+
 /** One point per interval in the range, zero where nothing happened. */
 export async function readTimeseries(
   db: Executor,
   range: Range,
   query: Pick<TimeseriesQuery, "metric" | "interval">,
+  from: ReadFrom = "rollups",
 ): Promise<{ t: string; value: number }[]> {
   const step = sql.raw(`'1 ${query.interval}'::interval`);
   const unit = sql.lit(query.interval);
+  const hours = rollupHoursFor(range, query.interval, from);
+  const buckets =
+    hours === null || query.interval === "minute"
+      ? sql`buckets AS (
+          SELECT date_trunc(${unit}, "timestamp", 'UTC') AS t, ${METRIC_SQL[query.metric]}::int AS value
+          FROM interactions WHERE ${inRange(range)} GROUP BY 1
+        )`
+      : bucketsFromRollups(range, hours, query.metric, query.interval);
   const { rows } = await sql<{ t: Date; value: number }>`
-    WITH buckets AS (
-      SELECT date_trunc(${unit}, "timestamp", 'UTC') AS t, ${METRIC_SQL[query.metric]}::int AS value
-      FROM interactions WHERE ${inRange(range)} GROUP BY 1
-    )
+    WITH ${buckets}
     SELECT series.t, coalesce(buckets.value, 0)::int AS value
     FROM generate_series(date_trunc(${unit}, ${range.from}::timestamptz, 'UTC'),
                          ${range.to}::timestamptz - interval '1 microsecond', ${step}) AS series(t)
@@ -140,7 +160,12 @@ export async function readTop(
   db: Executor,
   range: Range,
   query: Pick<TopQuery, "dimension" | "limit">,
+  from: ReadFrom = "rollups",
 ): Promise<{ value: string; count: number }[]> {
+  const hours = rollupHoursFor(range, "hour", from);
+  if (hours !== null) {
+    return (await topFromRollups(range, hours, query.dimension, query.limit).execute(db)).rows;
+  }
   const column = DIMENSION_SQL[query.dimension];
   const { rows } = await sql<{ value: string; count: number }>`
     SELECT ${column} AS value, count(*)::int AS count FROM interactions

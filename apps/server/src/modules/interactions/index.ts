@@ -1,6 +1,7 @@
 // The interactions module's only door (ADR 0015): the collector, the sources admin, the processor, the
-// analytics queries and the dashboard tick. It owns sources, interaction_batches, interactions and
-// interactions_dead.
+// analytics queries and the dashboard tick. It owns sources, interaction_batches, interactions,
+// interactions_dead and the rollups (interaction_rollups, interaction_rollup_members, interaction_rollup_hours,
+// interaction_rollup_pending).
 import type { Deps } from "../../deps.ts";
 import { createDb } from "../../platform/db.ts";
 import { openInteractionStream } from "./interaction-stream.ts";
@@ -16,6 +17,7 @@ export { BUILTIN_SOURCE_ID } from "./sources.repo.ts";
 export { startWriteKeys } from "./write-keys.ts";
 export type { WriteKeys } from "./write-keys.ts";
 export { maintainPartitions } from "./processor.ts";
+export { ROLLUP_CRON, rollUpInteractions, startInteractionRollups } from "./rollups.job.ts";
 
 /**
  * Starts the interaction processor of the worker role on a pool and a stream connection of its own; stop()

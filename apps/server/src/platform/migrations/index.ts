@@ -17,6 +17,7 @@ import * as photos from "./20261206T0400-photos.ts";
 import * as notifications from "./20261206T0410-notifications.ts";
 import * as mail from "./20261206T0500-mail.ts";
 import * as realtimeMessagesAge from "./20261206T0700-realtime-messages-age.ts";
+import * as interactionRollups from "./20261207T0200-interaction-rollups.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   "20261206T0410-notifications": notifications,
   "20261206T0500-mail": mail,
   "20261206T0700-realtime-messages-age": realtimeMessagesAge,
+  "20261207T0200-interaction-rollups": interactionRollups,
 };

@@ -1,0 +1,108 @@
+import { sql } from "kysely";
+import type { Deps } from "../../deps.ts";
+import type { Db } from "../../platform/db.ts";
+
+/*
+ * interactions.rollup (ADR 0015 "Rollups"): computes the hourly rollups from the raw rows, every minute, for
+ * the closed hours that have none yet (new hours, and the backfill after the migration or a restore) and
+ * those that rows were inserted into since (late interactions: a statement trigger on `interactions` marks
+ * their hours in interaction_rollup_pending, in the inserting transaction). A recompute replaces an hour's
+ * rollup whole, so running it twice, or over a batch the stream delivered twice, never counts a row twice.
+ */
+
+export const ROLLUP_CRON = "* * * * *";
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Hours recomputed per transaction: a backfill goes in steps that each finish well inside the statement timeout. */
+const HOURS_PER_TRANSACTION = 24;
+/** Transactions per run at most; a longer backfill continues in the next minute's run. */
+const TRANSACTIONS_PER_RUN = 10;
+
+/** The dimensions kept per hour: `type` for the interaction and page-view counts, the rest for top. */
+const DIMENSIONS = ["type", "path", "name", "referrer", "country", "device"] as const;
+
+/** The closed hours within the retention that need their rollup computed, newest first. */
+async function hoursToRollUp(db: Db, now: Date, retentionDays: number, limit: number): Promise<Date[]> {
+  const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
+  const first = new Date(today - retentionDays * DAY_MS);
+  const open = new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS);
+  if (first.getTime() >= open.getTime()) return [];
+  const { rows } = await sql<{ hour: Date }>`
+    SELECT hour FROM (
+      SELECT DISTINCT hour FROM interaction_rollup_pending WHERE hour >= ${first} AND hour < ${open}
+      UNION
+      SELECT h FROM generate_series(${first}::timestamptz, ${open}::timestamptz - interval '1 hour',
+                                    interval '1 hour') AS h
+      WHERE NOT EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE r.hour = h)
+    ) AS due(hour)
+    ORDER BY hour DESC LIMIT ${limit}`.execute(db);
+  return rows.map((row) => row.hour);
+}
+
+/**
+ * Recomputes the rollups of `hours` from the raw rows in one transaction. The hours' rows in
+ * interaction_rollup_hours are locked first (in order, so two runs cannot deadlock), then the pending marks
+ * committed so far are deleted: every load that wrote one of them has committed, so the statements after see
+ * its rows; a load committing later leaves its mark, and its hour is read raw until the next recompute.
+ */
+export async function rollUpHours(db: Db, hours: Date[], now: Date): Promise<void> {
+  if (hours.length === 0) return;
+  const sorted = [...hours].sort((a, b) => a.getTime() - b.getTime()).map((hour) => hour.toISOString());
+  await db.transaction().execute(async (trx) => {
+    await sql`
+      INSERT INTO interaction_rollup_hours (hour, rolled_at)
+      SELECT hour, ${now} FROM unnest(${sorted}::timestamptz[]) AS hour
+      ON CONFLICT (hour) DO UPDATE SET rolled_at = excluded.rolled_at`.execute(trx);
+    await sql`DELETE FROM interaction_rollup_pending WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
+    await sql`DELETE FROM interaction_rollups WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
+    await sql`DELETE FROM interaction_rollup_members WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
+    const rowsOfHour = sql`
+      unnest(${sorted}::timestamptz[]) AS hours(hour)
+      CROSS JOIN LATERAL (
+        SELECT * FROM interactions i
+        WHERE i."timestamp" >= hours.hour AND i."timestamp" < hours.hour + interval '1 hour'
+      ) AS i`;
+    const values = sql.join(
+      DIMENSIONS.map((dimension) => sql`(${dimension}::text, ${sql.ref(`i.${dimension}`)})`),
+    );
+    await sql`
+      INSERT INTO interaction_rollups (hour, dimension, value, count)
+      SELECT hours.hour, d.dimension, d.value, count(*)
+      FROM ${rowsOfHour} CROSS JOIN LATERAL (VALUES ${values}) AS d(dimension, value)
+      WHERE d.value IS NOT NULL
+      GROUP BY 1, 2, 3`.execute(trx);
+    await sql`
+      INSERT INTO interaction_rollup_members (hour, kind, member)
+      SELECT DISTINCT hours.hour, m.kind, m.member
+      FROM ${rowsOfHour} CROSS JOIN LATERAL (VALUES ('visitor', i.anonymous_id), ('session', i.session_id)) AS m(kind, member)
+      WHERE m.member IS NOT NULL`.execute(trx);
+  });
+}
+
+/** One run of the job: the due hours, newest first, a transaction per HOURS_PER_TRANSACTION; answers how many. */
+export async function rollUpInteractions(
+  db: Db,
+  now: Date,
+  retentionDays: number,
+  transactions = TRANSACTIONS_PER_RUN,
+): Promise<number> {
+  let total = 0;
+  for (let step = 0; step < transactions; step++) {
+    const hours = await hoursToRollUp(db, now, retentionDays, HOURS_PER_TRANSACTION);
+    await rollUpHours(db, hours, now);
+    total += hours.length;
+    if (hours.length < HOURS_PER_TRANSACTION) break;
+  }
+  return total;
+}
+
+/** Worker role: runs interactions.rollup in this process and schedules it every minute. */
+export async function startInteractionRollups(
+  deps: Pick<Deps, "db" | "clock" | "log" | "jobs" | "config">,
+): Promise<void> {
+  deps.jobs.work("interactions.rollup", async () => {
+    const hours = await rollUpInteractions(deps.db, deps.clock.now(), deps.config.analytics.retentionDays);
+    if (hours > 0) deps.log.info({ hours }, "interaction rollups computed");
+  });
+  await deps.jobs.schedule("interactions.rollup", ROLLUP_CRON, {});
+}
