@@ -223,6 +223,73 @@ describe("mail over SMTP", () => {
     expect(mailsTo(anna)).toHaveLength(1);
   });
 
+  it("writes the first mail in the language the browser asked for at sign-up, unless the person chose one", async () => {
+    const organizer = await createUser(t);
+    const event = await createPublished(t, organizer, { title: "Lakeside Run" });
+    const signUp = async (name: string, acceptLanguage: string) => {
+      const response = await t.app.inject({
+        method: "POST",
+        url: "/api/auth/register",
+        headers: { "accept-language": acceptLanguage },
+        payload: { email: `${name}-${event.id}@example.test`, name, password: "a long password 1" },
+      });
+      expect(response.statusCode).toBe(201);
+      const body = response.json<{ user: { id: string; email: string }; accessToken: string }>();
+      return { user: body.user, accessToken: body.accessToken, password: "" } as CreatedUser;
+    };
+    // Clara signs up in a Swiss German browser that prefers French, and joins at once: no preferences saved.
+    const clara = await signUp("Clara", "fr-CH, fr;q=0.9, de;q=0.8, en;q=0.7");
+    await join(clara, event);
+    // Dan's browser asks for German too, but he chooses English before anything is sent.
+    const dan = await signUp("Dan", "de");
+    await settle();
+    const chosen = await call("PUT", "/api/me/preferences", dan, {
+      emailOnJoin: true,
+      emailOnPromotion: true,
+      emailOnEventChange: true,
+      emailOnAnnouncement: true,
+      emailReminders: true,
+      locale: "en",
+    });
+    expect(mailPreferencesSchema.parse(chosen.json()).locale).toBe("en");
+    await join(dan, event);
+
+    const [toClara] = await waitForMails(clara, 1);
+    expect(toClara?.headers.get("subject")).toBe("Du bist dabei: Lakeside Run");
+    expect(toClara?.headers.get("content-language")).toBe("de");
+    expect(toClara?.text).toContain("Du hast einen bestätigten Platz bei Lakeside Run.");
+    const claraPreferences = await call("GET", "/api/me/preferences", clara);
+    expect(mailPreferencesSchema.parse(claraPreferences.json())).toMatchObject({
+      locale: "de",
+      emailOnJoin: true,
+      emailReminders: true,
+    });
+    const [toDan] = await waitForMails(dan, 1);
+    expect(toDan?.headers.get("subject")).toBe("You're in: Lakeside Run");
+    // The sign-up's message delivered again does not undo the choice.
+    const registered = await t.deps.db
+      .updateTable("outbox")
+      .set({ sent_at: null })
+      .where("type", "=", "user.registered.v1")
+      .where("aggregate_id", "=", dan.user.id)
+      .returning("id")
+      .execute();
+    expect(registered).toHaveLength(1);
+    await t.deps.db
+      .deleteFrom("inbox")
+      .where(
+        "message_id",
+        "in",
+        registered.map(({ id }) => String(id)),
+      )
+      .execute();
+    await settle();
+    expect(mailPreferencesSchema.parse((await call("GET", "/api/me/preferences", dan)).json()).locale).toBe(
+      "en",
+    );
+    expect(mailsTo(dan)).toHaveLength(1);
+  });
+
   it("sends a mail once when its key is queued twice and several senders race for it", async () => {
     const who = await createUser(t);
     const organizer = await createUser(t);
