@@ -11,6 +11,7 @@ import { sendDueReminders } from "../notifications/index.ts";
 import { createMailTransport } from "./mail-transport.ts";
 import { queueMails } from "./mail.service.ts";
 import { sendQueuedMail } from "./send-mail.job.ts";
+import { signUnsubscribeToken } from "./unsubscribe-tokens.ts";
 
 // Mail through the real worker role to a real SMTP peer (smtp-server on a random 127.0.0.1 port): every
 // trigger's mail arrives once, in the person's language, with both bodies and a working one-click unsubscribe.
@@ -288,6 +289,38 @@ describe("mail over SMTP", () => {
       "en",
     );
     expect(mailsTo(dan)).toHaveLength(1);
+  });
+
+  it("takes a one-click unsubscribe posted as multipart/form-data, and refuses a token with anything added", async () => {
+    const erik = await createUser(t, { name: "Erik" });
+    const url = `/api/mail/unsubscribe?token=${signUnsubscribeToken(t.deps.secrets.urlSigningSecret, erik.user.id, "emailOnAnnouncement")}`;
+    const boundary = "----OneClickBoundary7MA4YWxk";
+    const oneClick = await t.app.inject({
+      method: "POST",
+      url,
+      headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+      payload: [
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="List-Unsubscribe"',
+        "",
+        "One-Click",
+        `--${boundary}--`,
+        "",
+      ].join("\r\n"),
+    });
+    expect(oneClick.statusCode).toBe(200);
+    expect(oneClick.body).toContain("Done. You will no longer get organizers&#39; announcements by mail.");
+    expect(
+      mailPreferencesSchema.parse((await call("GET", "/api/me/preferences", erik)).json()),
+    ).toMatchObject({
+      emailOnAnnouncement: false,
+      emailOnJoin: true,
+    });
+    for (const bent of [`${url}!`, `${url}.`, url.replace("emailOnAnnouncement", "emailOnJoin")]) {
+      const refused = await t.app.inject({ method: "POST", url: bent });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toMatchObject({ error: { code: "unsubscribe.invalid_token" } });
+    }
   });
 
   it("sends a mail once when its key is queued twice and several senders race for it", async () => {
