@@ -1,4 +1,5 @@
 import { mailPreferencesSchema, type Event } from "@turnout/contracts";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createPublished } from "../../../test/events.support.ts";
@@ -7,6 +8,7 @@ import { eventually } from "../../../test/photos.support.ts";
 import { startSmtpPeer, type ReceivedMail, type SmtpPeer } from "../../../test/smtp-peer.ts";
 import { mailOptionsOf, notificationsOptionsOf } from "../../roles/module-options.ts";
 import { startWorkerRole } from "../../roles/worker.ts";
+import { PermanentJobError } from "../../platform/jobs/job-queue.ts";
 import { sendDueReminders } from "../notifications/index.ts";
 import { createMailTransport } from "./mail-transport.ts";
 import { queueMails } from "./mail.service.ts";
@@ -353,6 +355,31 @@ describe("mail over SMTP", () => {
     expect(outcomes.filter((outcome) => outcome === "sent").length).toBeLessThanOrEqual(1);
     expect(mailsTo(who)).toHaveLength(1);
     expect(mailsTo(who)[0]?.text).toContain("once");
+  });
+
+  it("makes a mail whose stored params no longer parse dead at once, sending nothing", async () => {
+    const who = await createUser(t);
+    const id = randomUUID();
+    await t.deps.db
+      .insertInto("mail_messages")
+      .values({
+        id,
+        key: `test:broken:${id}`,
+        user_id: who.user.id,
+        kind: "announcement",
+        locale: "en",
+        params: JSON.stringify({ eventTitle: 42 }),
+        created_at: new Date(),
+      })
+      .execute();
+    const transport = createMailTransport(t.deps.config.mail);
+    await expect(sendQueuedMail(mailOptionsOf(t.deps), transport, id)).rejects.toBeInstanceOf(
+      PermanentJobError,
+    );
+    transport.close();
+    expect(mailsTo(who)).toHaveLength(0);
+    const row = await t.deps.db.selectFrom("mail_messages").select("status").where("id", "=", id).execute();
+    expect(row).toEqual([{ status: "pending" }]);
   });
 
   it("keeps preferences per person, validated, and private", async () => {
