@@ -318,6 +318,13 @@ describe("mail over SMTP", () => {
       emailOnAnnouncement: false,
       emailOnJoin: true,
     });
+    // A link of someone whose account is gone: signed, but nobody to unsubscribe.
+    const nobody = signUnsubscribeToken(t.deps.secrets.urlSigningSecret, randomUUID(), "emailOnJoin");
+    const gone = await t.app.inject({ method: "POST", url: `/api/mail/unsubscribe?token=${nobody}` });
+    expect(gone.statusCode).toBe(400);
+    expect(await t.deps.db.selectFrom("mail_preferences").select("user_id").execute()).not.toContainEqual({
+      user_id: nobody.split(".")[0],
+    });
     for (const bent of [`${url}!`, `${url}.`, url.replace("emailOnAnnouncement", "emailOnJoin")]) {
       const refused = await t.app.inject({ method: "POST", url: bent });
       expect(refused.statusCode).toBe(400);
