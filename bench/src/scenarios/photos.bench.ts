@@ -3,6 +3,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import WebSocket from "ws";
 import type { Db } from "../../../apps/server/src/platform/db.ts";
@@ -18,6 +19,7 @@ import {
   type RawThroughput,
 } from "../photo-flow.ts";
 import { progress, type Scenario } from "../scenario.ts";
+import { createDataDir } from "../../../e2e/support/server-process.ts";
 import { startTurnout } from "../turnout-server.ts";
 
 /*
@@ -283,7 +285,10 @@ async function measureIdleLatencyAcrossProcesses(
   images: Buffer[],
 ): Promise<number[]> {
   const tag = randomBytes(6).toString("hex");
+  // One files directory for both: the api process stores the upload, the worker process reads it.
+  const dataDir = await createDataDir("bench-photos-split");
   const env = {
+    DATA_DIR: dataDir,
     NATS_URL,
     DOMAIN_STREAM: `PHOTOS${tag}`,
     DOMAIN_SUBJECT_PREFIX: `photos_domain_${tag}`,
@@ -308,6 +313,7 @@ async function measureIdleLatencyAcrossProcesses(
   } finally {
     await worker.close();
     await deleteStreams([env.DOMAIN_STREAM, env.INTERACTIONS_STREAM]);
+    await rm(dataDir, { recursive: true, force: true });
   }
 }
 
