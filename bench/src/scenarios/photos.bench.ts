@@ -1,4 +1,10 @@
 import { sql } from "kysely";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import WebSocket from "ws";
 import type { Db } from "../../../apps/server/src/platform/db.ts";
 import { createBenchDatabase } from "../bench-database.ts";
@@ -10,8 +16,10 @@ import {
   register,
   uploadBytes,
   type Api,
+  type RawThroughput,
 } from "../photo-flow.ts";
 import { progress, type Scenario } from "../scenario.ts";
+import { createDataDir } from "../../../e2e/support/server-process.ts";
 import { startTurnout } from "../turnout-server.ts";
 
 /*
@@ -21,18 +29,26 @@ import { startTurnout } from "../turnout-server.ts";
  * sharp first. Reported: uploads/s (all completes answered), the worker's photos/s once every upload is in
  * (the queue full, until the last is ready), sharp's raw photos/s doing the job's image work on the same
  * bytes in memory here before the server starts and after it stopped (each the best of 2 and 4 at a time; their
- * mean is the reference, as the load of a shared machine moves), the server's peak RSS, and
- * on the then idle server the time from `complete` to `photo.added.v1` on a subscribed WebSocket for
- * IDLE_PHOTOS photos one after another (p50/p95).
+ * mean is the reference, as the load of a shared machine moves), the CPU time per photo on both sides (the
+ * server's from /proc while the queue drained; a figure the machine's load does not move), the server's peak
+ * RSS (VmHWM), and on the then idle server the time from `complete` to `photo.added.v1` on a subscribed
+ * WebSocket for IDLE_PHOTOS photos one after another (p50/p95); then the same idle measure with the worker
+ * role in a process of its own (api+realtime in another, NATS between them; BENCH_NATS_URL).
  */
 
+const NATS_URL = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const GUESTS = Number(process.env.BENCH_PHOTOS_GUESTS ?? 50);
 const PER_GUEST = Number(process.env.BENCH_PHOTOS_PER_GUEST ?? 4);
 const IDLE_PHOTOS = Number(process.env.BENCH_PHOTOS_IDLE ?? 20);
 const MiB = 1024 * 1024;
+// Linux reports /proc times in USER_HZ, 100 on every architecture Node runs on.
+const CLOCK_TICKS_PER_SECOND = 100;
 // sharp's raw rate is taken on this many of the same photos (a rate: the whole burst would only take longer).
 const RAW_PHOTOS = Number(process.env.BENCH_PHOTOS_RAW ?? 40);
+// With BENCH_CPU_PROFILE_DIR, the server's main thread is profiled while the queue drains (cpu-profile.preload.ts).
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+const PROFILE_PRELOAD = join(import.meta.dirname, "../cpu-profile.preload.ts");
 
 const photos: Scenario = {
   async run() {
@@ -48,20 +64,23 @@ const photos: Scenario = {
     );
     // Measured before and after the server's run: on a shared machine the load moves, and both are reported.
     progress("photos: sharp's raw throughput on the same photos (before)");
-    const rawBefore = Math.max(
-      await measureRawThroughput(sameWork, 2),
-      await measureRawThroughput(sameWork, 4),
-    );
+    const rawBefore = [await measureRawThroughput(sameWork, 2), await measureRawThroughput(sameWork, 4)];
     const database = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
     const server = await startTurnout(database.url, {
       ROLES: "api,realtime,worker",
       RATE_LIMIT_REQUESTS: "0",
       RATE_LIMIT_REGISTRATIONS: "0",
       REALTIME_CONNECTIONS_PER_MINUTE: "0",
+      ...(PROFILE_DIR === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}` }),
     });
-    const rss = watchResidentBytes(server.baseUrl);
+    const toggleProfile = () => {
+      if (PROFILE_DIR !== undefined) process.kill(server.pid, "SIGUSR2");
+    };
+    const watched = watchServer(server.pid);
     let burst: Burst;
     let idle: number[];
+    let peakRssBytes: number;
+    let split: number[];
     try {
       const api = createApi(server.baseUrl);
       const organizer = await register(api, "organizer");
@@ -75,21 +94,23 @@ const photos: Scenario = {
       }
       for (const guest of guests) await api.call(guest, "POST", `/api/events/${eventId}/join`);
       progress(`photos: ${GUESTS} guests joined; uploading ${GUESTS * PER_GUEST} photos at once`);
-      burst = await uploadAtOnce(api, database.db, eventId, guests, images);
+      burst = await uploadAtOnce(api, database.db, eventId, guests, images, watched, toggleProfile);
       progress(`photos: ${JSON.stringify(burst)}`);
       idle = await measureIdleLatency(api, guests[0] ?? organizer, eventId, images);
       progress(`photos: idle complete-to-wall ${idle.map((ms) => Math.round(ms)).join(", ")} ms`);
+      peakRssBytes = watched.peakResidentBytes();
       await server.stop();
+      split = await measureIdleLatencyAcrossProcesses(database.url, guests[0] ?? organizer, eventId, images);
     } finally {
-      rss.stop();
       await server.close();
       await database.drop();
     }
     progress("photos: sharp's raw throughput on the same photos (after)");
-    const raw2 = await measureRawThroughput(sameWork, 2);
-    const raw4 = await measureRawThroughput(sameWork, 4);
-    const rawAfter = Math.max(raw2, raw4);
-    const rawPerSec = (rawBefore + rawAfter) / 2;
+    const rawAfter = [await measureRawThroughput(sameWork, 2), await measureRawThroughput(sameWork, 4)];
+    const bestRate = (runs: RawThroughput[]) => Math.max(...runs.map((run) => run.photosPerSec));
+    const rawPerSec = (bestRate(rawBefore) + bestRate(rawAfter)) / 2;
+    const rawRuns = [...rawBefore, ...rawAfter];
+    const rawCpuMsPerPhoto = rawRuns.reduce((sum, run) => sum + run.cpuMsPerPhoto, 0) / rawRuns.length;
     return {
       scenario: "photos",
       photos: GUESTS * PER_GUEST,
@@ -99,15 +120,24 @@ const photos: Scenario = {
       workerPhotosPerSec: round(burst.workerPerSec),
       workerPhotosPerSecOverall: round(burst.overallPerSec),
       sharpRawPhotosPerSec: round(rawPerSec),
-      sharpRawBeforePerSec: round(rawBefore),
-      sharpRawAfter2PerSec: round(raw2),
-      sharpRawAfter4PerSec: round(raw4),
+      sharpRawBeforePerSec: round(bestRate(rawBefore)),
+      sharpRawAfter2PerSec: round(rawAfter[0]?.photosPerSec ?? Number.NaN),
+      sharpRawAfter4PerSec: round(rawAfter[1]?.photosPerSec ?? Number.NaN),
       workerToRaw: round(burst.workerPerSec / rawPerSec),
+      // Load-independent: CPU time per photo, the server's (every thread, while the queue drained) and sharp's.
+      workerCpuMsPerPhoto: Math.round(burst.workerCpuMsPerPhoto),
+      sharpRawCpuMsPerPhoto: Math.round(rawCpuMsPerPhoto),
+      // How many of the 2 cores the server kept busy while the queue drained.
+      workerCoresBusy: round(burst.workerCoresBusy),
       rejected: burst.rejected,
-      peakRssMiB: Math.round(rss.peak() / MiB),
+      peakRssMiB: Math.round(peakRssBytes / MiB),
       idleP50Ms: Math.round(percentile(idle, 0.5)),
       idleP95Ms: Math.round(percentile(idle, 0.95)),
       idleMaxMs: Math.round(Math.max(...idle)),
+      // The same with the worker role in a process of its own (api+realtime in another, NATS between them).
+      splitIdleP50Ms: Math.round(percentile(split, 0.5)),
+      splitIdleP95Ms: Math.round(percentile(split, 0.95)),
+      splitIdleMaxMs: Math.round(Math.max(...split)),
     };
   },
 };
@@ -121,6 +151,10 @@ interface Burst {
   workerPerSec: number;
   /** Photos/s from the first complete until the last was ready. */
   overallPerSec: number;
+  /** The server's CPU time per photo while the queue drained, in ms. */
+  workerCpuMsPerPhoto: number;
+  /** The server's CPU seconds per second while the queue drained. */
+  workerCoresBusy: number;
   rejected: number;
 }
 
@@ -130,6 +164,8 @@ async function uploadAtOnce(
   eventId: string,
   guests: string[],
   images: Buffer[],
+  watched: WatchedServer,
+  toggleProfile: () => void,
 ): Promise<Burst> {
   const total = guests.length * images.length;
   const startedAt = performance.now();
@@ -144,17 +180,23 @@ async function uploadAtOnce(
     ),
   );
   const uploadedAt = performance.now();
+  toggleProfile();
+  const cpuAtUpload = watched.cpuSeconds();
   const readyAtUpload = (await countPhotos(db, eventId)).done;
   const deadline = Date.now() + 600_000;
   for (;;) {
     const counts = await countPhotos(db, eventId);
     if (counts.done >= total) {
       const doneAt = performance.now();
+      toggleProfile();
+      const workerCpuSeconds = watched.cpuSeconds() - cpuAtUpload;
       return {
         uploadsPerSec: total / ((uploadedAt - startedAt) / 1000),
         uploadSec: (uploadedAt - startedAt) / 1000,
         workerPerSec: (total - readyAtUpload) / ((doneAt - uploadedAt) / 1000),
         overallPerSec: total / ((doneAt - firstCompleteAt) / 1000),
+        workerCpuMsPerPhoto: (workerCpuSeconds * 1000) / (total - readyAtUpload),
+        workerCoresBusy: workerCpuSeconds / ((doneAt - uploadedAt) / 1000),
         rejected: counts.rejected,
       };
     }
@@ -231,6 +273,60 @@ async function measureIdleLatency(
   return latencies;
 }
 
+/*
+ * The idle complete-to-wall time when the worker role runs in a process of its own, as in a cluster: the api
+ * process queues the photo's job, the worker process must hear of it (the job queue's NOTIFY) and relays
+ * photo.added.v1 over NATS to the realtime role in the api process. Same database and event as the main run.
+ */
+async function measureIdleLatencyAcrossProcesses(
+  databaseUrl: string,
+  token: string,
+  eventId: string,
+  images: Buffer[],
+): Promise<number[]> {
+  const tag = randomBytes(6).toString("hex");
+  // One files directory for both: the api process stores the upload, the worker process reads it.
+  const dataDir = await createDataDir("bench-photos-split");
+  const env = {
+    DATA_DIR: dataDir,
+    NATS_URL,
+    DOMAIN_STREAM: `PHOTOS${tag}`,
+    DOMAIN_SUBJECT_PREFIX: `photos_domain_${tag}`,
+    INTERACTIONS_STREAM: `photos-interactions-${tag}`,
+    REALTIME_SUBJECT_PREFIX: `photos_${tag}`,
+    RATE_LIMIT_REQUESTS: "0",
+    REALTIME_CONNECTIONS_PER_MINUTE: "0",
+  };
+  const worker = await startTurnout(databaseUrl, { ...env, ROLES: "worker" });
+  try {
+    const api = await startTurnout(databaseUrl, { ...env, ROLES: "api,realtime" });
+    try {
+      progress("photos: worker in a process of its own; idle complete-to-wall again");
+      const latencies = await measureIdleLatency(createApi(api.baseUrl), token, eventId, images);
+      progress(`photos: split idle complete-to-wall ${latencies.map((ms) => Math.round(ms)).join(", ")} ms`);
+      await api.stop();
+      await worker.stop();
+      return latencies;
+    } finally {
+      await api.close();
+    }
+  } finally {
+    await worker.close();
+    await deleteStreams([env.DOMAIN_STREAM, env.INTERACTIONS_STREAM]);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function deleteStreams(names: string[]): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for (const name of names) await jsm.streams.delete(name).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
+
 async function createPublishedEvent(api: Api, token: string): Promise<string> {
   const startsAt = new Date(Date.now() + 3_600_000);
   const created = (await api.call(token, "POST", "/api/events", {
@@ -246,22 +342,26 @@ async function createPublishedEvent(api: Api, token: string): Promise<string> {
   return created.id;
 }
 
-// The server's resident memory from its /metrics, sampled every 200 ms.
-function watchResidentBytes(baseUrl: string) {
-  let peak = 0;
-  const timer = setInterval(() => {
-    fetch(`${baseUrl}/metrics`)
-      .then((response) => response.text())
-      .then((text) => {
-        const line = text.split("\n").find((entry) => entry.startsWith("process_resident_memory_bytes "));
-        peak = Math.max(peak, Number(line?.split(" ")[1] ?? 0));
-      })
-      .catch(() => undefined);
-  }, 200);
+interface WatchedServer {
+  /** The server's peak resident memory so far (the kernel's high-water mark, VmHWM). */
+  peakResidentBytes(): number;
+  /** The server's CPU seconds (user and system, every thread) so far. */
+  cpuSeconds(): number;
+}
+
+// Read from /proc/<pid>, not from the server's /metrics: scraping that every 200 ms cost the server about 5%
+// of a core (prom-client's process metrics) that the raw reference does not pay, and a sample could miss the peak.
+function watchServer(pid: number): WatchedServer {
   return {
-    peak: () => peak,
-    stop: () => {
-      clearInterval(timer);
+    peakResidentBytes() {
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) * 1024;
+    },
+    cpuSeconds() {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
     },
   };
 }

@@ -54,3 +54,17 @@ export type UpdateUserRoleBody = z.infer<typeof updateUserRoleBodySchema>;
 export const userIdParamsSchema = z.object({ id: z.uuid() });
 
 export const REFRESH_COOKIE_NAME = "turnout_refresh";
+
+export const AUTH_DOMAIN_EVENTS = {
+  userRegistered: "user.registered.v1",
+} as const;
+
+// Longer than any real browser sends; the rest would not change which language comes first.
+export const ACCEPT_LANGUAGE_MAX_LENGTH = 200;
+
+/** Data of `user.registered.v1`: who signed up, and the languages their browser asked for (Accept-Language). */
+export const userRegisteredDataSchema = z.object({
+  userId: z.uuid(),
+  acceptLanguage: z.string().max(ACCEPT_LANGUAGE_MAX_LENGTH).nullable(),
+});
+export type UserRegisteredData = z.infer<typeof userRegisteredDataSchema>;

@@ -27,7 +27,11 @@ export async function seedDemo(deps: SeedDeps): Promise<SeedSummary> {
 
   const people: AuthUser[] = [];
   for (const person of DEMO_PEOPLE) {
-    const { user } = await register(deps, { ...person, password: DEMO_PASSWORD }, "127.0.0.1");
+    const { user } = await register(
+      deps,
+      { ...person, password: DEMO_PASSWORD },
+      { ip: "127.0.0.1", acceptLanguage: undefined },
+    );
     // The services read the acting user's id and role; the session is never consulted.
     people.push({ id: user.id, role: user.role, sessionId: user.id });
   }

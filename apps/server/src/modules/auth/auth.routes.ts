@@ -34,7 +34,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: Deps): void {
       },
     },
     async (request, reply) => {
-      const result = await auth.register(deps, request.body, request.ip);
+      const result = await auth.register(deps, request.body, {
+        ip: request.ip,
+        acceptLanguage: request.headers["accept-language"],
+      });
       return sendSignedIn(request, reply.code(201), result);
     },
   );

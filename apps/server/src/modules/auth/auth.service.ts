@@ -1,8 +1,18 @@
-import type { AuthResponse, LoginBody, RegisterBody, User, UserRole } from "@turnout/contracts";
+import {
+  ACCEPT_LANGUAGE_MAX_LENGTH,
+  AUTH_DOMAIN_EVENTS,
+  type AuthResponse,
+  type LoginBody,
+  type RegisterBody,
+  type User,
+  type UserRegisteredData,
+  type UserRole,
+} from "@turnout/contracts";
 import { v7 as uuidv7 } from "uuid";
 import type { Deps } from "../../deps.ts";
 import type { Trx } from "../../platform/db.ts";
 import { AppError } from "../../platform/errors.ts";
+import { appendOutbox } from "../../platform/outbox/outbox.ts";
 import { countHit, rateLimitedError, resetCounter, uncountHit } from "../../platform/rate-limit.ts";
 import * as repo from "./auth.repo.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
@@ -22,12 +32,25 @@ const LOGIN_SCOPES = { pair: "login.pair", ip: "login.ip" } as const;
 // API.md: one address failing on many accounts is stopped at ten times the per-pair limit.
 const IP_CEILING_FACTOR = 10;
 
-/** Creates an account (the first one on an empty instance is admin) and signs it in. */
-export async function register(deps: AuthDeps, body: RegisterBody, clientIp: string): Promise<AuthResponse> {
+/** Who is signing up: their address (rate limit) and the languages their browser asks for. */
+export interface SignUpClient {
+  ip: string;
+  acceptLanguage: string | undefined;
+}
+
+/**
+ * Creates an account (the first one on an empty instance is admin) and signs it in. `user.registered.v1`
+ * carries the browser's languages, so the first mail is already in the person's language (ADR 0022).
+ */
+export async function register(
+  deps: AuthDeps,
+  body: RegisterBody,
+  client: SignUpClient,
+): Promise<AuthResponse> {
   await enforceLimit(
     deps,
     "register.ip",
-    clientIp,
+    client.ip,
     deps.config.rateLimits.registrations,
     REGISTRATION_WINDOW_MS,
   );
@@ -43,6 +66,16 @@ export async function register(deps: AuthDeps, body: RegisterBody, clientIp: str
         passwordHash,
         role,
         now,
+      });
+      const data: UserRegisteredData = {
+        userId: user.id,
+        acceptLanguage: client.acceptLanguage?.slice(0, ACCEPT_LANGUAGE_MAX_LENGTH) ?? null,
+      };
+      await appendOutbox(trx, {
+        aggregateType: "user",
+        aggregateId: user.id,
+        type: AUTH_DOMAIN_EVENTS.userRegistered,
+        data,
       });
       return startSession(deps, trx, user);
     });

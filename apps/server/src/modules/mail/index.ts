@@ -3,6 +3,6 @@
 // files), unsubscribe links, and the admin's list.
 export type { MailContext as MailOptions } from "./mail-context.ts";
 export { mailRoutes } from "./mail.routes.ts";
-export { queueMails, type MailToQueue } from "./mail.service.ts";
+export { queueMails, recordSignUpLanguage, type MailToQueue } from "./mail.service.ts";
 export type { MailParams } from "./mail-templates.ts";
 export { startMailJobs } from "./send-mail.job.ts";

@@ -1,4 +1,5 @@
 import { mailPreferencesSchema, type Event } from "@turnout/contracts";
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { createPublished } from "../../../test/events.support.ts";
@@ -7,10 +8,12 @@ import { eventually } from "../../../test/photos.support.ts";
 import { startSmtpPeer, type ReceivedMail, type SmtpPeer } from "../../../test/smtp-peer.ts";
 import { mailOptionsOf, notificationsOptionsOf } from "../../roles/module-options.ts";
 import { startWorkerRole } from "../../roles/worker.ts";
+import { PermanentJobError } from "../../platform/jobs/job-queue.ts";
 import { sendDueReminders } from "../notifications/index.ts";
 import { createMailTransport } from "./mail-transport.ts";
 import { queueMails } from "./mail.service.ts";
 import { sendQueuedMail } from "./send-mail.job.ts";
+import { signUnsubscribeToken } from "./unsubscribe-tokens.ts";
 
 // Mail through the real worker role to a real SMTP peer (smtp-server on a random 127.0.0.1 port): every
 // trigger's mail arrives once, in the person's language, with both bodies and a working one-click unsubscribe.
@@ -223,6 +226,112 @@ describe("mail over SMTP", () => {
     expect(mailsTo(anna)).toHaveLength(1);
   });
 
+  it("writes the first mail in the language the browser asked for at sign-up, unless the person chose one", async () => {
+    const organizer = await createUser(t);
+    const event = await createPublished(t, organizer, { title: "Lakeside Run" });
+    const signUp = async (name: string, acceptLanguage: string) => {
+      const response = await t.app.inject({
+        method: "POST",
+        url: "/api/auth/register",
+        headers: { "accept-language": acceptLanguage },
+        payload: { email: `${name}-${event.id}@example.test`, name, password: "a long password 1" },
+      });
+      expect(response.statusCode).toBe(201);
+      const body = response.json<{ user: { id: string; email: string }; accessToken: string }>();
+      return { user: body.user, accessToken: body.accessToken, password: "" } as CreatedUser;
+    };
+    // Clara signs up in a Swiss German browser that prefers French, and joins at once: no preferences saved.
+    const clara = await signUp("Clara", "fr-CH, fr;q=0.9, de;q=0.8, en;q=0.7");
+    await join(clara, event);
+    // Dan's browser asks for German too, but he chooses English before anything is sent.
+    const dan = await signUp("Dan", "de");
+    await settle();
+    const chosen = await call("PUT", "/api/me/preferences", dan, {
+      emailOnJoin: true,
+      emailOnPromotion: true,
+      emailOnEventChange: true,
+      emailOnAnnouncement: true,
+      emailReminders: true,
+      locale: "en",
+    });
+    expect(mailPreferencesSchema.parse(chosen.json()).locale).toBe("en");
+    await join(dan, event);
+
+    const [toClara] = await waitForMails(clara, 1);
+    expect(toClara?.headers.get("subject")).toBe("Du bist dabei: Lakeside Run");
+    expect(toClara?.headers.get("content-language")).toBe("de");
+    expect(toClara?.text).toContain("Du hast einen bestätigten Platz bei Lakeside Run.");
+    const claraPreferences = await call("GET", "/api/me/preferences", clara);
+    expect(mailPreferencesSchema.parse(claraPreferences.json())).toMatchObject({
+      locale: "de",
+      emailOnJoin: true,
+      emailReminders: true,
+    });
+    const [toDan] = await waitForMails(dan, 1);
+    expect(toDan?.headers.get("subject")).toBe("You're in: Lakeside Run");
+    // The sign-up's message delivered again does not undo the choice.
+    const registered = await t.deps.db
+      .updateTable("outbox")
+      .set({ sent_at: null })
+      .where("type", "=", "user.registered.v1")
+      .where("aggregate_id", "=", dan.user.id)
+      .returning("id")
+      .execute();
+    expect(registered).toHaveLength(1);
+    await t.deps.db
+      .deleteFrom("inbox")
+      .where(
+        "message_id",
+        "in",
+        registered.map(({ id }) => String(id)),
+      )
+      .execute();
+    await settle();
+    expect(mailPreferencesSchema.parse((await call("GET", "/api/me/preferences", dan)).json()).locale).toBe(
+      "en",
+    );
+    expect(mailsTo(dan)).toHaveLength(1);
+  });
+
+  it("takes a one-click unsubscribe posted as multipart/form-data, and refuses a token with anything added", async () => {
+    const erik = await createUser(t, { name: "Erik" });
+    const url = `/api/mail/unsubscribe?token=${signUnsubscribeToken(t.deps.secrets.urlSigningSecret, erik.user.id, "emailOnAnnouncement")}`;
+    const boundary = "----OneClickBoundary7MA4YWxk";
+    const oneClick = await t.app.inject({
+      method: "POST",
+      url,
+      headers: { "content-type": `multipart/form-data; boundary=${boundary}` },
+      payload: [
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="List-Unsubscribe"',
+        "",
+        "One-Click",
+        `--${boundary}--`,
+        "",
+      ].join("\r\n"),
+    });
+    expect(oneClick.statusCode).toBe(200);
+    expect(oneClick.body).toContain("Done. You will no longer get organizers&#39; announcements by mail.");
+    expect(
+      mailPreferencesSchema.parse((await call("GET", "/api/me/preferences", erik)).json()),
+    ).toMatchObject({
+      emailOnAnnouncement: false,
+      emailOnJoin: true,
+    });
+    // A link of someone whose account is gone: signed, but nobody to unsubscribe.
+    const nobody = signUnsubscribeToken(t.deps.secrets.urlSigningSecret, randomUUID(), "emailOnJoin");
+    const gone = await t.app.inject({ method: "POST", url: `/api/mail/unsubscribe?token=${nobody}` });
+    expect(gone.statusCode).toBe(400);
+    expect(await t.deps.db.selectFrom("mail_preferences").select("user_id").execute()).not.toContainEqual({
+      user_id: nobody.split(".")[0],
+    });
+    for (const bent of [`${url}!`, `${url}.`, url.replace("emailOnAnnouncement", "emailOnJoin")]) {
+      const refused = await t.app.inject({ method: "POST", url: bent });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toMatchObject({ error: { code: "unsubscribe.invalid_token" } });
+    }
+  });
+
   it("sends a mail once when its key is queued twice and several senders race for it", async () => {
     const who = await createUser(t);
     const organizer = await createUser(t);
@@ -253,6 +362,31 @@ describe("mail over SMTP", () => {
     expect(outcomes.filter((outcome) => outcome === "sent").length).toBeLessThanOrEqual(1);
     expect(mailsTo(who)).toHaveLength(1);
     expect(mailsTo(who)[0]?.text).toContain("once");
+  });
+
+  it("makes a mail whose stored params no longer parse dead at once, sending nothing", async () => {
+    const who = await createUser(t);
+    const id = randomUUID();
+    await t.deps.db
+      .insertInto("mail_messages")
+      .values({
+        id,
+        key: `test:broken:${id}`,
+        user_id: who.user.id,
+        kind: "announcement",
+        locale: "en",
+        params: JSON.stringify({ eventTitle: 42 }),
+        created_at: new Date(),
+      })
+      .execute();
+    const transport = createMailTransport(t.deps.config.mail);
+    await expect(sendQueuedMail(mailOptionsOf(t.deps), transport, id)).rejects.toBeInstanceOf(
+      PermanentJobError,
+    );
+    transport.close();
+    expect(mailsTo(who)).toHaveLength(0);
+    const row = await t.deps.db.selectFrom("mail_messages").select("status").where("id", "=", id).execute();
+    expect(row).toEqual([{ status: "pending" }]);
   });
 
   it("keeps preferences per person, validated, and private", async () => {

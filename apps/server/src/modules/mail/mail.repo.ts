@@ -83,17 +83,45 @@ export async function savePreferences(
   return toPreferences(row);
 }
 
+/**
+ * Sets a person's language if none is stored yet (every other preference as it is, or the defaults);
+ * nothing for a person who no longer exists.
+ */
+export async function setLocaleIfUnknown(trx: Trx, userId: string, locale: MailLocale, at: Date) {
+  await trx
+    .insertInto("mail_preferences")
+    .columns(["user_id", "locale", "updated_at"])
+    .expression((eb) =>
+      eb
+        .selectFrom("users")
+        .select((select) => ["id", select.val(locale).as("locale"), select.val(at).as("updated_at")])
+        .where("id", "=", userId),
+    )
+    .onConflict((conflict) =>
+      conflict
+        .column("user_id")
+        .doUpdateSet({ locale, updated_at: at })
+        .where("mail_preferences.locale", "is", null),
+    )
+    .execute();
+}
+
 /** Turns one preference off (the unsubscribe link), keeping the others; false when the person is gone. */
 export async function switchOff(db: Executor, userId: string, name: MailPreferenceName, at: Date) {
   const column = PREFERENCE_COLUMNS[name];
-  const exists = await db.selectFrom("users").select("id").where("id", "=", userId).executeTakeFirst();
-  if (exists === undefined) return false;
-  await db
+  // One statement: a person deleted between a check and the insert would fail the foreign key (a 500).
+  const result = await db
     .insertInto("mail_preferences")
-    .values({ user_id: userId, [column]: false, updated_at: at })
+    .columns(["user_id", column, "updated_at"])
+    .expression((eb) =>
+      eb
+        .selectFrom("users")
+        .select((select) => ["id", select.val(false).as(column), select.val(at).as("updated_at")])
+        .where("id", "=", userId),
+    )
     .onConflict((conflict) => conflict.column("user_id").doUpdateSet({ [column]: false, updated_at: at }))
-    .execute();
-  return true;
+    .executeTakeFirst();
+  return result.numInsertedOrUpdatedRows !== undefined && result.numInsertedOrUpdatedRows > 0n;
 }
 
 export interface NewMail {

@@ -30,10 +30,11 @@ const EML = z.string().meta({
  */
 export const mailRoutes: FastifyPluginCallback<MailContext> = (app, ctx, done) => {
   const api = app.withTypeProvider<ZodTypeProvider>();
-  // A mail client's one-click unsubscribe (RFC 8058) and the page's button post a form; its one field
+  // A mail client's one-click unsubscribe (RFC 8058, which names multipart/form-data first and allows
+  // application/x-www-form-urlencoded) and the page's button post a form; its one field
   // (List-Unsubscribe=One-Click) says nothing the token does not, so the body is read and dropped.
   app.addContentTypeParser(
-    "application/x-www-form-urlencoded",
+    ["application/x-www-form-urlencoded", "multipart/form-data"],
     { parseAs: "string", bodyLimit: 4096 },
     (_request, _body, parsed) => {
       parsed(null, {});

@@ -59,6 +59,19 @@ export async function queueMails(
   return inserted.length;
 }
 
+/**
+ * Records the language a person's browser asked for at sign-up (`user.registered.v1`), in the caller's
+ * transaction, unless they already chose one or it is not one mails are written in.
+ */
+export async function recordSignUpLanguage(
+  ctx: Pick<Deps, "clock">,
+  trx: Trx,
+  signUp: { userId: string; acceptLanguage: string | null },
+): Promise<void> {
+  const locale = localeOf(signUp.acceptLanguage ?? undefined);
+  if (locale !== null) await repo.setLocaleIfUnknown(trx, signUp.userId, locale, ctx.clock.now());
+}
+
 /** The caller's mail preferences (every mail, language unknown, until they set them). */
 export async function getPreferences(ctx: MailContext, actor: AuthUser): Promise<MailPreferences> {
   return (await repo.findPreferences(ctx.db, [actor.id])).get(actor.id) ?? repo.DEFAULT_PREFERENCES;

@@ -31,7 +31,10 @@ export async function sendQueuedMail(
       await repo.markMail(trx, mail.id, { status: "skipped", to: null, subject: null, at: ctx.clock.now() });
       return "skipped";
     }
-    const params = mailParamsSchema.parse(mail.params);
+    const parsed = mailParamsSchema.safeParse(mail.params);
+    // Stored by an older or broken release: no retry will make it parse, so the job is dead at once.
+    if (!parsed.success) throw new PermanentJobError(`mail ${mail.id}: its stored params do not parse`);
+    const params = parsed.data;
     const unsubscribeUrl = `${ctx.publicOrigin}/api/mail/unsubscribe?token=${signUnsubscribeToken(
       ctx.signingSecret,
       mail.user_id,

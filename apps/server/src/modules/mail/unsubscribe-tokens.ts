@@ -48,6 +48,9 @@ export function readUnsubscribeToken(
     return null;
   if (!isPreferenceName(preference)) return null;
   const given = Buffer.from(mac, "base64url");
+  // Node's decoder skips characters that are not base64url, so a token with anything added would still
+  // decode to the right MAC: only the exact encoding counts.
+  if (given.toString("base64url") !== mac) return null;
   const expected = macOf(secret, userId, preference);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
   return { userId, preference };

@@ -1,5 +1,6 @@
 import {
   announcementPostedDataSchema,
+  AUTH_DOMAIN_EVENTS,
   EVENT_DOMAIN_EVENTS,
   eventUpdatedDataSchema,
   NOTIFICATION_DOMAIN_EVENTS,
@@ -8,11 +9,13 @@ import {
   type DomainEvent,
   type Event,
   type NotificationKind,
+  userRegisteredDataSchema,
 } from "@turnout/contracts";
 import type { Subscription } from "../../platform/bus/bus.ts";
 import type { Trx } from "../../platform/db.ts";
 import { consumeDomainEvents, type DomainConsumerOptions } from "../../platform/outbox/inbox.ts";
 import { findEventsByIds } from "../events/index.ts";
+import { recordSignUpLanguage } from "../mail/index.ts";
 import { listParticipantIds } from "../participation/index.ts";
 import type { NotificationsContext } from "./notifications-context.ts";
 import { mailParamsOf, notifyPeople } from "./notifications.service.ts";
@@ -22,7 +25,8 @@ import { mailParamsOf, notifyPeople } from "./notifications.service.ts";
  * concerns: joins confirmed, promotions, cancellations (from `participation.changed.v1`, one per person),
  * time or place changes (`event.updated.v1`, to confirmed and waitlisted people) and announcements (to
  * confirmed people). The inbox applies each message once; the notifications' (person, source) key keeps one
- * per person even if a trigger were applied twice.
+ * per person even if a trigger were applied twice. A sign-up (`user.registered.v1`) hands the browser's
+ * language to mail before that person's first mail can be queued.
  */
 
 export const NOTIFICATION_TRIGGERS_CONSUMER = "notifications-triggers";
@@ -89,6 +93,12 @@ async function applyTrigger(ctx: NotificationsContext, message: DomainEvent, trx
         { kind: "event.changed", eventId: event.id, source, ...texts("event.changed", event.title) },
         mailParamsOf(event, event.id),
       );
+      return;
+    }
+    case AUTH_DOMAIN_EVENTS.userRegistered: {
+      // The sign-up's language goes to mail here, in this consumer's order, so it is stored before any mail
+      // of that person is queued (a consumer of mail's own would run beside this one, in no order with it).
+      await recordSignUpLanguage(ctx, trx, userRegisteredDataSchema.parse(message.data));
       return;
     }
     default:

@@ -13,6 +13,14 @@ export function sniffImageType(bytes: Buffer): PhotoContentType | null {
   return null;
 }
 
+/**
+ * Turns off libvips's operation cache (by default up to 50 MiB and 100 operations, input buffers included):
+ * every photo is decoded once and never again, so the cache only kept earlier photos in memory.
+ */
+export function stopImageCache(): void {
+  sharp.cache(false);
+}
+
 export const THUMB_SIZE = 480;
 const FULL_QUALITY = 85;
 const THUMB_QUALITY = 78;

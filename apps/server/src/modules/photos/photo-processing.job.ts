@@ -1,7 +1,6 @@
 import { PHOTO_DOMAIN_EVENTS, type PhotoAddedData } from "@turnout/contracts";
-import type { Readable } from "node:stream";
 import { appendOutbox } from "../../platform/outbox/outbox.ts";
-import { renderPhoto, sniffImageType } from "./photo-images.ts";
+import { renderPhoto, sniffImageType, stopImageCache } from "./photo-images.ts";
 import type { PhotosContext } from "./photos-context.ts";
 import * as repo from "./photos.repo.ts";
 import { toPhoto } from "./photo-view.ts";
@@ -19,7 +18,7 @@ import { toPhoto } from "./photo-view.ts";
 export async function processPhoto(ctx: PhotosContext, photoId: string): Promise<void> {
   const photo = await repo.findPhoto(ctx.db, photoId);
   if (photo?.status !== "processing") return;
-  const bytes = await readAll(await ctx.storage.read(photo.uploadKey));
+  const bytes = await readUpload(ctx, photo.uploadKey);
   if (sniffImageType(bytes) === null) {
     await reject(ctx, photo, "not a JPEG, PNG or WebP image");
     return;
@@ -60,14 +59,26 @@ async function reject(ctx: PhotosContext, photo: repo.PhotoRecord, reason: strin
   });
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+// The upload's bytes in one buffer of its size, filled as they stream in: never a list of chunks and a joined
+// copy of them at once (the photo twice in memory). `complete` checked the size against the declared one.
+async function readUpload(ctx: PhotosContext, key: string): Promise<Buffer> {
+  const size = (await ctx.storage.stat(key))?.size;
+  if (size === undefined) throw new Error(`the upload ${key} is gone`);
+  const bytes = Buffer.allocUnsafe(size);
+  let filled = 0;
+  for await (const chunk of await ctx.storage.read(key)) {
+    const part = chunk as Buffer;
+    if (filled + part.length > size) throw new Error(`the upload ${key} grew while it was read`);
+    part.copy(bytes, filled);
+    filled += part.length;
+  }
+  if (filled !== size) throw new Error(`the upload ${key} ended after ${filled} of ${size} bytes`);
+  return bytes;
 }
 
 /** Worker role: runs photos.process and photos.delete-files in this process. */
 export function startPhotoJobs(ctx: PhotosContext, options: { concurrency: number }): void {
+  stopImageCache();
   ctx.jobs.work("photos.process", ({ photoId }) => processPhoto(ctx, photoId), {
     concurrency: options.concurrency,
   });

@@ -16,6 +16,7 @@ const catalog = {
   "test.later": z.object({ n: z.number() }),
   "test.typed": z.object({ n: z.number() }),
   "test.slow": z.object({ n: z.number() }),
+  "test.wake": z.object({ n: z.number() }),
 } satisfies JobCatalog;
 // An older producer that did not validate `n`: what a worker may find in the queue.
 const looseCatalog = { "test.typed": z.object({ n: z.unknown() }) } satisfies JobCatalog;
@@ -35,7 +36,7 @@ afterAll(async () => {
 
 async function startQueue<C extends JobCatalog>(
   jobs: C,
-  options: { stopTimeoutMs?: number; metrics?: Metrics } = {},
+  options: { stopTimeoutMs?: number; metrics?: Metrics; pollIntervalMs?: number } = {},
 ): Promise<JobQueue<C>> {
   const queue = await createJobQueueFor(jobs, {
     databaseUrl: database.url,
@@ -53,6 +54,15 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_0
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+// The sessions listening for job wake-ups on this test's database.
+async function listenerSessions(): Promise<number[]> {
+  const { rows } = await sql<{ pid: number }>`
+    SELECT pid FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = 'turnout-jobs-listener'
+      AND query ILIKE 'LISTEN%'`.execute(database.db);
+  return rows.map((row) => row.pid);
 }
 
 async function readJob(id: string) {
@@ -279,5 +289,42 @@ describe("job queue", () => {
     expect(Date.now() - stopStartedAt).toBeLessThan(3000);
     expect(signal?.aborted).toBe(true);
     expect((await readJob(id))?.state).toBe("retry");
+  });
+
+  it("wakes a worker in another session when a job commits, long before its next poll, also after its listening session was cut", async () => {
+    const sender = await startQueue(catalog); // no handlers: an api process
+    const worker = await startQueue(catalog, { pollIntervalMs: 60_000 });
+    const ran: { n: number; at: number }[] = [];
+    worker.work(
+      "test.wake",
+      ({ n }) => {
+        ran.push({ n, at: Date.now() });
+      },
+      { concurrency: 2 },
+    );
+    await waitFor(async () => (await listenerSessions()).length === 1);
+    await sleep(300); // the worker's loops found nothing and now wait for their 60 s poll
+
+    // Fifty jobs in one transaction: one wake-up, then the loops fetch until the queue is empty.
+    const committedAt = await database.db.transaction().execute(async (trx) => {
+      for (let n = 0; n < 50; n++) await sender.send("test.wake", { n }, { trx });
+      return Date.now();
+    });
+    await waitFor(() => ran.length === 50, 10_000);
+    const firstRunAt = Math.min(...ran.map((run) => run.at));
+    expect(firstRunAt - committedAt).toBeLessThan(2_000);
+    expect(new Set(ran.map((run) => run.n)).size).toBe(50);
+
+    // The listening session dies (a database restart, a proxy cutting it): the worker listens again.
+    const [cut] = await listenerSessions();
+    await sql`SELECT pg_terminate_backend(${cut})`.execute(database.db);
+    await waitFor(async () => {
+      const sessions = await listenerSessions();
+      return sessions.length === 1 && sessions[0] !== cut;
+    });
+    const sentAt = Date.now();
+    await sender.send("test.wake", { n: 50 });
+    await waitFor(() => ran.length === 51, 10_000);
+    expect((ran.at(-1)?.at ?? Number.POSITIVE_INFINITY) - sentAt).toBeLessThan(2_000);
   });
 });

@@ -8,6 +8,7 @@ import { serviceUnavailable } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
 import { countJobs, findDeadJobQueue, JOBS_SCHEMA, listDeadJobs, type JobCounts } from "./job-tables.ts";
+import { createJobNotifier, listenForJobs, type JobListener } from "./job-wakeups.ts";
 import { createJobWorkers, type JobHandler } from "./job-worker.ts";
 
 export { PermanentJobError, type JobContext, type JobHandler } from "./job-worker.ts";
@@ -71,8 +72,8 @@ export interface JobQueue<C extends JobCatalog = AppCatalog> {
   retryDead(id: string): Promise<void>;
   countJobs(): Promise<JobCounts>;
   /**
-   * Cuts short the idle wait of this process's loops for `name`: for a job sent in a transaction, called after
-   * it committed (loops in other processes still find it at their next poll).
+   * Cuts short the idle wait of this process's loops for `name` at once: for a job sent in a transaction, called
+   * after it committed (loops in other processes are woken by the send's notification at that commit).
    */
   wake(name: keyof C & string): void;
   /** Stops fetching and waits (bounded) for running handlers; a handler still running is failed for retry. */
@@ -134,17 +135,40 @@ export async function createJobQueueFor<C extends JobCatalog>(
   }
 
   const workers = createJobWorkers(boss, { log, pollIntervalMs, stopTimeoutMs });
+  const notifyJobSent = createJobNotifier();
+  // Only a process that runs handlers listens for other processes' jobs (started by the first work()).
+  let listener: JobListener | undefined;
+  const stopListening = async () => {
+    await listener?.stop();
+  };
 
   const queue: JobQueue<C> = {
     async send(name, data, sendOptions = {}) {
       const payload = catalogSchema(catalog, name).parse(data);
+      const { trx } = sendOptions;
       const id = await boss.send(name, payload, toBossSendOptions(sendOptions));
-      // Outside a transaction the job is visible now, so a worker in this process need not wait for its poll.
-      if (sendOptions.trx === undefined) workers.wake(name);
+      // Workers in every process hear of the job when it becomes visible: at the transaction's commit.
+      if (trx === undefined) {
+        await notifyJobSent((text, values) => boss.getDb().executeSql(text, values), name);
+        // Visible now, so a worker in this process need not wait for the notification's round trip.
+        workers.wake(name);
+      } else {
+        await notifyJobSent((text, values) => trx.executeQuery(CompiledQuery.raw(text, values)), name, trx);
+      }
       return id;
     },
     work(name, handler, workOptions = {}) {
       workers.work(name, catalogSchema(catalog, name), handler, workOptions.concurrency);
+      listener ??= listenForJobs({
+        databaseUrl: options.databaseUrl,
+        log,
+        onWake: (woken) => {
+          workers.wake(woken);
+        },
+        onWakeAll: () => {
+          workers.wakeAll();
+        },
+      });
     },
     async schedule(name, cron, data) {
       await boss.schedule(name, cron, catalogSchema(catalog, name).parse(data), { tz: "UTC" });
@@ -159,8 +183,12 @@ export async function createJobQueueFor<C extends JobCatalog>(
     wake: (name) => {
       workers.wake(name);
     },
-    stopWorking: () => workers.stop(),
+    async stopWorking() {
+      await stopListening();
+      await workers.stop();
+    },
     async stop() {
+      await stopListening();
       await workers.stop();
       isStopping = true;
       await boss.stop({ graceful: true, wait: true, timeout: 1000 });

@@ -39,7 +39,12 @@ export function createJobWorkers(boss: PgBoss, { log, pollIntervalMs, stopTimeou
   // Set once stop() stopped waiting: from then on a late handler must not write its outcome.
   let isAbandoned = false;
 
+  // A wake-up that found no loop asleep (each was fetching, maybe just before the job committed) is kept
+  // for the next loop that would sleep, so that fetch is not left to the next poll.
+  const missedWakes = new Set<string>();
+
   function sleep(name: string, ms: number): Promise<void> {
+    if (missedWakes.delete(name)) return Promise.resolve();
     return new Promise((resolve) => {
       const set = sleepers.get(name) ?? new Set();
       sleepers.set(name, set);
@@ -54,7 +59,13 @@ export function createJobWorkers(boss: PgBoss, { log, pollIntervalMs, stopTimeou
   }
 
   function wake(name: string): void {
-    for (const done of [...(sleepers.get(name) ?? [])]) done();
+    const asleep = [...(sleepers.get(name) ?? [])];
+    if (asleep.length === 0) missedWakes.add(name);
+    for (const done of asleep) done();
+  }
+
+  function wakeAll(): void {
+    for (const name of sleepers.keys()) wake(name);
   }
 
   async function runJob<S extends z.ZodType>(
@@ -130,10 +141,11 @@ export function createJobWorkers(boss: PgBoss, { log, pollIntervalMs, stopTimeou
       for (let index = 0; index < concurrency; index++) startLoop(name, schema, handler);
     },
     wake,
+    wakeAll,
     /** Stops fetching and waits up to stopTimeoutMs for running handlers; then fails the rest for retry. */
     stop(): Promise<void> {
       stopping ??= (async () => {
-        for (const name of sleepers.keys()) wake(name);
+        wakeAll();
         let timer: NodeJS.Timeout | undefined;
         const timedOut = new Promise<boolean>((resolve) => {
           timer = setTimeout(() => {

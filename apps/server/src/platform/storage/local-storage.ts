@@ -15,6 +15,7 @@ import { isStorageKey, type SignedUpload, type Storage, type UploadTerms } from 
  */
 
 export const FILES_PREFIX = "/api/files/";
+const READ_CHUNK_BYTES = 1024 * 1024;
 
 export interface LocalStorageOptions {
   /** The directory objects live in (DATA_DIR/files). */
@@ -144,7 +145,9 @@ export function createLocalStorage(options: LocalStorageOptions): Storage {
       return found?.isFile() === true ? { size: found.size } : null;
     },
     read(key) {
-      const stream = createReadStream(pathOf(key));
+      // Each chunk is one trip through libuv's thread pool, which sharp's encodes hold for their whole run:
+      // 1 MiB chunks read a camera photo in 5 trips instead of 70.
+      const stream = createReadStream(pathOf(key), { highWaterMark: READ_CHUNK_BYTES });
       // Opening errors (a missing file) surface here rather than on the first read.
       return new Promise((resolve, reject) => {
         stream.once("open", () => {
