@@ -8,6 +8,7 @@ import type { RawData } from "ws";
 import { z } from "zod";
 import { AppError, errorResponses } from "../../platform/errors.ts";
 import type { FrameKind } from "./channel-hub.ts";
+import { webSocketFrame } from "./message-batch.ts";
 import { createConnectionRateLimit } from "./connection-rate.ts";
 import {
   createRealtimeSession,
@@ -133,7 +134,7 @@ class SocketConnection implements SessionOutput {
 
   constructor(
     private readonly socket: WebSocket,
-    // The TCP socket under it: channel messages are written to it as ready-made frames (see wireFrameOf).
+    // The TCP socket under it: frames are written to it ready-made (see deliverWebSocketBytes).
     private readonly tcp: Socket,
     private readonly options: RealtimeRouteOptions,
   ) {
@@ -149,14 +150,26 @@ class SocketConnection implements SessionOutput {
     this.send(JSON.stringify({ type: "error", code, channel }));
   }
 
+  /*
+   * A batch of channel messages as WebSocket frames, the same Buffer for every connection that watches the
+   * channel (message-batch.ts). ws's send() would build a header, two option objects and a two-buffer write per
+   * client. Writing beside ws is safe here because ws never holds frames back on these sockets: compression is
+   * off and nothing sends blobs or fragments, so its own writes (ping, close) go out in call order too.
+   */
+  deliverWebSocketBytes(bytes: Buffer): void {
+    if (this.mayWrite()) this.tcp.write(bytes);
+  }
+
   send(frame: string): void {
-    if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.mayWrite()) this.tcp.write(webSocketFrame(frame));
+  }
+
+  private mayWrite(): boolean {
+    if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return false;
     // What the kernel has not taken yet (the same figure as ws's bufferedAmount without compression).
-    if (this.tcp.writableLength > this.options.sendBufferBytes) {
-      this.dropSlowClient();
-      return;
-    }
-    this.tcp.write(wireFrameOf(frame));
+    if (this.tcp.writableLength <= this.options.sendBufferBytes) return true;
+    this.dropSlowClient();
+    return false;
   }
 
   authenticate(token: string): void {
@@ -199,35 +212,6 @@ class SocketConnection implements SessionOutput {
       socket.terminate();
     }, CLOSE_GRACE_MS).unref();
   }
-}
-
-/*
- * A channel message goes to every watcher as the same string: it becomes a WebSocket frame (RFC 6455 5.2: FIN and
- * the text opcode, the payload length, no mask from a server) once, and that one buffer is written to each TCP
- * socket. ws's send() would build a header, two option objects and a two-buffer write per client. Writing beside
- * ws is safe here because ws never holds frames back on these sockets: compression is off (ws's default for
- * servers) and nothing sends blobs or fragments, so its own writes (ping, close) go out in call order too.
- */
-let lastFramed: { frame: string; bytes: Buffer } = { frame: "", bytes: Buffer.alloc(0) };
-function wireFrameOf(frame: string): Buffer {
-  if (lastFramed.frame === frame) return lastFramed.bytes;
-  const payload = Buffer.from(frame, "utf8");
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const bytes = Buffer.allocUnsafe(headerLength + length);
-  bytes[0] = 0x81;
-  if (length < 126) {
-    bytes[1] = length;
-  } else if (length < 65_536) {
-    bytes[1] = 126;
-    bytes.writeUInt16BE(length, 2);
-  } else {
-    bytes[1] = 127;
-    bytes.writeBigUInt64BE(BigInt(length), 2);
-  }
-  payload.copy(bytes, headerLength);
-  lastFramed = { frame, bytes };
-  return bytes;
 }
 
 function parseFrame(data: RawData): unknown {
