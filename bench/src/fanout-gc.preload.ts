@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GCProfiler, type GCProfilerResult } from "node:v8";
 
@@ -9,13 +9,19 @@ import { GCProfiler, type GCProfilerResult } from "node:v8";
 // The sample also says what the collector did since the previous sample (before this one's own collection):
 // how many collections of each kind, their pauses on the main thread, and how many bytes the program allocated
 // (the heap in use before each collection minus after the one before). Unlike a latency these do not depend on
-// what else runs on the machine.
+// what else runs on the machine. Beside them, the process's write system calls so far (Linux's /proc/self/io
+// syscw; -1 elsewhere): one per socket write, whatever the load.
 
 export interface GcWindow {
   collections: Record<string, number>;
   pauseMs: number;
   maxPauseMs: number;
   allocatedBytes: number;
+}
+
+export interface GcSample extends NodeJS.MemoryUsage {
+  gc: GcWindow;
+  writeSyscalls: number;
 }
 
 const dir = process.env.BENCH_GC_DIR;
@@ -25,11 +31,12 @@ if (dir !== undefined && dir !== "" && gc !== undefined) {
   let usedAtStart = process.memoryUsage().heapUsed;
   profiler.start();
   process.on("SIGWINCH", () => {
+    const writeSyscalls = countWriteSyscalls();
     const window = summarise(profiler.stop(), usedAtStart, process.memoryUsage().heapUsed);
     gc();
     gc();
     const memory = process.memoryUsage();
-    writeFileSync(join(dir, "memory.json"), JSON.stringify({ ...memory, gc: window }));
+    writeFileSync(join(dir, "memory.json"), JSON.stringify({ ...memory, gc: window, writeSyscalls }));
     usedAtStart = memory.heapUsed;
     profiler = new GCProfiler();
     profiler.start();
@@ -58,4 +65,13 @@ function summarise(profile: GCProfilerResult, usedAtStart: number, usedNow: numb
     maxPauseMs: Math.round(maxPauseMicros / 100) / 10,
     allocatedBytes: allocated,
   };
+}
+
+function countWriteSyscalls(): number {
+  try {
+    const match = /^syscw: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"));
+    return match === null ? -1 : Number(match[1]);
+  } catch {
+    return -1;
+  }
 }

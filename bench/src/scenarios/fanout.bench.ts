@@ -8,7 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import type { Scenario } from "../scenario.ts";
 import { progress } from "../scenario.ts";
 import { createBenchDatabase } from "../bench-database.ts";
-import type { GcWindow } from "../fanout-gc.preload.ts";
+import type { GcSample } from "../fanout-gc.preload.ts";
 import { startTurnout, type TurnoutServer } from "../turnout-server.ts";
 
 /*
@@ -22,7 +22,8 @@ import { startTurnout, type TurnoutServer } from "../turnout-server.ts";
  *      clients): p50Ms, p99Ms.
  *   3. Throughput: BURST edits back to back; deliveredPerSec = their messages / (last receipt - first commit).
  *      Over 2 and 3 the gateway's collector is watched (fanout-gc.preload.ts): fanoutGcCount, fanoutGcPauseMs
- *      (main-thread pauses) and allocatedBytesPerDelivery, figures that do not depend on the machine's load.
+ *      (main-thread pauses), allocatedBytesPerDelivery and writeSyscallsPerDelivery, figures that do not depend
+ *      on the machine's load.
  *   4. Storm: every connection dropped, all reconnect and resume at once; one more edit must reach all of them.
  *      lost and duplicates count over every edit of 2-4.
  *   5. Two gateway processes behind NATS (NATS_URL or BENCH_NATS_URL, on a stream of their own): the clients
@@ -104,7 +105,7 @@ const fanout: Scenario = {
       progress(`fanout: burst ${deliveredPerSec} messages/s, p99 ${burst.p99Ms} ms`);
       toggleProfile();
       // What the collector did in the gateway from the sample after connecting to here: the paced and burst phases.
-      const { gc } = await collectedMemory(gcDir);
+      const { gc, writeSyscalls } = await collectedMemory(gcDir);
       const deliveries = connect.connected * (UPDATES + BURST);
       progress(`fanout: garbage collection during the fan-out ${JSON.stringify(gc)}`);
 
@@ -134,6 +135,8 @@ const fanout: Scenario = {
         fanoutGcPauseMs: gc.pauseMs,
         fanoutGcMaxPauseMs: gc.maxPauseMs,
         allocatedBytesPerDelivery: Math.round(gc.allocatedBytes / deliveries),
+        writeSyscallsPerDelivery:
+          Math.round((100 * (writeSyscalls - after.writeSyscalls)) / deliveries) / 100,
         stormResubscribed: storm.resubscribed,
         twoNodeLost: twoNode.lost,
         twoNodeDuplicates: twoNode.duplicates,
@@ -316,7 +319,7 @@ async function residentBytes(baseUrl: string): Promise<number> {
 }
 
 // The gateway's memory right after a full collection (fanout-gc.preload.ts).
-async function collectedMemory(dir: string): Promise<NodeJS.MemoryUsage & { gc: GcWindow }> {
+async function collectedMemory(dir: string): Promise<GcSample> {
   const file = join(dir, "memory.json");
   rmSync(file, { force: true });
   process.kill(Number(readFileSync(join(dir, "server.pid"), "utf8")), "SIGWINCH");
@@ -326,7 +329,7 @@ async function collectedMemory(dir: string): Promise<NodeJS.MemoryUsage & { gc: 
     await sleep(50);
   }
   await sleep(50);
-  return JSON.parse(readFileSync(file, "utf8")) as NodeJS.MemoryUsage & { gc: GcWindow };
+  return JSON.parse(readFileSync(file, "utf8")) as GcSample;
 }
 
 async function deleteStreams(names: string[]): Promise<void> {
