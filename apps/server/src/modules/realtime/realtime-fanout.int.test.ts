@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { createPublished } from "../../../test/events.support.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
 import { TEST_SECRETS } from "../../../test/app.ts";
@@ -12,14 +13,15 @@ import { createRealtimeSession, type SessionOutput } from "./realtime-session.ts
 
 // The fan-out (ADR 0013, "Fan-out cost"): a channel message is framed once, and every WebSocket connection that
 // watches the channel is handed the very same bytes; messages that meet in one turn of the channel go out
-// together. Connections without ready-made WebSocket bytes (SSE) get the same frames one by one.
+// together. Connections without ready-made WebSocket bytes (SSE) get the same frames one by one. The heartbeat's
+// pings are shared bytes as well.
 
 const streams = uniqueStreams();
 let live: LiveApp;
 let organizer: CreatedUser;
 
 beforeAll(async () => {
-  live = await startLiveApp({ ...streams });
+  live = await startLiveApp({ ...streams, env: { REALTIME_HEARTBEAT_MS: "200" } });
   organizer = await createUser(live.t);
 });
 afterAll(() => live.close());
@@ -172,5 +174,30 @@ describe("fan-out", () => {
 
     for (const session of [...sessions, late]) session.close();
     await hub.close();
+  });
+});
+
+describe("heartbeat", () => {
+  it("pings every connection; one that answers stays, one that does not is cut", async () => {
+    const open = (autoPong: boolean) =>
+      new Promise<{ socket: WebSocket; pings: number[]; closed: Promise<number> }>((resolve, reject) => {
+        const socket = new WebSocket(live.wsUrl, { autoPong });
+        const pings: number[] = [];
+        socket.on("ping", (data: Buffer) => pings.push(data.length));
+        const closed = new Promise<number>((done) => socket.once("close", done));
+        socket.once("open", () => {
+          resolve({ socket, pings, closed });
+        });
+        socket.once("error", reject);
+      });
+    const answering = await open(true);
+    const silent = await open(false);
+    // Silent: pinged, no pong; at the next sweep it is cut (no close frame: 1006).
+    expect(await silent.closed).toBe(1006);
+    expect(silent.pings.length).toBeGreaterThanOrEqual(1);
+    expect(silent.pings.every((length) => length === 0)).toBe(true);
+    await expect.poll(() => answering.pings.length).toBeGreaterThanOrEqual(3);
+    expect(answering.socket.readyState).toBe(WebSocket.OPEN);
+    answering.socket.close();
   });
 });

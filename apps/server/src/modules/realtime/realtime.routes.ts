@@ -35,6 +35,10 @@ const tokenQuerySchema = z.object({
 
 // A slow client gets its close frame this long to leave politely, then its socket is cut.
 const CLOSE_GRACE_MS = 1_000;
+// A ping without payload (RFC 6455 5.5.2): the same two bytes for every connection.
+const PING_FRAME = Buffer.from([0x89, 0x00]);
+// Connections pinged before the heartbeat sweep lets other work run.
+const CONNECTIONS_PER_SLICE = 1_000;
 
 /** GET /api/realtime (WebSocket) and its SSE twin, API.md "Real time". */
 export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRouteOptions): void {
@@ -51,7 +55,7 @@ export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRo
   // Every open socket and its connection; also what the one heartbeat sweep walks (no timer per connection).
   const connections = new Map<WebSocket, SocketConnection>();
   const heartbeat = setInterval(() => {
-    for (const connection of connections.values()) connection.heartbeat();
+    void sweepHeartbeat(connections);
   }, options.heartbeatMs);
   heartbeat.unref();
   app.addHook("onClose", () => {
@@ -187,7 +191,8 @@ class SocketConnection implements SessionOutput {
       return;
     }
     this.isAlive = false;
-    this.socket.ping();
+    // Written like channel messages, beside ws; ws still reads the pong and emits it (onPong).
+    if (this.mayWrite()) this.tcp.write(PING_FRAME);
   }
 
   finish(): void {
@@ -211,6 +216,17 @@ class SocketConnection implements SessionOutput {
     setTimeout(() => {
       socket.terminate();
     }, CLOSE_GRACE_MS).unref();
+  }
+}
+
+// Pings every connection (and cuts those that did not answer the last ping), a slice at a time.
+async function sweepHeartbeat(connections: Map<WebSocket, SocketConnection>): Promise<void> {
+  let inSlice = 0;
+  for (const connection of connections.values()) {
+    connection.heartbeat();
+    if (++inSlice < CONNECTIONS_PER_SLICE) continue;
+    inSlice = 0;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 
