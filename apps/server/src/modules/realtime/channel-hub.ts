@@ -151,8 +151,12 @@ export function createChannelHub(
     state.isInboxQueued = false;
     const messages = state.inbox;
     state.inbox = [];
-    for (const message of messages) await receiveLive(state, message);
-    await sendOutgoing(state);
+    try {
+      for (const message of messages) await receiveLive(state, message);
+    } finally {
+      // What was accepted before a failure (a hole the log could not fill now) still goes out.
+      await sendOutgoing(state);
+    }
   }
 
   async function receiveLive(state: ChannelState, message: ChannelMessage): Promise<void> {
