@@ -8,6 +8,7 @@ import { connect } from "@nats-io/transport-node";
 import type { Scenario } from "../scenario.ts";
 import { progress } from "../scenario.ts";
 import { createBenchDatabase } from "../bench-database.ts";
+import type { GcSample } from "../fanout-gc.preload.ts";
 import { startTurnout, type TurnoutServer } from "../turnout-server.ts";
 
 /*
@@ -20,6 +21,9 @@ import { startTurnout, type TurnoutServer } from "../turnout-server.ts";
  *   2. Latency: UPDATES edits at RATE a second (default 20 at 5/s, which offers 50,000 messages/s to 10,000
  *      clients): p50Ms, p99Ms.
  *   3. Throughput: BURST edits back to back; deliveredPerSec = their messages / (last receipt - first commit).
+ *      Over 2 and 3 the gateway's collector is watched (fanout-gc.preload.ts): fanoutGcCount, fanoutGcPauseMs
+ *      (main-thread pauses), allocatedBytesPerDelivery and writeSyscallsPerDelivery, figures that do not depend
+ *      on the machine's load.
  *   4. Storm: every connection dropped, all reconnect and resume at once; one more edit must reach all of them.
  *      lost and duplicates count over every edit of 2-4.
  *   5. Two gateway processes behind NATS (NATS_URL or BENCH_NATS_URL, on a stream of their own): the clients
@@ -38,6 +42,8 @@ const PROFILE_PRELOAD = join(import.meta.dirname, "../cpu-profile.preload.ts");
 // With BENCH_CPU_PROFILE_DIR, the single gateway is profiled over the paced and burst phases
 // (cpu-profile.preload.ts; read it with cpu-profile-summary.ts).
 const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+// V8 flags for the single gateway only, to measure one (e.g. `--max-semi-space-size=16`) without making it a default.
+const GATEWAY_FLAGS = process.env.BENCH_FANOUT_GATEWAY_FLAGS ?? "";
 
 const SERVER_ENV = {
   RATE_LIMIT_REQUESTS: "0",
@@ -60,9 +66,9 @@ const fanout: Scenario = {
         ...SERVER_ENV,
         ROLES: "api,realtime,worker",
         BENCH_GC_DIR: gcDir,
-        NODE_OPTIONS: `--expose-gc --import tsx --import ${GC_PRELOAD}${
+        NODE_OPTIONS: `${GATEWAY_FLAGS} --expose-gc --import tsx --import ${GC_PRELOAD}${
           PROFILE_DIR === undefined ? "" : ` --import ${PROFILE_PRELOAD}`
-        }`,
+        }`.trim(),
       });
       servers.push(single);
       const api = await apiOf(single.baseUrl);
@@ -98,6 +104,10 @@ const fanout: Scenario = {
       );
       progress(`fanout: burst ${deliveredPerSec} messages/s, p99 ${burst.p99Ms} ms`);
       toggleProfile();
+      // What the collector did in the gateway from the sample after connecting to here: the paced and burst phases.
+      const { gc, writeSyscalls } = await collectedMemory(gcDir);
+      const deliveries = connect.connected * (UPDATES + BURST);
+      progress(`fanout: garbage collection during the fan-out ${JSON.stringify(gc)}`);
 
       const storm = (await generator.ask({ cmd: "storm" })) as { ms: number; resubscribed: number };
       progress(`fanout: storm ${storm.ms} ms, ${storm.resubscribed} resubscribed`);
@@ -121,6 +131,12 @@ const fanout: Scenario = {
         heapPerConnKiB: perConnection(after.heapUsed - before.heapUsed),
         rawRssPerConnKiB: perConnection(rawAfter - rawBefore),
         burstP99Ms: burst.p99Ms ?? -1,
+        fanoutGcCount: Object.values(gc.collections).reduce((sum, count) => sum + count, 0),
+        fanoutGcPauseMs: gc.pauseMs,
+        fanoutGcMaxPauseMs: gc.maxPauseMs,
+        allocatedBytesPerDelivery: Math.round(gc.allocatedBytes / deliveries),
+        writeSyscallsPerDelivery:
+          Math.round((100 * (writeSyscalls - after.writeSyscalls)) / deliveries) / 100,
         stormResubscribed: storm.resubscribed,
         twoNodeLost: twoNode.lost,
         twoNodeDuplicates: twoNode.duplicates,
@@ -303,7 +319,7 @@ async function residentBytes(baseUrl: string): Promise<number> {
 }
 
 // The gateway's memory right after a full collection (fanout-gc.preload.ts).
-async function collectedMemory(dir: string): Promise<NodeJS.MemoryUsage> {
+async function collectedMemory(dir: string): Promise<GcSample> {
   const file = join(dir, "memory.json");
   rmSync(file, { force: true });
   process.kill(Number(readFileSync(join(dir, "server.pid"), "utf8")), "SIGWINCH");
@@ -313,7 +329,7 @@ async function collectedMemory(dir: string): Promise<NodeJS.MemoryUsage> {
     await sleep(50);
   }
   await sleep(50);
-  return JSON.parse(readFileSync(file, "utf8")) as NodeJS.MemoryUsage;
+  return JSON.parse(readFileSync(file, "utf8")) as GcSample;
 }
 
 async function deleteStreams(names: string[]): Promise<void> {

@@ -3,6 +3,7 @@ import type { Deps } from "../../deps.ts";
 import type { Subscription } from "../../platform/bus/bus.ts";
 import { type ChannelMessage, findChannelSeq, listChannelMessages } from "./channel-log.repo.ts";
 import { isCoalescable } from "./channel-routing.ts";
+import { type FrameKind, MessageBatch, messageFrame } from "./message-batch.ts";
 import type { RealtimeMetrics } from "./realtime-metrics.ts";
 import { liveSubject } from "./sequencer.ts";
 
@@ -11,21 +12,30 @@ import { liveSubject } from "./sequencer.ts";
  * client here watches it, and only then. Per channel, one task runs at a time, so every watcher sees one order:
  * positions arrive from the bus, holes (a live message lost or overtaken) are filled from the channel log, and
  * a position already handled is dropped. Snapshot messages (stats) go out at most once per interval, the latest
- * one always last.
+ * one always last. What one turn accepted goes out as one batch (message-batch.ts), written to the watchers a
+ * slice at a time so that the process's other work (the next message's way in, requests) runs in between.
  */
 
 // Recent messages kept per watched channel, so a reconnect storm resumes from memory, not the database.
 const RECENT_MESSAGES = 256;
 // Interest in a NATS subject takes effect a moment after subscribing: look once more for what slipped past.
 const SUBSCRIBE_RECHECK_MS = 250;
+// Watchers written to before the hub lets other work run (about 10 ms of socket writes).
+const WATCHERS_PER_SLICE = 1_000;
 
-export type FrameKind = { type: "message"; eventType: string } | { type: "subscribed" } | { type: "reset" };
+export type { FrameKind } from "./message-batch.ts";
 
-/** One client's interest in one channel. The hub moves `cursor` before each delivery. */
+/** One client's interest in one channel. */
 export interface Watcher {
   /** The last position delivered on this channel (messages at or below it are not sent again). */
   cursor: number;
+  /** A single frame (subscribed, reset, a replayed message); the hub has set `cursor` before. */
   deliver(frame: string, kind: FrameKind): void;
+  /**
+   * The batch's messages after `cursor`, in order; the watcher moves `cursor` to `batch.lastSeq` and returns how
+   * many messages it sent. Called only when the batch ends beyond `cursor`.
+   */
+  deliverBatch(batch: MessageBatch): number;
 }
 
 export interface ChannelHub {
@@ -58,6 +68,11 @@ interface ChannelState {
   lastSeq: number;
   /** Highest position sent to watchers; below lastSeq only while a snapshot waits for its interval. */
   dispatchedSeq: number;
+  /** Live messages from the bus not yet taken in, and whether a turn to take them in is queued. */
+  inbox: ChannelMessage[];
+  isInboxQueued: boolean;
+  /** Accepted in this turn, sent at its end. */
+  outgoing: MessageBatch;
   recent: ChannelMessage[];
   pendingSnapshot: ChannelMessage | null;
   snapshotTimer: NodeJS.Timeout | null;
@@ -98,6 +113,9 @@ export function createChannelHub(
       isInitialized: false,
       lastSeq: 0,
       dispatchedSeq: 0,
+      inbox: [],
+      isInboxQueued: false,
+      outgoing: new MessageBatch(),
       recent: [],
       pendingSnapshot: null,
       snapshotTimer: null,
@@ -109,7 +127,11 @@ export function createChannelHub(
       if (!parsed.success || parsed.data.channel !== name) return;
       const message = parsed.data;
       metrics.busLag.observe(Math.max(0, Date.now() - Date.parse(message.occurredAt)) / 1000);
-      void enqueue(state, () => receiveLive(state, message)).catch(() => undefined);
+      state.inbox.push(message);
+      if (state.isInboxQueued) return;
+      // Messages that arrive while the channel is busy (a fan-out in flight) are taken in together.
+      state.isInboxQueued = true;
+      void enqueue(state, () => takeInbox(state)).catch(() => undefined);
     });
     setTimeout(() => {
       if (channels.get(name) === state) void enqueue(state, () => catchUp(state)).catch(() => undefined);
@@ -123,6 +145,18 @@ export function createChannelHub(
     state.lastSeq = seq;
     state.dispatchedSeq = seq;
     state.isInitialized = true;
+  }
+
+  async function takeInbox(state: ChannelState): Promise<void> {
+    state.isInboxQueued = false;
+    const messages = state.inbox;
+    state.inbox = [];
+    try {
+      for (const message of messages) await receiveLive(state, message);
+    } finally {
+      // What was accepted before a failure (a hole the log could not fill now) still goes out.
+      await sendOutgoing(state);
+    }
   }
 
   async function receiveLive(state: ChannelState, message: ChannelMessage): Promise<void> {
@@ -139,12 +173,14 @@ export function createChannelHub(
     await initialize(state);
     const seq = await findChannelSeq(db, state.name);
     if (seq > state.lastSeq) await fill(state, seq);
+    await sendOutgoing(state);
   }
 
   // Takes positions lastSeq+1..upTo from the channel log. If some are no longer kept, every watcher gets a reset.
   async function fill(state: ChannelState, upTo: number): Promise<void> {
     const missing = await listChannelMessages(db, state.name, state.lastSeq, upTo);
     if (missing[0]?.seq !== state.lastSeq + 1 || missing.length !== upTo - state.lastSeq) {
+      await sendOutgoing(state);
       state.lastSeq = upTo;
       state.dispatchedSeq = upTo;
       state.recent = [];
@@ -176,6 +212,7 @@ export function createChannelHub(
         state.snapshotTimer = null;
         void enqueue(state, () => {
           flushSnapshot(state);
+          return sendOutgoing(state);
         }).catch(() => undefined);
       },
       Math.max(0, options.snapshotIntervalMs - sinceLast),
@@ -192,15 +229,25 @@ export function createChannelHub(
   function dispatch(state: ChannelState, message: ChannelMessage): void {
     if (isCoalescable(message.type)) state.lastSnapshotAt = Date.now();
     state.dispatchedSeq = message.seq;
-    // Serialised once for every watcher; nothing is allocated per watcher.
-    const frame = messageFrame(message);
-    const kind: FrameKind = { type: "message", eventType: message.type };
+    state.outgoing.add(message);
+  }
+
+  // Every turn ends here: what it accepted goes to every watcher, serialised and framed once for all of them.
+  async function sendOutgoing(state: ChannelState): Promise<void> {
+    const batch = state.outgoing;
+    if (batch.size === 0) return;
+    state.outgoing = new MessageBatch();
     let sent = 0;
+    let inSlice = 0;
+    // Watchers that leave meanwhile are skipped by the Set's iterator; new ones join only in a later turn.
     for (const watcher of state.watchers) {
-      if (message.seq <= watcher.cursor) continue;
-      watcher.cursor = message.seq;
-      watcher.deliver(frame, kind);
-      sent++;
+      if (batch.lastSeq <= watcher.cursor) continue;
+      sent += watcher.deliverBatch(batch);
+      if (++inSlice < WATCHERS_PER_SLICE) continue;
+      inSlice = 0;
+      metrics.messagesOut.inc(sent);
+      sent = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     metrics.messagesOut.inc(sent);
   }
@@ -292,15 +339,6 @@ function withoutSupersededSnapshots(messages: readonly ChannelMessage[]): Channe
   return messages.filter(
     (message, index) => !isCoalescable(message.type) || lastIndexOfType.get(message.type) === index,
   );
-}
-
-function messageFrame(message: ChannelMessage): string {
-  return JSON.stringify({
-    type: "message",
-    channel: message.channel,
-    seq: message.seq,
-    event: { type: message.type, data: message.data },
-  });
 }
 
 function subscribedFrame(channel: string, seq: number): string {

@@ -2,6 +2,7 @@ import type { Deps } from "../../deps.ts";
 import { type AuthUser, type CurrentUsers, type TokenKeys, verifyAccessToken } from "../auth/index.ts";
 import type { ChannelAccess } from "./channel-access.ts";
 import type { ChannelHub, FrameKind, Watcher } from "./channel-hub.ts";
+import type { MessageBatch } from "./message-batch.ts";
 import type { RealtimeMetrics } from "./realtime-metrics.ts";
 
 /*
@@ -23,6 +24,11 @@ export interface SessionDeps {
 
 export interface SessionOutput {
   deliver(frame: string, kind: FrameKind): void;
+  /**
+   * Ready-made WebSocket frames of channel messages (a batch's bytes, the same Buffer for many connections).
+   * An output without it gets each message through `deliver`.
+   */
+  deliverWebSocketBytes?(bytes: Buffer): void;
   /** An `error` frame: refusals and problems the client should act on. */
   refuse(code: string, channel?: string): void;
 }
@@ -141,6 +147,21 @@ class ChannelWatcher implements Watcher {
 
   deliver(frame: string, kind: FrameKind): void {
     this.output.deliver(frame, kind);
+  }
+
+  deliverBatch(batch: MessageBatch): number {
+    const first = batch.indexAfter(this.cursor);
+    if (this.output.deliverWebSocketBytes !== undefined) {
+      this.cursor = batch.lastSeq;
+      this.output.deliverWebSocketBytes(batch.webSocketBytesFrom(first));
+      return batch.size - first;
+    }
+    // One message at a time, the cursor on each (an SSE event's id carries the positions).
+    for (let index = first; index < batch.size; index++) {
+      this.cursor = batch.seqAt(index);
+      this.output.deliver(batch.frameAt(index), batch.kindAt(index));
+    }
+    return batch.size - first;
   }
 }
 

@@ -91,6 +91,12 @@ describe("bus interest", () => {
       deliver: (frame) => {
         received.push(`${name} ${frame}`);
       },
+      deliverBatch(batch) {
+        const first = batch.indexAfter(this.cursor);
+        for (let index = first; index < batch.size; index++) received.push(`${name} ${batch.frameAt(index)}`);
+        this.cursor = batch.lastSeq;
+        return batch.size - first;
+      },
     });
     const a1 = watcher("a1");
     const a2 = watcher("a2");

@@ -8,6 +8,7 @@ import type { RawData } from "ws";
 import { z } from "zod";
 import { AppError, errorResponses } from "../../platform/errors.ts";
 import type { FrameKind } from "./channel-hub.ts";
+import { webSocketFrame } from "./message-batch.ts";
 import { createConnectionRateLimit } from "./connection-rate.ts";
 import {
   createRealtimeSession,
@@ -34,6 +35,10 @@ const tokenQuerySchema = z.object({
 
 // A slow client gets its close frame this long to leave politely, then its socket is cut.
 const CLOSE_GRACE_MS = 1_000;
+// A ping without payload (RFC 6455 5.5.2): the same two bytes for every connection.
+const PING_FRAME = Buffer.from([0x89, 0x00]);
+// Connections pinged before the heartbeat sweep lets other work run.
+const CONNECTIONS_PER_SLICE = 1_000;
 
 /** GET /api/realtime (WebSocket) and its SSE twin, API.md "Real time". */
 export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRouteOptions): void {
@@ -50,7 +55,7 @@ export function registerRealtimeRoutes(app: FastifyInstance, options: RealtimeRo
   // Every open socket and its connection; also what the one heartbeat sweep walks (no timer per connection).
   const connections = new Map<WebSocket, SocketConnection>();
   const heartbeat = setInterval(() => {
-    for (const connection of connections.values()) connection.heartbeat();
+    void sweepHeartbeat(connections);
   }, options.heartbeatMs);
   heartbeat.unref();
   app.addHook("onClose", () => {
@@ -133,7 +138,7 @@ class SocketConnection implements SessionOutput {
 
   constructor(
     private readonly socket: WebSocket,
-    // The TCP socket under it: channel messages are written to it as ready-made frames (see wireFrameOf).
+    // The TCP socket under it: frames are written to it ready-made (see deliverWebSocketBytes).
     private readonly tcp: Socket,
     private readonly options: RealtimeRouteOptions,
   ) {
@@ -149,14 +154,26 @@ class SocketConnection implements SessionOutput {
     this.send(JSON.stringify({ type: "error", code, channel }));
   }
 
+  /*
+   * A batch of channel messages as WebSocket frames, the same Buffer for every connection that watches the
+   * channel (message-batch.ts). ws's send() would build a header, two option objects and a two-buffer write per
+   * client. Writing beside ws is safe here because ws never holds frames back on these sockets: compression is
+   * off and nothing sends blobs or fragments, so its own writes (ping, close) go out in call order too.
+   */
+  deliverWebSocketBytes(bytes: Buffer): void {
+    if (this.mayWrite()) this.tcp.write(bytes);
+  }
+
   send(frame: string): void {
-    if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.mayWrite()) this.tcp.write(webSocketFrame(frame));
+  }
+
+  private mayWrite(): boolean {
+    if (!this.isOpen || this.socket.readyState !== this.socket.OPEN) return false;
     // What the kernel has not taken yet (the same figure as ws's bufferedAmount without compression).
-    if (this.tcp.writableLength > this.options.sendBufferBytes) {
-      this.dropSlowClient();
-      return;
-    }
-    this.tcp.write(wireFrameOf(frame));
+    if (this.tcp.writableLength <= this.options.sendBufferBytes) return true;
+    this.dropSlowClient();
+    return false;
   }
 
   authenticate(token: string): void {
@@ -174,7 +191,8 @@ class SocketConnection implements SessionOutput {
       return;
     }
     this.isAlive = false;
-    this.socket.ping();
+    // Written like channel messages, beside ws; ws still reads the pong and emits it (onPong).
+    if (this.mayWrite()) this.tcp.write(PING_FRAME);
   }
 
   finish(): void {
@@ -201,33 +219,15 @@ class SocketConnection implements SessionOutput {
   }
 }
 
-/*
- * A channel message goes to every watcher as the same string: it becomes a WebSocket frame (RFC 6455 5.2: FIN and
- * the text opcode, the payload length, no mask from a server) once, and that one buffer is written to each TCP
- * socket. ws's send() would build a header, two option objects and a two-buffer write per client. Writing beside
- * ws is safe here because ws never holds frames back on these sockets: compression is off (ws's default for
- * servers) and nothing sends blobs or fragments, so its own writes (ping, close) go out in call order too.
- */
-let lastFramed: { frame: string; bytes: Buffer } = { frame: "", bytes: Buffer.alloc(0) };
-function wireFrameOf(frame: string): Buffer {
-  if (lastFramed.frame === frame) return lastFramed.bytes;
-  const payload = Buffer.from(frame, "utf8");
-  const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const bytes = Buffer.allocUnsafe(headerLength + length);
-  bytes[0] = 0x81;
-  if (length < 126) {
-    bytes[1] = length;
-  } else if (length < 65_536) {
-    bytes[1] = 126;
-    bytes.writeUInt16BE(length, 2);
-  } else {
-    bytes[1] = 127;
-    bytes.writeBigUInt64BE(BigInt(length), 2);
+// Pings every connection (and cuts those that did not answer the last ping), a slice at a time.
+async function sweepHeartbeat(connections: Map<WebSocket, SocketConnection>): Promise<void> {
+  let inSlice = 0;
+  for (const connection of connections.values()) {
+    connection.heartbeat();
+    if (++inSlice < CONNECTIONS_PER_SLICE) continue;
+    inSlice = 0;
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  payload.copy(bytes, headerLength);
-  lastFramed = { frame, bytes };
-  return bytes;
 }
 
 function parseFrame(data: RawData): unknown {
