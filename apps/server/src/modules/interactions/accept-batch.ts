@@ -70,7 +70,7 @@ export function acceptBatch(
       id: interaction.id,
       type: interaction.type,
       name: interaction.name,
-      timestamp: isFuture ? receivedAt : new Date(interaction.timestamp).toISOString(),
+      timestamp: isFuture ? receivedAt : canonicalTime(interaction.timestamp),
       anonymousId: interaction.anonymousId,
       userId: interaction.userId,
       sessionId: interaction.sessionId,
@@ -85,4 +85,12 @@ export function acceptBatch(
     });
   });
   return { accepted, rejected };
+}
+
+// Already in toISOString's form (what the tracker and most SDKs send): kept as it is, without a Date.
+const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** A valid ISO date-time as toISOString writes it (UTC, milliseconds). */
+function canonicalTime(timestamp: string): string {
+  return CANONICAL_TIME.test(timestamp) ? timestamp : new Date(timestamp).toISOString();
 }

@@ -52,6 +52,8 @@ const LOWER_U = 0x75;
  * whether a string holds a `\u` escape of NUL or of a surrogate (conservative: a well-formed pair counts).
  */
 export function scanJsonText(text: string): { depth: number; hasRiskyEscape: boolean } {
+  // The common body has no backslash at all: then its strings are skipped whole (indexOf), not char by char.
+  if (!text.includes("\\")) return { depth: depthWithoutEscapes(text), hasRiskyEscape: false };
   let depth = 0;
   let deepest = 0;
   let hasRiskyEscape = false;
@@ -71,6 +73,28 @@ export function scanJsonText(text: string): { depth: number; hasRiskyEscape: boo
     } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) depth--;
   }
   return { depth: deepest, hasRiskyEscape };
+}
+
+/** The nesting depth of a JSON text without escapes: each string ends at the next quote. */
+function depthWithoutEscapes(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let index = 0;
+  while (index < text.length) {
+    const quote = text.indexOf('"', index);
+    const end = quote === -1 ? text.length : quote;
+    for (; index < end; index++) {
+      const code = text.charCodeAt(index);
+      if (code === OPEN_BRACE || code === OPEN_BRACKET) {
+        depth++;
+        if (depth > deepest) deepest = depth;
+      } else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) depth--;
+    }
+    const closing = quote === -1 ? -1 : text.indexOf('"', quote + 1);
+    if (closing === -1) break;
+    index = closing + 1;
+  }
+  return deepest;
 }
 
 /** The four hex digits at `at` are 0000 or D800..DFFF. */

@@ -92,7 +92,7 @@ it("accepts only what zod accepts, with zod's output, and accepts the valid item
   // The generator must make both answers common, or the comparison proves little.
   expect(accepted).toBeGreaterThan(500);
   expect(accepted).toBeLessThan(4_500);
-});
+}, 60_000);
 
 it("checks a stamped item from the stream as stampedInteractionSchema does", () => {
   const stamps = fc.record(
@@ -121,7 +121,7 @@ it("checks a stamped item from the stream as stampedInteractionSchema does", () 
   );
   expect(accepted).toBeGreaterThan(100);
   expect(accepted).toBeLessThan(2_700);
-});
+}, 60_000);
 
 it("accepts a typical tracker item", () => {
   const item = {
