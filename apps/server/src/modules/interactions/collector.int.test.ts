@@ -95,6 +95,58 @@ it("reads a sendBeacon body (text/plain) as JSON", async () => {
   expect((await storedIds()).has(item.id)).toBe(true);
 });
 
+it("reads escapes in the JSON text: a NUL or a lone surrogate rejects its item, an escaped backslash does not", async () => {
+  const items = [interaction(), interaction(), interaction(), interaction()];
+  // By hand, as a client's JSON text: \u escapes of NUL and of a lone surrogate (in a field zod would drop),
+  // and a text that only looks like one.
+  const text = `{"batch":[${JSON.stringify(items[0])},${JSON.stringify({
+    ...items[1],
+    name: "PLACEHOLDER",
+  }).replace(
+    '"PLACEHOLDER"',
+    '"a\\u0000b"',
+  )},${JSON.stringify({ ...items[2], extra: "PLACEHOLDER" }).replace('"PLACEHOLDER"', '"\\uD800"')},${JSON.stringify(
+    {
+      ...items[3],
+      name: "PLACEHOLDER",
+    },
+  ).replace('"PLACEHOLDER"', '"\\\\u0000 is text"')}]}`;
+  for (const contentType of ["application/json", "text/plain"]) {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/collect",
+      headers: { "content-type": contentType },
+      payload: text,
+    });
+    expect(response.statusCode, response.body).toBe(202);
+    expect(response.json()).toEqual({
+      accepted: 2,
+      rejected: [
+        { index: 1, code: "validation.failed" },
+        { index: 2, code: "validation.failed" },
+      ],
+    });
+  }
+  const stored = (await storedItems()).filter((item) => item.id === items[3]?.id);
+  expect(stored.map((item) => item.name)).toEqual(["\\u0000 is text", "\\u0000 is text"]);
+});
+
+it("refuses a body nested deeper than 64 levels with 400 request.malformed", async () => {
+  const deep = `{"batch":[${JSON.stringify(interaction()).replace(/}$/, `,"properties":{"a":${"[".repeat(70)}${"]".repeat(70)}}}`)}]}`;
+  for (const contentType of ["application/json", "text/plain"]) {
+    const response = await t.app.inject({
+      method: "POST",
+      url: "/api/collect",
+      headers: { "content-type": contentType },
+      payload: deep,
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      error: { code: "request.malformed", message: "The JSON body nests deeper than 64 levels." },
+    });
+  }
+});
+
 it("clamps a timestamp in the future to the time received", async () => {
   const item = interaction({ timestamp: "2099-01-01T00:00:00Z" });
   const before = Date.now();

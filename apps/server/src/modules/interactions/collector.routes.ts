@@ -6,9 +6,10 @@ import type { Clock } from "../../platform/clock.ts";
 import { AppError, errorResponses, serviceUnavailable } from "../../platform/errors.ts";
 import type { Metrics } from "../../platform/metrics.ts";
 import { createWindowCounter, rateLimitedError } from "../../platform/rate-limit.ts";
-import { findUnstorableStrings, installJsonBodyParser } from "../../platform/validation.ts";
+import { findUnstorableStrings } from "../../platform/validation.ts";
 import { acceptBatch, type Rejection } from "./accept-batch.ts";
 import { summarizeUserAgent, truncateIp } from "./client-stamps.ts";
+import { installCollectorBodyParser, mayHoldUnstorable } from "./collector-body.ts";
 import type { InteractionStream } from "./interaction-stream.ts";
 import { fromSegmentMessage, SEGMENT_TYPES, type SegmentType, writeKeyFromBasicAuth } from "./segment.ts";
 import type { WriteKeys } from "./write-keys.ts";
@@ -39,8 +40,9 @@ export function isCollectorRequest(request: FastifyRequest): boolean {
  */
 export const collectorRoutes: FastifyPluginCallback<CollectorOptions> = (app, options, done) => {
   const api = app.withTypeProvider<ZodTypeProvider>();
+  installCollectorBodyParser(app, "application/json");
   // navigator.sendBeacon can only send text/plain (without a CORS preflight): read it as JSON.
-  installJsonBodyParser(app, "text/plain");
+  installCollectorBodyParser(app, "text/plain");
   app.setValidatorCompiler(validateBatchShape);
   // Trackers run on other sites: their text/plain POSTs need no preflight, but reading the answer needs this.
   app.addHook("onRequest", (_request, reply, done) => {
@@ -142,6 +144,7 @@ function createCollect(options: CollectorOptions) {
       device,
       browser,
       os,
+      mayHoldUnstorable: mayHoldUnstorable(request),
     });
     if (accepted.length > 0) {
       try {

@@ -125,6 +125,8 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
     servers: options.natsUrl,
     name: "turnout-interactions",
     maxReconnectAttempts: -1,
+    // No Error (and its stack) captured per publish and fetch: that was 1.4 % of the collector's time.
+    noAsyncTraces: true,
   });
   let jsm: JetStreamManager;
   try {

@@ -1,0 +1,149 @@
+import {
+  INTERACTION_ID_MAX,
+  INTERACTION_PROPERTIES_MAX_BYTES,
+  interactionSchema,
+  type Interaction,
+  type InteractionContext,
+  type StampedInteraction,
+} from "@turnout/contracts";
+
+/*
+ * The interaction contract (packages/contracts interactionSchema, API.md) checked by hand, for the hot path of
+ * the collector and the processor: zod's per-item parse was their biggest single cost (ADR 0015). These
+ * functions only ever accept: an item they return passes zod's schema and gives the same JSON as zod's
+ * output. For anything else they answer undefined and the caller asks zod, whose issue is the error message,
+ * so the rules and the messages stay zod's (item-check.test.ts compares the two on generated items).
+ */
+
+type Json = Record<string, unknown>;
+
+// zod's own pattern for z.iso.datetime({ offset: true }), not a copy of it.
+const DATETIME = interactionSchema.shape.timestamp._zod.def.pattern;
+const TYPES: ReadonlySet<unknown> = new Set(["page", "track", "identify"]);
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isText(value: unknown, min: number, max: number): value is string {
+  return typeof value === "string" && value.length >= min && value.length <= max;
+}
+
+function isOptionalText(value: unknown, min: number, max: number): value is string | undefined {
+  return value === undefined || isText(value, min, max);
+}
+
+function isScreenSide(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 100_000;
+}
+
+function isSmallProperties(value: Json): boolean {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  const json = JSON.stringify(value);
+  // A UTF-16 unit takes at most 3 bytes of UTF-8; count the bytes only when that bound is not enough.
+  return (
+    json.length * 3 <= INTERACTION_PROPERTIES_MAX_BYTES ||
+    Buffer.byteLength(json) <= INTERACTION_PROPERTIES_MAX_BYTES
+  );
+}
+
+/** The context as zod outputs it (its unknown keys dropped); undefined when zod might refuse it. */
+function readContext(value: Json): InteractionContext | undefined {
+  const { page, userAgent, locale, screen } = value;
+  if (!isOptionalText(userAgent, 0, 1_000) || !isOptionalText(locale, 0, 50)) return undefined;
+  let readPage: InteractionContext["page"];
+  if (page !== undefined) {
+    if (!isRecord(page)) return undefined;
+    const { path, url, title, referrer } = page;
+    if (
+      !isText(path, 0, 2_000) ||
+      !isOptionalText(url, 0, 4_000) ||
+      !isOptionalText(title, 0, 1_000) ||
+      !isOptionalText(referrer, 0, 4_000)
+    )
+      return undefined;
+    readPage = { path, url, title, referrer };
+  }
+  let readScreen: InteractionContext["screen"];
+  if (screen !== undefined) {
+    if (!isRecord(screen)) return undefined;
+    const { width, height } = screen;
+    if (!isScreenSide(width) || !isScreenSide(height)) return undefined;
+    readScreen = { width, height };
+  }
+  // zod's key order, so the JSON is the same text.
+  return { page: readPage, userAgent, locale, screen: readScreen };
+}
+
+/**
+ * The item as interactionSchema outputs it, built field by field, when the item surely passes; undefined when
+ * it may not (then zod decides, and says why).
+ */
+export function readInteraction(item: unknown): Interaction | undefined {
+  if (!isRecord(item)) return undefined;
+  const { id, type, name, timestamp, anonymousId, userId, sessionId, properties, context } = item;
+  if (
+    !isText(id, 1, INTERACTION_ID_MAX) ||
+    !TYPES.has(type) ||
+    !isOptionalText(name, 0, 200) ||
+    typeof timestamp !== "string" ||
+    DATETIME === undefined ||
+    !DATETIME.test(timestamp) ||
+    !isText(anonymousId, 1, 200) ||
+    !isOptionalText(userId, 1, 200) ||
+    !isOptionalText(sessionId, 1, 200)
+  )
+    return undefined;
+  if (properties !== undefined && !(isRecord(properties) && isSmallProperties(properties))) return undefined;
+  let readContextValue: InteractionContext | undefined;
+  if (context !== undefined) {
+    if (!isRecord(context)) return undefined;
+    readContextValue = readContext(context);
+    if (readContextValue === undefined) return undefined;
+  }
+  return {
+    id,
+    type: type as Interaction["type"],
+    name,
+    timestamp,
+    anonymousId,
+    userId,
+    sessionId,
+    properties,
+    context: readContextValue,
+  };
+}
+
+/** The same for a stamped item from the stream (stampedInteractionSchema). */
+export function readStampedInteraction(item: unknown): StampedInteraction | undefined {
+  const interaction = readInteraction(item);
+  if (interaction === undefined || !isRecord(item)) return undefined;
+  const { sourceId, receivedAt, ip, device, browser, os } = item;
+  if (
+    typeof sourceId !== "string" ||
+    typeof receivedAt !== "string" ||
+    !(ip === null || typeof ip === "string") ||
+    typeof device !== "string" ||
+    typeof browser !== "string" ||
+    typeof os !== "string"
+  )
+    return undefined;
+  return {
+    id: interaction.id,
+    type: interaction.type,
+    name: interaction.name,
+    timestamp: interaction.timestamp,
+    anonymousId: interaction.anonymousId,
+    userId: interaction.userId,
+    sessionId: interaction.sessionId,
+    properties: interaction.properties,
+    context: interaction.context,
+    sourceId,
+    receivedAt,
+    ip,
+    device,
+    browser,
+    os,
+  };
+}
