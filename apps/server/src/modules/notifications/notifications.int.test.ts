@@ -85,10 +85,14 @@ describe("announcements", () => {
       (await call("GET", `/api/events/${event.id}/announcements`)).json(),
     );
     expect(listed.items.map((item) => item.message)).toEqual(["Bring a friend", "Doors at 7"]);
+    // The relay having sent them does not mean the consumer has applied them yet.
+    const announcementsOf = async (who: CreatedUser) =>
+      (await notificationsOf(who)).filter((item) => item.kind === "announcement");
+    for (const who of [first, second]) await eventually(async () => (await announcementsOf(who)).length >= 2);
     await settle();
 
     for (const who of [first, second]) {
-      const announcements = (await notificationsOf(who)).filter((item) => item.kind === "announcement");
+      const announcements = await announcementsOf(who);
       expect(announcements.map((item) => item.body)).toEqual(["Bring a friend", "Doors at 7"]);
     }
     expect((await notificationsOf(waiting)).filter((item) => item.kind === "announcement")).toEqual([]);
