@@ -50,9 +50,11 @@ async function startOtlpReceiver(): Promise<{
   url: string;
   spans: OtlpSpan[];
   services: Set<string>;
+  bytes: { total: number };
   server: Server;
 }> {
   const spans: OtlpSpan[] = [];
+  const bytes = { total: 0 };
   const services = new Set<string>();
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -63,7 +65,9 @@ async function startOtlpReceiver(): Promise<{
         return;
       }
       expect(request.headers["content-type"]).toBe("application/json");
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpExport;
+      const raw = Buffer.concat(chunks);
+      bytes.total += raw.length;
+      const body = JSON.parse(raw.toString("utf8")) as OtlpExport;
       for (const resourceSpans of body.resourceSpans) {
         services.add(attribute(resourceSpans.resource, "service.name") ?? "");
         for (const scopeSpans of resourceSpans.scopeSpans) spans.push(...scopeSpans.spans);
@@ -74,7 +78,7 @@ async function startOtlpReceiver(): Promise<{
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, spans, services, server };
+  return { url: `http://127.0.0.1:${port}`, spans, services, bytes, server };
 }
 
 function attribute(
@@ -186,6 +190,13 @@ describe("OpenTelemetry tracing", () => {
         }
       }
       expect(requestIds.size).toBe(2);
+      const spansPerJoin = joins.map(
+        (join) => receiver.spans.filter((span) => span.traceId === join.traceId).length,
+      );
+      console.log(
+        `tracing: spans per join ${spansPerJoin.join(", ")}; ${receiver.spans.length} spans in ` +
+          `${receiver.bytes.total} bytes of OTLP JSON (${Math.round(receiver.bytes.total / receiver.spans.length)} per span)`,
+      );
       for (const id of requestIds) expect(id).toMatch(/^req-/);
       expect(receiver.services).toEqual(new Set(["turnout-traced"]));
 
