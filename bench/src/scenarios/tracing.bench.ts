@@ -9,7 +9,7 @@ import { progress } from "../scenario.ts";
 import { startTurnout } from "../turnout-server.ts";
 
 /*
- * tracing (ADR 0023): what OpenTelemetry costs. The event page (one PostgreSQL query each: READ_CACHE_MS=0)
+ * tracing (ADR 0023): what OpenTelemetry costs. The event page (READ_CACHE_MS=0: PostgreSQL on every request)
  * driven with tracing off and on, twice each, alternating, against a local OTLP/HTTP sink that accepts and
  * counts the spans. Beside requests/s (which load on the machine moves), the server's CPU time per request
  * from /proc, which it moves much less.
