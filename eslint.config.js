@@ -11,7 +11,7 @@ export default defineConfig(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ["*.js", "*.mjs"] },
+        projectService: { allowDefaultProject: ["*.js", "*.mjs", "apps/server/test/*.mjs"] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

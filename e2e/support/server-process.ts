@@ -57,7 +57,14 @@ interface StartOptions {
 }
 
 /** The server's node arguments, as `npm start` and the image run it (a test holds the three equal). */
-export const SERVER_NODE_ARGS = ["--import", "tsx", "apps/server/src/main.ts"];
+export const SERVER_NODE_ARGS = [
+  "--import",
+  "tsx",
+  // Starts OpenTelemetry before main.ts loads when OTEL_EXPORTER_OTLP_ENDPOINT is set; else does nothing.
+  "--import",
+  "./apps/server/src/tracing.ts",
+  "apps/server/src/main.ts",
+];
 
 /** Spawns the server (SERVER_NODE_ARGS) from the repo root, as `npm start` does. */
 export function startServer({ name, port, dataDir, env }: StartOptions): ServerProcess {

@@ -47,6 +47,10 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   installErrorHandler(app);
   installDrain(app, { graceMs: deps.config.shutdownGraceMs });
   installHttpMetrics(app, deps.metrics);
+  if (deps.config.isTracingEnabled) {
+    const { nameRequestSpans } = await import("./platform/tracing/request-spans.ts");
+    nameRequestSpans(app);
+  }
   skipDocumentHeadersOnJsonRoutes(app);
   await app.register(helmet, {
     contentSecurityPolicy: { useDefaults: false, directives: DOCUMENT_CSP_DIRECTIVES },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, isTracingRequested, loadConfig } from "./config.ts";
 
 const secrets = {
   TOKEN_SECRET: "t".repeat(32),
@@ -103,5 +103,26 @@ describe("TOKEN_SECRET_PREVIOUS", () => {
     expect(config.secrets.previousTokenSecret).toBe("p".repeat(32));
     expect(loadConfig(secrets).secrets.previousTokenSecret).toBeUndefined();
     expect(() => loadConfig({ TOKEN_SECRET_PREVIOUS: "short" })).toThrow(/TOKEN_SECRET_PREVIOUS/);
+  });
+});
+
+describe("OTEL_EXPORTER_OTLP_ENDPOINT", () => {
+  it("turns tracing on only with a URL, in tracing.ts and in the config alike", () => {
+    for (const [value, isOn] of [
+      [undefined, false],
+      ["", false],
+      ["  ", false],
+      ["http://otel-collector:4318", true],
+    ] as const) {
+      const env = value === undefined ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: value };
+      expect(isTracingRequested(env)).toBe(isOn);
+      expect(loadConfig(env).isTracingEnabled).toBe(isOn);
+    }
+  });
+
+  it("is off in tracing.ts and a listed problem at start when it is not a URL", () => {
+    const env = { OTEL_EXPORTER_OTLP_ENDPOINT: "otel collector" };
+    expect(isTracingRequested(env)).toBe(false);
+    expect(() => loadConfig(env)).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 });

@@ -152,6 +152,8 @@ const envSchema = z.object({
   // Mail (modules/mail, ADR 0022): over SMTP when SMTP_URL is set, else as .eml files under DATA_DIR/mail.
   SMTP_URL: optionalUrl,
   MAIL_FROM: z.string().trim().min(3).default("Turnout <no-reply@turnout.localhost>"),
+  // Tracing (platform/tracing, ADR 0023): on when set; the SDK reads it and the other OTEL_* settings itself.
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
 });
 
 export interface Secrets {
@@ -205,6 +207,8 @@ export interface Config {
   realtime: RealtimeSettings;
   bus: BusSettings;
   mail: MailSettings;
+  /** OpenTelemetry tracing runs: tracing.ts started it before main.ts loaded (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  isTracingEnabled: boolean;
   /** Secrets given in the environment; missing ones are generated in embedded mode (see secrets.ts). */
   secrets: Partial<Secrets>;
 }
@@ -264,6 +268,15 @@ export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`);
   }
+}
+
+/**
+ * Whether tracing.ts starts OpenTelemetry: read alone, before main.ts loads, from the same rule as
+ * `isTracingEnabled`. An invalid value is "no" here and a listed problem when main.ts loads the config.
+ */
+export function isTracingRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  const endpoint = envSchema.shape.OTEL_EXPORTER_OTLP_ENDPOINT.safeParse(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  return endpoint.success && endpoint.data !== undefined;
 }
 
 /** Reads and validates the environment; throws ConfigError listing every problem at once. */
@@ -340,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       streamReplicas: e.NATS_STREAM_REPLICAS,
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, dir: resolve(e.DATA_DIR, "mail") },
+    isTracingEnabled: e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined,
     secrets: Object.fromEntries(Object.entries(secrets).filter(([, value]) => value !== undefined)),
   });
 }

@@ -19,6 +19,11 @@ async function main(): Promise<void> {
   const stopSteps: { name: string; run: Step }[] = [];
   const onStop = (name: string, run: Step) => stopSteps.unshift({ name, run });
   installShutdown(log, config, stopSteps);
+  if (config.isTracingEnabled) {
+    // Registered first, so it runs last: the spans of the requests drained meanwhile are exported too.
+    const { stopTracing } = await import("./platform/tracing/start-tracing.ts");
+    onStop("tracing", stopTracing);
+  }
 
   const startedAt = performance.now();
   const database = await openDatabase(config, log);
