@@ -89,8 +89,9 @@ it("accepts only what zod accepts, with zod's output, and accepts the valid item
     }),
     { numRuns: 5_000 },
   );
-  // The generator must make both answers common, or the comparison proves little.
-  expect(accepted).toBeGreaterThan(500);
+  // The generator must make both answers common, or the comparison proves little. About one in ten is
+  // accepted (480 to 620 of 5,000 seen), so the floor sits well below what a random run can reach.
+  expect(accepted).toBeGreaterThan(250);
   expect(accepted).toBeLessThan(4_500);
 }, 60_000);
 
