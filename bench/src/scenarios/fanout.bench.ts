@@ -1,10 +1,9 @@
 import { fork, type ChildProcess } from "node:child_process";
+import { BENCH_NATS_URL, deleteStreams } from "../bench-nats.ts";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import type { Scenario } from "../scenario.ts";
 import { progress } from "../scenario.ts";
 import { createBenchDatabase } from "../bench-database.ts";
@@ -26,13 +25,12 @@ import { startTurnout, type TurnoutServer } from "../turnout-server.ts";
  *      on the machine's load.
  *   4. Storm: every connection dropped, all reconnect and resume at once; one more edit must reach all of them.
  *      lost and duplicates count over every edit of 2-4.
- *   5. Two gateway processes behind NATS (NATS_URL or BENCH_NATS_URL, on a stream of their own): the clients
+ *   5. Two gateway processes behind NATS (BENCH_NATS_URL, on a stream of their own): the clients
  *      split over an api,realtime,worker process and a realtime-only one; the same paced edits: twoNodeP99Ms.
  * Start it with a raised open-file limit: `ulimit -n 20000; npm run bench -- fanout`.
  */
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const NATS_URL = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const CLIENTS = Number(process.env.BENCH_FANOUT_CLIENTS ?? 10_000);
 const UPDATES = Number(process.env.BENCH_FANOUT_UPDATES ?? 20);
 const RATE = Number(process.env.BENCH_FANOUT_RATE ?? 5);
@@ -167,7 +165,7 @@ function twoNodeSettings() {
   const tag = randomUUID().replaceAll("-", "").slice(0, 12);
   return {
     ...SERVER_ENV,
-    NATS_URL,
+    NATS_URL: BENCH_NATS_URL,
     DOMAIN_STREAM: `FANOUT${tag}`,
     DOMAIN_SUBJECT_PREFIX: `fanout_domain_${tag}`,
     INTERACTIONS_STREAM: `fanout-interactions-${tag}`,
@@ -330,16 +328,6 @@ async function collectedMemory(dir: string): Promise<GcSample> {
   }
   await sleep(50);
   return JSON.parse(readFileSync(file, "utf8")) as GcSample;
-}
-
-async function deleteStreams(names: string[]): Promise<void> {
-  const nc = await connect({ servers: NATS_URL });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const name of names) await jsm.streams.delete(name).catch(() => false);
-  } finally {
-    await nc.close();
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,12 +1,11 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
+import { BENCH_NATS_URL, deleteStreams } from "../bench-nats.ts";
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { sql } from "kysely";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
@@ -34,7 +33,6 @@ import { startTurnout } from "../turnout-server.ts";
  */
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-const NATS_URL = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const SECONDS = Number(process.env.BENCH_INGEST_SECONDS ?? 30);
 const SENDERS = Number(process.env.BENCH_INGEST_SENDERS ?? 32);
 const PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
@@ -50,7 +48,7 @@ const ingest: Scenario = {
     const streamName = `bench_ingest_${randomBytes(6).toString("hex")}`;
     if (PROFILE_DIR !== undefined) await mkdir(join(PROFILE_DIR, "processor"), { recursive: true });
     const database = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
-    const env = { DATABASE_URL: database.url, NATS_URL, INTERACTIONS_STREAM: streamName };
+    const env = { DATABASE_URL: database.url, NATS_URL: BENCH_NATS_URL, INTERACTIONS_STREAM: streamName };
     const collector = await startTurnout(database.url, {
       ...env,
       ROLES: "collector",
@@ -118,7 +116,7 @@ const ingest: Scenario = {
       generator.stop();
       processor.kill();
       await collector.close();
-      await deleteStream(streamName);
+      await deleteStreams([streamName]);
       await database.drop();
     }
   },
@@ -314,15 +312,6 @@ async function startGenerator(): Promise<Generator> {
     });
   });
   return generator;
-}
-
-async function deleteStream(name: string): Promise<void> {
-  const nc = await connect({ servers: NATS_URL });
-  try {
-    await (await jetstreamManager(nc)).streams.delete(name).catch(() => false);
-  } finally {
-    await nc.close();
-  }
 }
 
 // SIGUSR2 to the profiled collector (or processor) starts and stops its profile (cpu-profile.preload.ts); a no-op otherwise.

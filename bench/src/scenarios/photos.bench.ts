@@ -1,6 +1,5 @@
 import { sql } from "kysely";
-import { jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { BENCH_NATS_URL, deleteStreams } from "../bench-nats.ts";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
@@ -36,7 +35,6 @@ import { startTurnout } from "../turnout-server.ts";
  * role in a process of its own (api+realtime in another, NATS between them; BENCH_NATS_URL).
  */
 
-const NATS_URL = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const GUESTS = Number(process.env.BENCH_PHOTOS_GUESTS ?? 50);
 const PER_GUEST = Number(process.env.BENCH_PHOTOS_PER_GUEST ?? 4);
@@ -289,7 +287,7 @@ async function measureIdleLatencyAcrossProcesses(
   const dataDir = await createDataDir("bench-photos-split");
   const env = {
     DATA_DIR: dataDir,
-    NATS_URL,
+    NATS_URL: BENCH_NATS_URL,
     DOMAIN_STREAM: `PHOTOS${tag}`,
     DOMAIN_SUBJECT_PREFIX: `photos_domain_${tag}`,
     INTERACTIONS_STREAM: `photos-interactions-${tag}`,
@@ -314,16 +312,6 @@ async function measureIdleLatencyAcrossProcesses(
     await worker.close();
     await deleteStreams([env.DOMAIN_STREAM, env.INTERACTIONS_STREAM]);
     await rm(dataDir, { recursive: true, force: true });
-  }
-}
-
-async function deleteStreams(names: string[]): Promise<void> {
-  const nc = await connect({ servers: NATS_URL });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const name of names) await jsm.streams.delete(name).catch(() => false);
-  } finally {
-    await nc.close();
   }
 }
 
