@@ -33,6 +33,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const QUERY_TIMEOUT_MS = 30_000;
 // pg-boss hands its options to pg.Pool; its typings only omit these two settings.
 const POOL_TIMEOUTS = { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: QUERY_TIMEOUT_MS };
+const MAINTENANCE_INTERVAL_SECONDS = 10;
+
 // The admin routes read and retry jobs through that pool, within API.md's 2 s for an outage.
 const REQUEST_DEADLINE_MS = 1_500;
 
@@ -49,6 +51,11 @@ export interface SendOptions {
   /** Base delay before a retry; with backoff it doubles each retry (plus jitter). Default 2 s. */
   retryDelaySeconds?: number;
   retryBackoff?: boolean;
+  /**
+   * How long one attempt may run (default pg-boss's 15 minutes). It is also how long a job taken by a process
+   * that died stays `active` before it is retried, so a short job should say so.
+   */
+  expireInSeconds?: number;
 }
 
 export interface JobQueue<C extends JobCatalog = AppCatalog> {
@@ -116,6 +123,8 @@ export async function createJobQueueFor<C extends JobCatalog>(
     retryLimit: DEFAULT_RETRY_LIMIT,
     retryDelay: DEFAULT_RETRY_DELAY_SECONDS,
     retryBackoff: true,
+    // How often one process of the cluster expires the jobs a dead process had taken (pg-boss's default: 2 min).
+    maintenanceIntervalSeconds: MAINTENANCE_INTERVAL_SECONDS,
     // Dead jobs stay in the live table (listable, retryable) this long before pg-boss archives them.
     archiveFailedAfterSeconds: DEAD_JOB_RETENTION_SECONDS,
   });
@@ -237,6 +246,7 @@ function toBossSendOptions(options: SendOptions): PgBoss.SendOptions {
   if (options.retryLimit !== undefined) result.retryLimit = options.retryLimit;
   if (options.retryDelaySeconds !== undefined) result.retryDelay = options.retryDelaySeconds;
   if (options.retryBackoff !== undefined) result.retryBackoff = options.retryBackoff;
+  if (options.expireInSeconds !== undefined) result.expireInSeconds = options.expireInSeconds;
   return result;
 }
 
