@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { UserRole } from "@turnout/contracts";
 import { sql } from "kysely";
 import pg from "pg";
+import { BoundedMap } from "../../platform/bounded-map.ts";
 import type { Db } from "../../platform/db.ts";
 import type { Logger } from "../../platform/logger.ts";
 
@@ -40,7 +41,7 @@ export interface CurrentUsersOptions {
   /** For the listening session, which lives outside the pool. */
   databaseUrl: string;
   log: Logger;
-  /** Upper bound of the cache; the oldest entries go first. */
+  /** Upper bound of the cache; the oldest go first, half of the bound at a time. */
   maxEntries?: number;
 }
 
@@ -58,14 +59,13 @@ interface Waiter {
 
 /** Starts the listening session in the background and answers at once (uncached until it listens). */
 export function createCurrentUsers(options: CurrentUsersOptions): CurrentUsers {
-  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
-  const known = new Map<string, Standing>();
+  const known = new BoundedMap<string, Standing>(options.maxEntries ?? DEFAULT_MAX_ENTRIES);
   // A read is remembered only when one listening session covered it from start to end.
   const batches = createBatchLoader(
     options.db,
     () => listener.epoch(),
     (id, standing, startedIn) => {
-      if (startedIn === listener.epoch() && listener.isListening()) remember(id, standing);
+      if (startedIn === listener.epoch() && listener.isListening()) known.set(id, standing);
     },
   );
   const listener = startListener(options, {
@@ -78,14 +78,6 @@ export function createCurrentUsers(options: CurrentUsersOptions): CurrentUsers {
       batches.invalidateAll();
     },
   });
-
-  function remember(id: string, standing: Standing): void {
-    known.set(id, standing);
-    if (known.size > maxEntries) {
-      const oldest = known.keys().next();
-      if (oldest.done !== true) known.delete(oldest.value);
-    }
-  }
 
   return {
     cached: (id) => known.get(id),

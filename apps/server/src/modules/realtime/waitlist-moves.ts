@@ -1,6 +1,7 @@
 import { participationChangedDataSchema, type ParticipationChangedData } from "@turnout/contracts";
 import type { Deps } from "../../deps.ts";
 import { listWaitlistPositions } from "../participation/index.ts";
+import { BoundedMap } from "../../platform/bounded-map.ts";
 import { appendDerivedMessages, type ChannelMessage } from "./channel-log.repo.ts";
 
 /*
@@ -28,12 +29,11 @@ export function createWaitlistMoves(
   options: { historyPerChannel: number },
 ): WaitlistMoves {
   const moved = new Set<string>();
-  const pushed = new Map<string, Map<string, number>>();
+  const pushed = new BoundedMap<string, Map<string, number>>(REMEMBERED_EVENTS);
 
   function remember(eventId: string): Map<string, number> {
     let positions = pushed.get(eventId);
     if (positions === undefined) {
-      if (pushed.size >= REMEMBERED_EVENTS) pushed.delete(pushed.keys().next().value ?? "");
       positions = new Map();
       pushed.set(eventId, positions);
     }
