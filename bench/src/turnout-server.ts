@@ -1,4 +1,5 @@
 import { rm } from "node:fs/promises";
+import { apiPodNodeOptions } from "../../apps/server/test/deploy-files.ts";
 import { createDataDir, findFreePort, startServer } from "../../e2e/support/server-process.ts";
 
 /** Signs the scenarios' access tokens; the server under test gets it (and the other keys) from its env. */
@@ -15,8 +16,9 @@ export interface TurnoutServer {
 
 /**
  * Runs the real server (`apps/server/src/main.ts`, as `npm start` does) in cluster mode with ROLES=api
- * on `databaseUrl`, and waits until it is ready. `env` adds or overrides settings. BENCH_SERVER_NODE_OPTIONS
- * adds V8 or node flags to compare (for example `--max-semi-space-size=64`, ADR 0005).
+ * on `databaseUrl`, and waits until it is ready. `env` adds or overrides settings. Node runs with the api
+ * pods' NODE_OPTIONS (deploy/k8s/base/api.yaml: `--max-semi-space-size=64`, ADR 0005), or with
+ * BENCH_SERVER_NODE_OPTIONS instead when that is set (empty for none), to compare flags.
  */
 export async function startTurnout(
   databaseUrl: string,
@@ -35,7 +37,9 @@ export async function startTurnout(
       TICKET_SECRET: BENCH_TOKEN_SECRET,
       URL_SIGNING_SECRET: BENCH_TOKEN_SECRET,
       ...env,
-      NODE_OPTIONS: [process.env.BENCH_SERVER_NODE_OPTIONS, env.NODE_OPTIONS].filter(Boolean).join(" "),
+      NODE_OPTIONS: [process.env.BENCH_SERVER_NODE_OPTIONS ?? apiPodNodeOptions(), env.NODE_OPTIONS]
+        .filter(Boolean)
+        .join(" "),
     },
   });
   const close = async () => {

@@ -88,3 +88,13 @@ export function readAppRoutes(): string[] {
   const source = readFileSync(resolve(REPO_ROOT, "apps/server/src/app.ts"), "utf8");
   return [...source.matchAll(/app\.get\("([^"]+)"/g)].map((match) => match[1] ?? "");
 }
+
+/**
+ * NODE_OPTIONS of the api role's pods (deploy/k8s/base/api.yaml), or "" when unset: what the benches start
+ * their api-role server with, so that they measure the flags production runs.
+ */
+export function apiPodNodeOptions(): string {
+  const deployment = readManifests("deploy/k8s/base/api.yaml").find((object) => object.kind === "Deployment");
+  const env = deployment === undefined ? undefined : podSpecOf(deployment)?.containers[0]?.env;
+  return env?.find(({ name }) => name === "NODE_OPTIONS")?.value ?? "";
+}

@@ -1,7 +1,8 @@
 import autocannon from "autocannon";
+import { apiPodNodeOptions } from "../../../apps/server/test/deploy-files.ts";
 import { withAdminClient } from "../../../apps/server/test/admin-sql.ts";
 import { measureBaseline } from "../baseline.ts";
-import { loadAverage, percentile } from "../burst.ts";
+import { loadAverage, percentile, processCpuMs, processPeakRssMiB } from "../burst.ts";
 import { startChildServer } from "../child-server.ts";
 import { BURST, BURST_FLOOR_SERVER, runBurstFloor, runJoinBurst } from "../joins-burst.ts";
 import { createJoinsDatabase, type JoinsDatabase } from "../joins-setup.ts";
@@ -46,9 +47,16 @@ const joins: Scenario = {
       const stormTokens = database.tokens.slice(3 * BURST.users);
       const cold = await runJoinBurst(server.baseUrl, database, burstTokens(0));
       const second = await runJoinBurst(server.baseUrl, database, burstTokens(1));
+      const stormCpuBefore = processCpuMs(server.pid);
       const storm = await runStorm(server.baseUrl, database, stormTokens, { clients, durationS: stormS });
+      const stormCpuUsPerJoin = Math.round(
+        ((processCpuMs(server.pid) - stormCpuBefore) * 1000) / Math.max(1, storm.answered),
+      );
       progress(`joins: storm ${storm.joinsPerSec}/s, p95 ${storm.p95Ms} ms, ${storm.errors} errors`);
+      const burstCpuBefore = processCpuMs(server.pid);
       const burst = await runJoinBurst(server.baseUrl, database, burstTokens(2));
+      const burstServerCpuMs = processCpuMs(server.pid) - burstCpuBefore;
+      const serverPeakRssMiB = processPeakRssMiB(server.pid);
       progress(
         `joins: bursts exact=${cold.isExact && second.isExact && burst.isExact}, p95 ${burst.p95Ms} ms in ` +
           `service (first ${cold.p95Ms} ms, second ${second.p95Ms} ms)`,
@@ -65,7 +73,11 @@ const joins: Scenario = {
         burstFirstP95Ms: cold.p95Ms,
         burstSecondP95Ms: second.p95Ms,
         burstFloorP95Ms,
+        burstServerCpuMs,
         joinsPerSec: storm.joinsPerSec,
+        stormCpuUsPerJoin,
+        serverPeakRssMiB,
+        serverNodeOptions: process.env.BENCH_SERVER_NODE_OPTIONS ?? apiPodNodeOptions(),
         p95Ms: storm.p95Ms,
         errors: storm.errors + burst.errors + second.errors + cold.errors,
         stormExact: storm.isExact,
@@ -148,6 +160,7 @@ async function runStorm(
       `${check.rows} rows, counter ${check.confirmedCount}`,
   );
   return {
+    answered: latencies.length,
     joinsPerSec: Math.round(latencies.length / durationS),
     p95Ms: percentile(latencies, 0.95),
     errors: result.errors + (latencies.length - created),

@@ -8,6 +8,7 @@ import {
   REPO_ROOT,
 } from "../../test/config-settings.ts";
 import {
+  apiPodNodeOptions,
   buildKustomization,
   podSpecOf,
   readAppRoutes,
@@ -31,6 +32,8 @@ const OPERATOR_KINDS = new Set(["postgresql.cnpg.io/v1 Cluster", "postgresql.cnp
 // Settings a cluster deployment leaves unset: embedded mode's, and the one set only while a key rotates.
 const NOT_FOR_CLUSTERS = new Set(["DATA_DIR", "EMBEDDED_POSTGRES_PORT", "TOKEN_SECRET_PREVIOUS"]);
 const MIGRATE_SCRIPT = "apps/server/src/db-migrate.ts";
+// Read by node itself, not config.ts: V8 flags of one role's pods (ADR 0005).
+const NODE_VARIABLES = new Set(["NODE_OPTIONS"]);
 
 const configSource = readConfigSource();
 const settings = readConfigSettings(configSource);
@@ -106,7 +109,7 @@ describe("Kubernetes manifests", () => {
             named.set(name, `${object.kind} ${object.metadata.name}`);
         }
       }
-      const unknown = [...named].filter(([name]) => !settings.has(name));
+      const unknown = [...named].filter(([name]) => !settings.has(name) && !NODE_VARIABLES.has(name));
       expect(
         unknown.map(([name, where]) => `${dir}: ${where} sets ${name}, which config.ts does not read`),
       ).toEqual([]);
@@ -134,6 +137,30 @@ describe("Kubernetes manifests", () => {
     ).toEqual([]);
     const undeployed = roles.filter((role) => !deployed.some((deployment) => deployment.role === role));
     expect(undeployed.map((role) => `config.ts's role ${role} has no Deployment`)).toEqual([]);
+  });
+
+  it("gives the api role alone a larger young generation, which the benches' api server runs with", () => {
+    const nodeOptions = objectsOf(overlay, "Deployment").map((object) => [
+      object.metadata.name,
+      podSpecOf(object)?.containers[0]?.env?.find(({ name }) => name === "NODE_OPTIONS")?.value,
+    ]);
+    expect(Object.fromEntries(nodeOptions)).toEqual({
+      "turnout-api": "--max-semi-space-size=64",
+      "turnout-realtime": undefined,
+      "turnout-collector": undefined,
+      "turnout-worker": undefined,
+    });
+    expect(apiPodNodeOptions()).toBe("--max-semi-space-size=64");
+    const composeOptions = turnoutServices.map(([name, service]) => [
+      name,
+      service.environment?.NODE_OPTIONS,
+    ]);
+    expect(Object.fromEntries(composeOptions)).toMatchObject({
+      api: "--max-semi-space-size=64",
+      realtime: undefined,
+      collector: undefined,
+      worker: undefined,
+    });
   });
 
   it("probes /readyz and /healthz on the container port PORT names, with requests and limits", () => {
@@ -257,7 +284,9 @@ describe("deploy/compose.yaml", () => {
     const missing = roles.filter((role) => !serviceRoles.some(([, named]) => named === role));
     expect(missing.map((role) => `config.ts's role ${role} has no compose service`)).toEqual([]);
     for (const [name, service] of turnoutServices) {
-      const unknown = Object.keys(service.environment ?? {}).filter((key) => !settings.has(key));
+      const unknown = Object.keys(service.environment ?? {}).filter(
+        (key) => !settings.has(key) && !NODE_VARIABLES.has(key),
+      );
       expect(
         unknown.map((key) => `compose service ${name} sets ${key}, which config.ts does not read`),
       ).toEqual([]);
