@@ -97,10 +97,6 @@ export interface EventsTable {
   status: EventStatus;
   cancel_reason: string | null;
   cover_photo_url: string | null;
-  /** Stale since 20261206T0300 (the counters moved to `admissions`); dropped by the next contract migration. */
-  confirmed_count: Generated<number>;
-  waitlisted_count: Generated<number>;
-  checked_in_count: Generated<number>;
   version: Generated<number>;
   created_at: CreatedAt;
   updated_at: Timestamp;

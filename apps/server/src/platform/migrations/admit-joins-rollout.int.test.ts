@@ -8,10 +8,15 @@ import { migrations } from "./index.ts";
 
 // Expand and contract of admit_joins (CONVENTIONS, "Modules"). Each expand adds a function version beside the
 // ones before it, and keeps them until the contract migration of the next release, so a process of the
-// previous release calling its version keeps getting answers in the shape it reads.
+// previous release calling its version keeps getting answers in the shape it reads; the contract
+// (20261208T0500) then drops them and events' stale counter columns.
 
 const V2_EXPAND = "20261206T0100-admit-joins-v2";
 const V3_EXPAND = "20261206T0300-admissions";
+const CONTRACT = "20261208T0500-contract-admission";
+// The migration just before the contract, whichever it is.
+const CONTRACT_BEFORE = Object.keys(migrations)[Object.keys(migrations).indexOf(CONTRACT) - 1] ?? "";
+const STALE_COUNTERS = ["confirmed_count", "waitlisted_count", "checked_in_count"];
 type Version = "admit_joins" | "admit_joins_v2" | "admit_joins_v3";
 
 const adminUrl = inject("adminDatabaseUrl");
@@ -69,14 +74,37 @@ describe("admit_joins during rolling deploys", () => {
     expect(previous).toMatchObject({ status: "published", is_open: true, confirmed: 1 });
   });
 
-  it("keeps every older function at the latest migration: each contract ships one release after its expand", async () => {
+  it("keeps every older function until the contract, one release after its expand", async () => {
+    expect((await migrator.migrateTo(CONTRACT_BEFORE)).error).toBeUndefined();
+    expect(await admitFunctions(db)).toEqual(["admit_joins", "admit_joins_v2", "admit_joins_v3"]);
+    expect(await eventColumns(db)).toEqual(expect.arrayContaining(STALE_COUNTERS));
+  });
+
+  it("the contract drops the older functions and events' stale counters, and v3 admits on", async () => {
+    expect((await migrator.migrateTo(CONTRACT)).error).toBeUndefined();
+    expect(await admitFunctions(db)).toEqual(["admit_joins_v3"]);
+    const columns = await eventColumns(db);
+    expect(columns).toContain("capacity");
+    expect(columns.filter((column) => STALE_COUNTERS.includes(column))).toEqual([]);
+    const next = await admit(db, "admit_joins_v3", eventId, [randomUUID()]);
+    expect(next).toMatchObject({ state: "open", capacity: 4, confirmed: 4, waitlisted: 2 });
     expect((await migrator.migrateToLatest()).error).toBeUndefined();
-    const { rows } = await sql<{ proname: string }>`
-      SELECT proname FROM pg_proc WHERE proname LIKE 'admit_joins%' ORDER BY proname
-    `.execute(db);
-    expect(rows.map((row) => row.proname)).toEqual(["admit_joins", "admit_joins_v2", "admit_joins_v3"]);
   });
 });
+
+async function admitFunctions(db: Db): Promise<string[]> {
+  const { rows } = await sql<{ proname: string }>`
+    SELECT proname FROM pg_proc WHERE proname LIKE 'admit_joins%' ORDER BY proname
+  `.execute(db);
+  return rows.map((row) => row.proname);
+}
+
+async function eventColumns(db: Db): Promise<string[]> {
+  const { rows } = await sql<{ column_name: string }>`
+    SELECT column_name FROM information_schema.columns WHERE table_name = 'events'
+  `.execute(db);
+  return rows.map((row) => row.column_name);
+}
 
 async function admit(
   db: Db,
