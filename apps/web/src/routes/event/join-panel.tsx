@@ -5,7 +5,7 @@ import { useTrack } from "@turnout/tracker/react";
 import { useRef } from "react";
 import { api } from "../../api/client.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
-import { ApiError, isApiError } from "../../api/errors.ts";
+import { ApiError, describeError, isApiError } from "../../api/errors.ts";
 import { keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
 import { Notice } from "../../components/states.tsx";
@@ -175,5 +175,5 @@ function describeRefusal(error: Error, t: ReturnType<typeof useI18n>["t"]): stri
     "join.forbidden": t.joinForbidden,
     network: t.errorNetwork,
   };
-  return known[error.code] ?? error.message;
+  return known[error.code] ?? describeError(error, t);
 }
