@@ -75,11 +75,11 @@ describe.skipIf(shouldSkip)("web app review fixes in Chromium", () => {
     await page.getByText("You're in!").waitFor({ timeout: LIVE_MS });
     await page.getByTestId("ticket").waitFor({ timeout: LIVE_MS });
 
-    expect(await status.getAttribute("role")).toBe("status");
-    expect(await status.textContent()).toBe("You're in!");
     // No live region around the panel's buttons or ticket: a change there is not read out whole.
     expect(await liveRegionsHolding(page, "button")).toEqual([]);
     expect(await liveRegionsHolding(page, '[data-testid="ticket"]')).toEqual([]);
+    expect(await status.getAttribute("role")).toBe("status");
+    expect(await status.textContent()).toBe("You're in!");
     await web().axe(page, "event (confirmed)");
 
     // The moving place on the waitlist and the promotion are what the status region says.
