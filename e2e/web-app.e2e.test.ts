@@ -1,18 +1,15 @@
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAppServer, type AppServer } from "./support/app-server.ts";
+import { isCausedByAxe } from "./support/browser-checks.ts";
+import { CHROMIUM_PATH, hasChromium } from "./support/chromium.ts";
 import {
-  type AxeFinding,
-  isCausedByAxe,
-  isSeriousOrCritical,
-  recordCspViolations,
-  recordPageProblems,
-  runAxe,
-} from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium, launchChromium } from "./support/chromium.ts";
-import { ARTIFACTS_DIR } from "./support/server-process.ts";
+  LIVE_MS,
+  PASSWORD,
+  type Person,
+  person,
+  startWebHarness,
+  type WebHarness,
+} from "./support/web-harness.ts";
 
 /*
  * The web app in real Chromium against a started server (issue 12's five flows). One server for the file; the
@@ -24,94 +21,27 @@ const shouldSkip = !hasChromium && !isBrowserTierRequired;
 if (shouldSkip)
   process.stderr.write(`SKIPPED: web app browser tests — Chromium not found at ${CHROMIUM_PATH}\n`);
 
-const SCREENSHOTS = join(ARTIFACTS_DIR, "screenshots");
-const LIVE_MS = 15_000;
-const PASSWORD = "correct horse battery";
 const FIRST_PAGE_JS_BUDGET = 200 * 1024;
 
-interface Person {
-  name: string;
-  email: string;
-}
-
-function person(name: string): Person {
-  return { name, email: `${name.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}@example.test` };
-}
-
 describe.skipIf(shouldSkip)("the web app in Chromium", () => {
-  let app: AppServer | undefined;
-  let browser: Browser | undefined;
-  const contexts: BrowserContext[] = [];
-  const problems: string[] = [];
-  const cspViolations: string[] = [];
-  const axeResults = new Map<string, AxeFinding[]>();
+  let harness: WebHarness | undefined;
+  const web = () => {
+    if (harness === undefined) throw new Error("beforeAll did not finish");
+    return harness;
+  };
+  const base = () => web().base;
+  const openPage = (options?: Parameters<WebHarness["openPage"]>[0]) => web().openPage(options);
+  const axe = (page: Page, name: string) => web().axe(page, name);
+  const screenshot = (page: Page, name: string) => web().screenshot(page, name);
+  const registerIn = (page: Page, who: Person) => web().registerIn(page, who);
   const organizer = person("Olivia");
   let publishedEventId = "";
 
-  const base = () => {
-    if (app === undefined) throw new Error("beforeAll did not finish");
-    return app.server.baseUrl;
-  };
-
-  async function openPage(
-    options: { locale?: string; timezoneId?: string; width?: number } = {},
-  ): Promise<Page> {
-    if (browser === undefined) throw new Error("beforeAll did not finish");
-    const context = await browser.newContext({
-      locale: options.locale ?? "en-US",
-      timezoneId: options.timezoneId ?? "Europe/Berlin",
-      viewport: { width: options.width ?? 1280, height: 900 },
-    });
-    contexts.push(context);
-    const page = await context.newPage();
-    const pageProblems = recordPageProblems(page);
-    const violations = await recordCspViolations(page);
-    page.on("close", () => {
-      problems.push(...pageProblems);
-      cspViolations.push(...violations);
-    });
-    return page;
-  }
-
-  async function axe(page: Page, name: string): Promise<void> {
-    const findings = await runAxe(page);
-    axeResults.set(name, findings);
-    expect(findings.filter(isSeriousOrCritical), `axe on ${name}`).toEqual([]);
-  }
-
-  async function screenshot(page: Page, name: string): Promise<void> {
-    await mkdir(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-  }
-
-  /** Registers through the API from inside the page, as the app's forms do: the refresh cookie lands here. */
-  async function registerIn(page: Page, who: Person): Promise<void> {
-    await page.goto(`${base()}/me`);
-    const status = await page.evaluate(
-      `fetch("/api/auth/register", { method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify(${JSON.stringify({ ...who, password: PASSWORD })}) }).then((r) => r.status)`,
-    );
-    expect(status).toBe(201);
-  }
-
-  /** Calls the API from the test as `who` (a separate login of that account). */
+  /** Calls the API from the test as `who`; fails unless it answered 2xx. */
   async function apiAs(who: Person, method: string, path: string, body?: unknown): Promise<unknown> {
-    const login = await fetch(`${base()}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: who.email, password: PASSWORD }),
-    });
-    const { accessToken } = (await login.json()) as { accessToken: string };
-    const response = await fetch(`${base()}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${accessToken}`,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    expect(response.status, `${method} ${path}`).toBeLessThan(300);
-    return response.json();
+    const answer = await web().apiAs(who, method, path, body);
+    expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.body)}`).toBeLessThan(300);
+    return answer.body;
   }
 
   /** Marks the document; still marked later means the page changed live, without a reload. */
@@ -125,22 +55,11 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
   beforeAll(async () => {
     if (!hasChromium)
       throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires it`);
-    app = await startAppServer("web-app");
-    browser = await launchChromium();
+    harness = await startWebHarness("web-app");
   });
 
   afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => undefined);
-    await browser?.close();
-    await app?.close();
-    process.stdout.write(
-      `axe results (violations by impact) per page:\n${[...axeResults]
-        .map(
-          ([name, findings]) =>
-            `  ${name}: ${findings.map((f) => `${f.id}(${f.impact})`).join(", ") || "none"}`,
-        )
-        .join("\n")}\n`,
-    );
+    await harness?.close();
   });
 
   it("serves the first page's JavaScript compressed, cached immutable, and under 200 KB gzipped", async () => {
@@ -281,11 +200,7 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
 
     // The organizer's view of the event: Cleo confirmed, nobody waiting.
     const host = await openPage();
-    await host.goto(`${base()}/me`);
-    await host.evaluate(
-      `fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" },
-        body: JSON.stringify(${JSON.stringify({ email: organizer.email, password: PASSWORD })}) })`,
-    );
+    await web().signInIn(host, organizer);
     await host.goto(`${eventUrl}/manage`);
     const confirmedList = host.getByRole("region", { name: "Confirmed" });
     await confirmedList.getByRole("listitem").filter({ hasText: "Cleo" }).waitFor({ timeout: LIVE_MS });
@@ -323,11 +238,7 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
 
   it("3: a stale edit is caught with a clear message", async () => {
     const signIn = async (page: Page) => {
-      await page.goto(`${base()}/me`);
-      await page.evaluate(
-        `fetch("/api/auth/login", { method: "POST", headers: { "content-type": "application/json" },
-          body: JSON.stringify(${JSON.stringify({ email: organizer.email, password: PASSWORD })}) })`,
-      );
+      await web().signInIn(page, organizer);
       await page.goto(`${base()}/events/${publishedEventId}/edit`);
       await page.getByLabel("Title").waitFor({ timeout: LIVE_MS });
     };
@@ -391,7 +302,7 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
     await screenshot(discover, "discover");
     await discover.close();
 
-    expect([...axeResults.keys()].sort()).toEqual(
+    expect([...web().axeResults.keys()].sort()).toEqual(
       [
         "create (with a field error)",
         "discover (empty)",
@@ -407,18 +318,17 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
         "organizer view",
       ].sort(),
     );
-    expect(problems).toEqual([]);
-    expect(cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
+    expect(web().problems).toEqual([]);
+    expect(web().cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
   });
   // Runs last: it stops the server the other tests use.
   it("shows 'Reconnecting…' once the live channel has been down for a moment", async () => {
-    if (app === undefined) throw new Error("beforeAll did not finish");
     const page = await openPage();
     await page.goto(`${base()}/events/${publishedEventId}`);
     await page.getByText("40 of 40 seats left").waitFor({ timeout: LIVE_MS });
     const banner = page.getByTestId("reconnecting");
     expect(await banner.count()).toBe(0);
-    await app.server.stop(15_000);
+    await web().app.server.stop(15_000);
     await banner.waitFor({ timeout: LIVE_MS });
     expect(await banner.textContent()).toContain("Reconnecting to live updates");
     // The page stays as it was: the event is still shown while the client keeps trying.

@@ -36,3 +36,16 @@ function isDetail(item: unknown): item is ValidationDetail {
 export function isApiError(error: unknown, code?: ApiError["code"]): error is ApiError {
   return error instanceof ApiError && (code === undefined || error.code === code);
 }
+
+/**
+ * An error said in the page's language: the text for its stable code, or the server's own message only for a
+ * code this app does not know yet (a newer server); anything that is no API answer is a network failure.
+ */
+export function describeError(
+  error: unknown,
+  texts: { errorNetwork: string; errorCodes: Record<ErrorCode, string> },
+): string {
+  if (!(error instanceof ApiError) || error.code === "network") return texts.errorNetwork;
+  const known: Partial<Record<string, string>> = texts.errorCodes;
+  return known[error.code] ?? error.message;
+}

@@ -1,6 +1,6 @@
 import { Link } from "@tanstack/react-router";
 import type { ReactNode } from "react";
-import { isApiError } from "../api/errors.ts";
+import { describeError } from "../api/errors.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 
 /** What a page shows while its data loads. */
@@ -29,11 +29,7 @@ export function Empty({ children }: { children: ReactNode }) {
 /** A failure, in words people understand, with a way to try again; never the raw error object. */
 export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useI18n();
-  const message = isApiError(error, "network")
-    ? t.errorNetwork
-    : isApiError(error)
-      ? error.message
-      : t.errorNetwork;
+  const message = describeError(error, t);
   return (
     <div role="alert" className="rounded-xl border border-red-200 bg-red-50 p-6 text-red-900">
       <p className="font-semibold">{t.errorTitle}</p>

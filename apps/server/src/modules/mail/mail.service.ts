@@ -24,14 +24,8 @@ import { PREFERENCE_OF_KIND, readUnsubscribeToken } from "./unsubscribe-tokens.t
 
 // A relay that is down for hours still gets the mail: 12 retries doubling from 2 s span about 4.5 to 9 hours,
 // after which the job is dead, listed for an admin to retry (ADR 0003).
-// One attempt is one SMTP conversation: 30 s is ample, and a mail taken by a worker that died is sent again
-// about that long after (the row lock keeps a slow first attempt and its retry from both sending).
-const MAIL_RETRIES: SendOptions = {
-  retryLimit: 12,
-  retryDelaySeconds: 2,
-  retryBackoff: true,
-  expireInSeconds: 30,
-};
+// How long one attempt may run is mail.send's kind setting (platform/jobs/job-kinds.ts).
+const MAIL_RETRIES: SendOptions = { retryLimit: 12, retryDelaySeconds: 2, retryBackoff: true };
 
 export interface MailToQueue {
   userId: string;

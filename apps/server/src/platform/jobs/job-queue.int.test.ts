@@ -7,7 +7,13 @@ import { createTestDatabase, type TestDatabase } from "../../../test/database.ts
 import { AppError } from "../errors.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
-import { createJobQueueFor, PermanentJobError, type JobCatalog, type JobQueue } from "./job-queue.ts";
+import {
+  createJobQueueFor,
+  PermanentJobError,
+  type JobCatalog,
+  type JobKinds,
+  type JobQueue,
+} from "./job-queue.ts";
 
 const catalog = {
   "test.tx": z.object({ n: z.number() }),
@@ -20,6 +26,18 @@ const catalog = {
 } satisfies JobCatalog;
 // An older producer that did not validate `n`: what a worker may find in the queue.
 const looseCatalog = { "test.typed": z.object({ n: z.unknown() }) } satisfies JobCatalog;
+// pg-boss's default expiry for every test job: no test here needs an attempt to expire (job-expiry's do).
+const unhurried = { expireInSeconds: 15 * 60 };
+const kinds: JobKinds<keyof typeof catalog> = {
+  "test.tx": unhurried,
+  "test.flaky": unhurried,
+  "test.dead": unhurried,
+  "test.later": unhurried,
+  "test.typed": unhurried,
+  "test.slow": unhurried,
+  "test.wake": unhurried,
+};
+const looseKinds: JobKinds<keyof typeof looseCatalog> = { "test.typed": unhurried };
 
 let database: TestDatabase;
 const stops: (() => Promise<void>)[] = [];
@@ -36,9 +54,10 @@ afterAll(async () => {
 
 async function startQueue<C extends JobCatalog>(
   jobs: C,
+  jobKinds: JobKinds<keyof C & string>,
   options: { stopTimeoutMs?: number; metrics?: Metrics; pollIntervalMs?: number } = {},
 ): Promise<JobQueue<C>> {
-  const queue = await createJobQueueFor(jobs, {
+  const queue = await createJobQueueFor(jobs, jobKinds, {
     databaseUrl: database.url,
     log: createLogger("silent"),
     pollIntervalMs: 500,
@@ -91,7 +110,7 @@ function isUuid(value: string | null): value is string {
 
 describe("job queue", () => {
   it("inserts a job sent with a transaction only when that transaction commits", async () => {
-    const queue = await startQueue(catalog);
+    const queue = await startQueue(catalog, kinds);
     const seen: number[] = [];
     queue.work("test.tx", ({ n }) => {
       seen.push(n);
@@ -118,7 +137,7 @@ describe("job queue", () => {
   });
 
   it("retries a failing handler with growing delays until it succeeds, running it exactly 3 times", async () => {
-    const queue = await startQueue(catalog);
+    const queue = await startQueue(catalog, kinds);
     const startedAt: number[] = [];
     const attempts: number[] = [];
     queue.work("test.flaky", (_payload, job) => {
@@ -140,7 +159,7 @@ describe("job queue", () => {
 
   it("makes a job dead after its retries, lists it with its error, and runs it again on retryDead", async () => {
     const metrics = createMetrics();
-    const queue = await startQueue(catalog, { metrics });
+    const queue = await startQueue(catalog, kinds, { metrics });
     let isBroken = true;
     let runs = 0;
     queue.work("test.dead", (_payload, job) => {
@@ -179,7 +198,7 @@ describe("job queue", () => {
 
   it("answers job.not_found when retrying a job that is not dead", async () => {
     const metrics = createMetrics();
-    const queue = await startQueue(catalog, { metrics });
+    const queue = await startQueue(catalog, kinds, { metrics });
     const pendingId = await queue.send("test.dead", { n: 1 }, { startAfter: 3600 });
     if (!isUuid(pendingId)) throw new Error("no job id");
     expect(await metrics.registry.metrics()).toMatch(/^job_queue_depth 1$/m);
@@ -193,7 +212,7 @@ describe("job queue", () => {
   });
 
   it("does not run a job before its startAfter", async () => {
-    const queue = await startQueue(catalog);
+    const queue = await startQueue(catalog, kinds);
     const ranAt: number[] = [];
     queue.work("test.later", () => {
       ranAt.push(Date.now());
@@ -208,8 +227,8 @@ describe("job queue", () => {
   });
 
   it("sends a job with an invalid payload straight to dead and keeps working", async () => {
-    const producer = await startQueue(looseCatalog);
-    const worker = await startQueue(catalog);
+    const producer = await startQueue(looseCatalog, looseKinds);
+    const worker = await startQueue(catalog, kinds);
     const received: unknown[] = [];
     worker.work("test.typed", (payload) => {
       received.push(payload);
@@ -227,7 +246,7 @@ describe("job queue", () => {
   });
 
   it("makes a job dead at once when its handler throws PermanentJobError", async () => {
-    const queue = await startQueue(catalog);
+    const queue = await startQueue(catalog, kinds);
     let runs = 0;
     queue.work("test.typed", () => {
       runs++;
@@ -244,7 +263,7 @@ describe("job queue", () => {
   });
 
   it("refuses to send a payload that does not match its schema", async () => {
-    const queue = await startQueue(catalog);
+    const queue = await startQueue(catalog, kinds);
     const before = await countJobsNamed("test.typed");
     // @ts-expect-error -- the point is a payload of the wrong type
     await expect(queue.send("test.typed", { n: "seven" })).rejects.toThrow();
@@ -252,7 +271,7 @@ describe("job queue", () => {
   });
 
   it("waits in stop() for a running handler to finish and record its result", async () => {
-    const queue = await startQueue(catalog);
+    const queue = await startQueue(catalog, kinds);
     let isStarted = false;
     let isFinished = false;
     queue.work("test.slow", async () => {
@@ -270,7 +289,7 @@ describe("job queue", () => {
   });
 
   it("gives up waiting after stopTimeoutMs and leaves the running job to be retried", async () => {
-    const queue = await startQueue(catalog, { stopTimeoutMs: 1000 });
+    const queue = await startQueue(catalog, kinds, { stopTimeoutMs: 1000 });
     let signal: AbortSignal | undefined;
     queue.work("test.slow", (_payload, job) => {
       signal = job.signal;
@@ -292,8 +311,8 @@ describe("job queue", () => {
   });
 
   it("wakes a worker in another session when a job commits, long before its next poll, also after its listening session was cut", async () => {
-    const sender = await startQueue(catalog); // no handlers: an api process
-    const worker = await startQueue(catalog, { pollIntervalMs: 60_000 });
+    const sender = await startQueue(catalog, kinds); // no handlers: an api process
+    const worker = await startQueue(catalog, kinds, { pollIntervalMs: 60_000 });
     const ran: { n: number; at: number }[] = [];
     worker.work(
       "test.wake",

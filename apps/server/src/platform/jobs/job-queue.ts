@@ -7,11 +7,13 @@ import { withDeadline } from "../deadline.ts";
 import { serviceUnavailable } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics.ts";
+import { jobKinds, type JobKind, type JobKinds } from "./job-kinds.ts";
 import { countJobs, findDeadJobQueue, JOBS_SCHEMA, listDeadJobs, type JobCounts } from "./job-tables.ts";
 import { createJobNotifier, listenForJobs, type JobListener } from "./job-wakeups.ts";
 import { createJobWorkers, type JobHandler } from "./job-worker.ts";
 
 export { PermanentJobError, type JobContext, type JobHandler } from "./job-worker.ts";
+export type { JobKind, JobKinds } from "./job-kinds.ts";
 
 /*
  * Durable background jobs on pg-boss 10, in the application's own PostgreSQL (schema `pgboss`).
@@ -51,11 +53,6 @@ export interface SendOptions {
   /** Base delay before a retry; with backoff it doubles each retry (plus jitter). Default 2 s. */
   retryDelaySeconds?: number;
   retryBackoff?: boolean;
-  /**
-   * How long one attempt may run (default pg-boss's 15 minutes). It is also how long a job taken by a process
-   * that died stays `active` before it is retried, so a short job should say so.
-   */
-  expireInSeconds?: number;
 }
 
 export interface JobQueue<C extends JobCatalog = AppCatalog> {
@@ -103,12 +100,16 @@ export interface JobQueueOptions {
 
 /** Starts the app's job queue (creates pg-boss's schema and every queue of the contracts catalog). */
 export function createJobQueue(options: JobQueueOptions): Promise<JobQueue> {
-  return createJobQueueFor(jobPayloadSchemas, options);
+  return createJobQueueFor(jobPayloadSchemas, jobKinds, options);
 }
 
-/** Starts a job queue for any catalog of job names and payload schemas (tests bring their own). */
+/**
+ * Starts a job queue for any catalog of job names and payload schemas (tests bring their own), each name's
+ * queue set to its kind's settings.
+ */
 export async function createJobQueueFor<C extends JobCatalog>(
   catalog: C,
+  kinds: JobKinds<keyof C & string>,
   options: JobQueueOptions,
 ): Promise<JobQueue<C>> {
   const { log } = options;
@@ -137,7 +138,7 @@ export async function createJobQueueFor<C extends JobCatalog>(
   });
   await boss.start();
   try {
-    await ensureQueues(boss, Object.keys(catalog));
+    await ensureQueues(boss, Object.keys(catalog), kinds);
   } catch (error) {
     await boss.stop({ graceful: false });
     throw error;
@@ -215,12 +216,26 @@ function withinRequestDeadline<T>(work: Promise<T>): Promise<T> {
 
 // Each new queue attaches a partition to pgboss.job, and two attaches at once can deadlock (also between two
 // processes starting together), so queues are created one at a time and a deadlock victim tries again.
-async function ensureQueues(boss: PgBoss, names: string[]): Promise<void> {
-  const existing = new Set((await boss.getQueues()).map((queue) => queue.name));
-  for (const name of names.filter((candidate) => !existing.has(candidate))) {
+// A job's expiry is its queue's (pg-boss copies it into each job it inserts, scheduled ones too), so a queue
+// created by an older version gets its kind's expiry here; jobs already waiting keep theirs.
+async function ensureQueues(
+  boss: PgBoss,
+  names: string[],
+  kinds: Readonly<Record<string, JobKind | undefined>>,
+): Promise<void> {
+  const existing = new Map((await boss.getQueues()).map((queue) => [queue.name, queue]));
+  for (const name of names) {
+    const kind = kinds[name];
+    if (kind === undefined) throw new Error(`job ${name} has no kind settings`);
+    const queueOptions = { name, expireInSeconds: kind.expireInSeconds };
+    const queue = existing.get(name);
+    if (queue !== undefined) {
+      if (queue.expireInSeconds !== kind.expireInSeconds) await boss.updateQueue(name, queueOptions);
+      continue;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
-        await boss.createQueue(name);
+        await boss.createQueue(name, queueOptions);
         break;
       } catch (error) {
         const isDeadlock = error instanceof Error && "code" in error && error.code === "40P01";
@@ -246,7 +261,6 @@ function toBossSendOptions(options: SendOptions): PgBoss.SendOptions {
   if (options.retryLimit !== undefined) result.retryLimit = options.retryLimit;
   if (options.retryDelaySeconds !== undefined) result.retryDelay = options.retryDelaySeconds;
   if (options.retryBackoff !== undefined) result.retryBackoff = options.retryBackoff;
-  if (options.expireInSeconds !== undefined) result.expireInSeconds = options.expireInSeconds;
   return result;
 }
 

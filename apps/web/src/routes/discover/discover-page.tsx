@@ -64,9 +64,10 @@ export function DiscoverPage() {
 
       <div className="mt-6 flex flex-col gap-3 sm:flex-row">
         <SearchBox
-          initial={search.q ?? ""}
+          query={search.q ?? ""}
           onSearch={(q) => {
-            void navigate({ search: (prev) => ({ ...prev, q: q === "" ? undefined : q }), replace: true });
+            // A history entry per settled search, so back and forward step through them (and restore the box).
+            void navigate({ search: (prev) => ({ ...prev, q: q === "" ? undefined : q }) });
           }}
         />
         <label className="flex items-center gap-2 text-sm font-medium text-gray-800">
@@ -142,30 +143,44 @@ function toQuery(filters: {
   };
 }
 
-function SearchBox({ initial, onSearch }: { initial: string; onSearch: (q: string) => void }) {
+/** The search field; `query` is the URL's, which the field follows when it changes from outside (back, forward). */
+function SearchBox({ query, onSearch }: { query: string; onSearch: (q: string) => void }) {
   const { t } = useI18n();
-  const [text, setText] = useState(initial);
+  const [text, setText] = useState(query);
+  // The last query this field asked for: the URL reaching it is our own search, not a step through history,
+  // and must not overwrite what was typed since.
+  const asked = useRef(query);
   const onSearchRef = useRef(onSearch);
   useEffect(() => {
     onSearchRef.current = onSearch;
   });
+  const search = (q: string) => {
+    asked.current = q;
+    onSearchRef.current(q);
+  };
+  useEffect(() => {
+    if (query === asked.current) return;
+    asked.current = query;
+    setText(query);
+  }, [query]);
   // Searching as one types, a moment after the last key.
   useEffect(() => {
-    if (text.trim() === initial) return;
+    if (text.trim() === asked.current) return;
     const timer = setTimeout(() => {
+      asked.current = text.trim();
       onSearchRef.current(text.trim());
     }, 300);
     return () => {
       clearTimeout(timer);
     };
-  }, [text, initial]);
+  }, [text, query]);
   return (
     <form
       role="search"
       className="flex-1"
       onSubmit={(event) => {
         event.preventDefault();
-        onSearch(text.trim());
+        if (text.trim() !== asked.current) search(text.trim());
       }}
     >
       <label htmlFor="discover-search" className="sr-only">

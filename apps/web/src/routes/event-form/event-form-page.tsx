@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import { type SyntheticEvent, useState } from "react";
 import { api } from "../../api/client.ts";
-import { ApiError, isApiError } from "../../api/errors.ts";
+import { ApiError, describeError, isApiError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
@@ -181,7 +181,7 @@ function EditForm({ initial }: { initial: Event }) {
       {publish.isError && (
         <div className="mt-3">
           <Notice tone="bad">
-            {isApiError(publish.error, "event.in_past") ? t.inPast : publish.error.message}
+            {isApiError(publish.error, "event.in_past") ? t.inPast : describeError(publish.error, t)}
           </Notice>
         </div>
       )}
@@ -262,7 +262,7 @@ function EventForm({
   };
   const otherError =
     error !== null && Object.keys(fieldErrors).length === 0
-      ? error.message
+      ? describeError(error, t)
       : error !== null
         ? t.fixErrors
         : null;

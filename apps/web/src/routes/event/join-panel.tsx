@@ -5,7 +5,7 @@ import { useTrack } from "@turnout/tracker/react";
 import { useRef } from "react";
 import { api } from "../../api/client.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
-import { ApiError, isApiError } from "../../api/errors.ts";
+import { ApiError, describeError, isApiError } from "../../api/errors.ts";
 import { keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
 import { Notice } from "../../components/states.tsx";
@@ -97,16 +97,20 @@ export function JoinPanel({ event, isFull }: { event: Event; isFull: boolean }) 
   };
 
   return (
-    <section className="card flex flex-col gap-3" aria-live="polite">
-      {isConfirmed && <p className="text-2xl font-bold text-green-800">{t.youreIn}</p>}
-      {isWaitlisted && participation.data?.waitlistPosition != null && (
-        <p className="text-lg font-semibold text-amber-900">
-          {t.waitlistPosition(t.ordinal(participation.data.waitlistPosition, locale))}
-        </p>
-      )}
-      {(status === "removed" || status === "event_cancelled") && (
-        <p className="text-gray-800">{t.participationStatus[status]}</p>
-      )}
+    <section className="card flex flex-col gap-3">
+      {/* Only the viewer's standing is live (the promotion, the moving waitlist place), not the buttons or
+          the ticket; the region stays in the page so a change within it is announced. */}
+      <div role="status" data-testid="join-status">
+        {isConfirmed && <p className="text-2xl font-bold text-green-800">{t.youreIn}</p>}
+        {isWaitlisted && participation.data?.waitlistPosition != null && (
+          <p className="text-lg font-semibold text-amber-900">
+            {t.waitlistPosition(t.ordinal(participation.data.waitlistPosition, locale))}
+          </p>
+        )}
+        {(status === "removed" || status === "event_cancelled") && (
+          <p className="text-gray-800">{t.participationStatus[status]}</p>
+        )}
+      </div>
       {isConfirmed && event.onlineUrl !== null && (
         <a
           href={event.onlineUrl}
@@ -175,5 +179,5 @@ function describeRefusal(error: Error, t: ReturnType<typeof useI18n>["t"]): stri
     "join.forbidden": t.joinForbidden,
     network: t.errorNetwork,
   };
-  return known[error.code] ?? error.message;
+  return known[error.code] ?? describeError(error, t);
 }

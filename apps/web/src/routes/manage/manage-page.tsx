@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
 import { useEffect, useRef, useState } from "react";
 import { api } from "../../api/client.ts";
+import { describeError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
 import { eventQuery, keys, statsOf } from "../../api/queries.ts";
 import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
@@ -200,7 +201,7 @@ function ParticipantRow({ eventId, participant }: { eventId: string; participant
           </button>
         </form>
       )}
-      {remove.isError && <Notice tone="bad">{remove.error.message}</Notice>}
+      {remove.isError && <Notice tone="bad">{describeError(remove.error, t)}</Notice>}
     </li>
   );
 }

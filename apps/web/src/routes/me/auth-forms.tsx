@@ -2,7 +2,7 @@ import { PASSWORD_MIN_LENGTH } from "@turnout/contracts";
 import { useMutation } from "@tanstack/react-query";
 import { type SyntheticEvent, useState } from "react";
 import { api } from "../../api/client.ts";
-import { ApiError } from "../../api/errors.ts";
+import { ApiError, describeError } from "../../api/errors.ts";
 import { Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { Field } from "../../components/field.tsx";
@@ -111,5 +111,5 @@ function describeRefusal(error: Error | null, t: ReturnType<typeof useI18n>["t"]
     rate_limited: t.rateLimited,
     network: t.errorNetwork,
   };
-  return known[error.code] ?? error.message;
+  return known[error.code] ?? describeError(error, t);
 }

@@ -1,8 +1,8 @@
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import { type SyntheticEvent, useState } from "react";
 import { api } from "../../api/client.ts";
-import { ApiError } from "../../api/errors.ts";
+import { ApiError, describeError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
 import { keys } from "../../api/queries.ts";
 import { updateSessionUser } from "../../api/session.ts";
@@ -88,7 +88,7 @@ function NameForm({ name }: { name: string }) {
     save.error === null
       ? undefined
       : save.error instanceof ApiError && save.error.code !== "network"
-        ? (save.error.fieldErrors().name ?? save.error.message)
+        ? (save.error.fieldErrors().name ?? describeError(save.error, t))
         : t.errorNetwork;
   const onSubmit = (event: SyntheticEvent) => {
     event.preventDefault();
@@ -197,7 +197,13 @@ async function copyText(text: string, fieldId: string): Promise<boolean> {
 
 function MyEvents() {
   const { t } = useI18n();
-  const events = useQuery({ queryKey: keys.myEvents, queryFn: () => api.me.events() });
+  const events = useInfiniteQuery({
+    queryKey: keys.myEvents,
+    queryFn: ({ pageParam }) => api.me.events(pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (page) => page.nextCursor ?? undefined,
+  });
+  const items = events.data?.pages.flatMap((page) => page.items) ?? [];
   return (
     <section aria-labelledby="my-events-title">
       <div className="flex items-baseline justify-between gap-3">
@@ -213,16 +219,19 @@ function MyEvents() {
           <Loading />
         ) : events.isError ? (
           <ErrorState error={events.error} onRetry={() => void events.refetch()} />
-        ) : events.data.items.length === 0 ? (
+        ) : items.length === 0 ? (
           <Empty>{t.noMyEvents}</Empty>
         ) : (
-          <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
-            {events.data.items.map((event) => (
-              <li key={event.id} className="relative">
-                <EventCard event={event} />
-              </li>
-            ))}
-          </ul>
+          <>
+            <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+              {items.map((event) => (
+                <li key={event.id} className="relative">
+                  <EventCard event={event} />
+                </li>
+              ))}
+            </ul>
+            <LoadMore list={events} />
+          </>
         )}
       </div>
     </section>
@@ -231,12 +240,19 @@ function MyEvents() {
 
 function MyParticipations() {
   const { t } = useI18n();
-  const list = useQuery({ queryKey: keys.myParticipations, queryFn: () => api.me.participations() });
+  // One list, latest join first, split by time: "Load more" below both groups fills either.
+  const list = useInfiniteQuery({
+    queryKey: keys.myParticipations,
+    queryFn: ({ pageParam }) => api.me.participations(pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (page) => page.nextCursor ?? undefined,
+  });
   const [now] = useState(Date.now);
   if (list.isPending) return <Loading />;
   if (list.isError) return <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  const upcoming = list.data.items.filter((item) => Date.parse(item.event.endsAt) > now);
-  const past = list.data.items.filter((item) => Date.parse(item.event.endsAt) <= now);
+  const items = list.data.pages.flatMap((page) => page.items);
+  const upcoming = items.filter((item) => Date.parse(item.event.endsAt) > now);
+  const past = items.filter((item) => Date.parse(item.event.endsAt) <= now);
   return (
     <>
       {[
@@ -263,6 +279,29 @@ function MyParticipations() {
           </div>
         </section>
       ))}
+      <LoadMore list={list} />
     </>
+  );
+}
+
+/** The next page of a list on request, as the other lists of the app do; nothing once it is all shown. */
+function LoadMore({
+  list,
+}: {
+  list: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => Promise<unknown> };
+}) {
+  const { t } = useI18n();
+  if (!list.hasNextPage) return null;
+  return (
+    <div className="mt-4 flex justify-center">
+      <button
+        type="button"
+        className="btn-secondary"
+        disabled={list.isFetchingNextPage}
+        onClick={() => void list.fetchNextPage()}
+      >
+        {list.isFetchingNextPage ? t.loadingMore : t.loadMore}
+      </button>
+    </div>
   );
 }
