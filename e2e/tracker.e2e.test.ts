@@ -9,15 +9,12 @@ import { withAdminClient } from "../apps/server/test/admin-sql.ts";
 import { startAppServer, type AppServer } from "./support/app-server.ts";
 import type { ScratchDatabase } from "./support/scratch-database.ts";
 import { REPO_ROOT, type ServerProcess } from "./support/server-process.ts";
-import { CHROMIUM_PATH, hasChromium, launchChromium } from "./support/chromium.ts";
+import { launchChromium, skipWithoutChromium } from "./support/chromium.ts";
 
 // The tracker's script-tag build on a page of another origin, in real Chromium, sending to a real Turnout
 // (collector and processor): batched fetches, a history page view, and a sendBeacon on pagehide.
 
-const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
-const shouldSkip = !hasChromium && !isBrowserTierRequired;
-if (shouldSkip)
-  process.stderr.write(`SKIPPED: tracker browser test — Chromium not found at ${CHROMIUM_PATH}\n`);
+const shouldSkip = skipWithoutChromium("tracker browser test");
 
 const TRACKER_DIR = join(REPO_ROOT, "packages/tracker");
 

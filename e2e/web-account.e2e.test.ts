@@ -2,7 +2,7 @@ import type { MailMessagePage } from "@turnout/contracts";
 import { createTokenKey, signAccessToken } from "../apps/server/src/modules/auth/index.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium } from "./support/chromium.ts";
+import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
 import {
   eventually,
   expectStatus,
@@ -18,10 +18,7 @@ import {
  * access token that ran out being refreshed without the person noticing.
  */
 
-const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
-const shouldSkip = !hasChromium && !isBrowserTierRequired;
-if (shouldSkip)
-  process.stderr.write(`SKIPPED: web account browser tests — Chromium not found at ${CHROMIUM_PATH}\n`);
+const shouldSkip = skipWithoutChromium("web account browser tests");
 
 describe.skipIf(shouldSkip)("accounts and admin pages in Chromium", () => {
   let harness: WebHarness | undefined;

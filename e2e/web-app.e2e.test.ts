@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium } from "./support/chromium.ts";
+import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
 import {
   LIVE_MS,
   PASSWORD,
@@ -16,10 +16,7 @@ import {
  * flows run in order and build on each other (the organizer of flow 1 is the organizer of flow 2...).
  */
 
-const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
-const shouldSkip = !hasChromium && !isBrowserTierRequired;
-if (shouldSkip)
-  process.stderr.write(`SKIPPED: web app browser tests — Chromium not found at ${CHROMIUM_PATH}\n`);
+const shouldSkip = skipWithoutChromium("web app browser tests");
 
 const FIRST_PAGE_JS_BUDGET = 200 * 1024;
 

@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium } from "./support/chromium.ts";
+import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
 import {
   eventually,
   expectStatus,
@@ -18,10 +18,7 @@ import {
  * infinite scroll. Real Chromium against a started server; outcomes are checked on the page and in the API.
  */
 
-const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
-const shouldSkip = !hasChromium && !isBrowserTierRequired;
-if (shouldSkip)
-  process.stderr.write(`SKIPPED: web flow browser tests — Chromium not found at ${CHROMIUM_PATH}\n`);
+const shouldSkip = skipWithoutChromium("web flow browser tests");
 
 interface Participation {
   status: string;

@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium } from "./support/chromium.ts";
+import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
 import {
   expectStatus,
   LIVE_MS,
@@ -17,10 +17,7 @@ import {
  * through more than one page of events and places; Discover's search follows back and forward.
  */
 
-const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
-const shouldSkip = !hasChromium && !isBrowserTierRequired;
-if (shouldSkip)
-  process.stderr.write(`SKIPPED: web review browser tests — Chromium not found at ${CHROMIUM_PATH}\n`);
+const shouldSkip = skipWithoutChromium("web review browser tests");
 
 /** One page of Me's lists (the web app asks for 50 at a time). */
 const ME_PAGE_SIZE = 50;

@@ -4,13 +4,11 @@ import { type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAppServer, type AppServer } from "./support/app-server.ts";
 import { ARTIFACTS_DIR, type ServerProcess } from "./support/server-process.ts";
-import { CHROMIUM_PATH, hasChromium, launchChromium } from "./support/chromium.ts";
+import { CHROMIUM_PATH, hasChromium, launchChromium, skipWithoutChromium } from "./support/chromium.ts";
 import { recordCspViolations, recordPageProblems } from "./support/browser-checks.ts";
 
 // CI sets this so a missing browser fails the run instead of silently shrinking it.
-const isBrowserTierRequired = process.env.TURNOUT_REQUIRE_ALL_TIERS === "1";
-const shouldSkip = !hasChromium && !isBrowserTierRequired;
-if (shouldSkip) process.stderr.write(`SKIPPED: browser tier — Chromium not found at ${CHROMIUM_PATH}\n`);
+const shouldSkip = skipWithoutChromium("browser tier");
 
 describe.skipIf(shouldSkip)("web shell served by the real server, in Chromium", () => {
   let app: AppServer | undefined;

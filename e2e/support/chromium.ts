@@ -20,3 +20,14 @@ export function launchChromium(): Promise<Browser> {
     ],
   });
 }
+
+/**
+ * Whether a file's browser tests must be skipped: Chromium is missing and CI does not require every tier
+ * (`TURNOUT_REQUIRE_ALL_TIERS=1`, set by .ci/run, makes a missing Chromium a failure instead). Says so loudly
+ * in one line when it skips.
+ */
+export function skipWithoutChromium(tests: string): boolean {
+  const shouldSkip = !hasChromium && process.env.TURNOUT_REQUIRE_ALL_TIERS !== "1";
+  if (shouldSkip) process.stderr.write(`SKIPPED: ${tests} — Chromium not found at ${CHROMIUM_PATH}\n`);
+  return shouldSkip;
+}
