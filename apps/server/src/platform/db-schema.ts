@@ -275,11 +275,29 @@ export interface InteractionRollupMembersTable {
 export interface InteractionRollupHoursTable {
   hour: Date;
   rolled_at: Date;
+  /** The rolled_at of the computation that also wrote the hour's funnel rollup (ADR 0024). */
+  funnel_rolled_at: Date | null;
 }
 
 /** An hour that rows were inserted into since its rollup was computed (modules/interactions). */
 export interface InteractionRollupPendingTable {
   hour: Date;
+}
+
+/** A number for every session id the funnel rollups hold (modules/interactions, ADR 0024). */
+export interface InteractionFunnelSessionsTable {
+  session_id: string;
+  number: Generated<number>;
+  last_hour: Date;
+}
+
+/** Per UTC hour and page path or track name, the sessions' occurrences (modules/interactions, ADR 0024). */
+export interface InteractionFunnelRollupsTable {
+  hour: Date;
+  type: "page" | "track";
+  key: string;
+  /** `session number,microseconds after the hour,...` */
+  occurrences: string;
 }
 
 export interface RealtimeChannelsTable {
@@ -321,6 +339,8 @@ export interface Database {
   interaction_rollup_members: InteractionRollupMembersTable;
   interaction_rollup_hours: InteractionRollupHoursTable;
   interaction_rollup_pending: InteractionRollupPendingTable;
+  interaction_funnel_sessions: InteractionFunnelSessionsTable;
+  interaction_funnel_rollups: InteractionFunnelRollupsTable;
   realtime_channels: RealtimeChannelsTable;
   realtime_messages: RealtimeMessagesTable;
   mail_preferences: MailPreferencesTable;

@@ -119,11 +119,20 @@ const RANGES: [string, Range][] = [
   ],
 ];
 
-/** Every timeseries and top answer of every range, from the rollups and from the raw rows alone. */
+const FUNNELS = [
+  ["page:/events/:id", "track:join_clicked", "track:joined"],
+  ["page:/", "page:/events/:id/photos", "track:joined", "page:/"],
+  ["page:/:any", "page:/:any", "page:/:any", "track:scrolled", "page:/events/b", "page:/events/b"],
+];
+
+/** Every timeseries, top and funnel answer of every range, from the rollups and from the raw rows alone. */
 async function answers(from: "rollups" | "rows") {
   const db = loader.db;
   const result: Record<string, unknown> = {};
   for (const [name, range] of RANGES) {
+    for (const [index, steps] of FUNNELS.entries()) {
+      result[`${name} funnel ${index}`] = await readFunnel(db, range, steps, from);
+    }
     for (const metric of ["interactions", "pageviews", "visitors", "sessions"] as const) {
       for (const interval of ["hour", "day"] as const) {
         result[`${name} ${metric} per ${interval}`] = await readTimeseries(
@@ -214,18 +223,96 @@ describe("the hourly rollups (ADR 0015)", () => {
     expect(await expectRollupsToMatchRows()).toEqual(beforeRollUp);
   });
 
-  it("leave the funnel to the raw rows, which count it as its definition says", async () => {
-    const funnels = [
-      ["page:/events/:id", "track:join_clicked", "track:joined"],
-      ["page:/", "page:/events/:id/photos", "track:joined", "page:/"],
-    ];
+  it("count the funnel as its definition says, from the funnel rollup and from the raw rows", async () => {
     // Every step of the first is reached by some session over the whole days.
-    expect(funnelOf(firstBatch, RANGES[0]?.[1] as Range, funnels[0] ?? [])).not.toContain(0);
+    expect(funnelOf(firstBatch, RANGES[0]?.[1] as Range, FUNNELS[0] ?? [])).not.toContain(0);
     for (const [, range] of RANGES) {
-      for (const steps of funnels) {
-        expect(await readFunnel(loader.db, range, steps)).toEqual(funnelOf(firstBatch, range, steps));
+      for (const steps of FUNNELS) {
+        const expected = funnelOf(firstBatch, range, steps);
+        expect(await readFunnel(loader.db, range, steps)).toEqual(expected);
+        expect(await readFunnel(loader.db, range, steps, "rows")).toEqual(expected);
       }
     }
+  });
+
+  it("keep steps at equal times apart in the funnel rollup: a step at the same time is not after", async () => {
+    // Sessions whose steps share a time, within an hour and across hours, in rolled-up hours.
+    const base = Date.parse("2026-03-29T05:59:59.999Z");
+    const tie = (
+      id: string,
+      session: string,
+      offset: number,
+      step: "page" | "a" | "b",
+    ): StampedInteraction => ({
+      id,
+      type: step === "page" ? "page" : "track",
+      ...(step === "page"
+        ? { context: { page: { path: "/events/t", url: "https://t.test/", title: "t", referrer: "" } } }
+        : { name: step }),
+      timestamp: new Date(base + offset).toISOString(),
+      anonymousId: "tie",
+      sessionId: session,
+      sourceId: BUILTIN_SOURCE_ID,
+      receivedAt: new Date(base + offset).toISOString(),
+      ip: null,
+      device: "desktop",
+      browser: "Chrome",
+      os: "Linux",
+    });
+    const ties = [
+      tie("tie-1", "tie-s1", 0, "page"),
+      tie("tie-2", "tie-s1", 0, "a"), // the same time as the page: not after it
+      tie("tie-3", "tie-s1", 1, "a"), // the next hour, after it
+      tie("tie-4", "tie-s1", 1, "b"), // the same time as a: not after it
+      tie("tie-5", "tie-s2", 0, "a"),
+      tie("tie-6", "tie-s2", 0, "page"),
+      tie("tie-7", "tie-s2", 1, "a"),
+      tie("tie-8", "tie-s2", 2, "b"),
+    ];
+    expect(await load(ties)).toEqual({ loaded: ties.length, duplicates: 0, dead: 0 });
+    await rollUpInteractions(loader.db, NOW, RETENTION_DAYS);
+    expect(await pendingMarks()).toBe(0);
+    const range: Range = {
+      from: at("2026-03-29T05:00:00Z"),
+      to: at("2026-03-29T07:00:00Z"),
+      eventId: undefined,
+    };
+    const steps = ["page:/events/:id", "track:a", "track:b"];
+    const onlyTies = ties.map((item) => ({ ...item }));
+    expect(funnelOf(onlyTies, range, steps)).toEqual([2, 2, 1]);
+    const all = [...firstBatch, ...ties];
+    expect(await readFunnel(loader.db, range, steps)).toEqual(funnelOf(all, range, steps));
+    expect(await readFunnel(loader.db, range, steps)).toEqual(
+      await readFunnel(loader.db, range, steps, "rows"),
+    );
+    await sql`DELETE FROM interactions WHERE id LIKE 'tie-%'`.execute(loader.db);
+    await rollUpHours(loader.db, [at("2026-03-29T05:00:00Z"), at("2026-03-29T06:00:00Z")], NOW);
+  });
+
+  it("read the funnel from its rollup: a wrong one changes the answer, an hour of other rollups is read raw", async () => {
+    const hour = at("2026-03-29T15:00:00Z");
+    const range = RANGES[0]?.[1] as Range;
+    const steps = FUNNELS[0] ?? [];
+    const expected = funnelOf(firstBatch, range, steps);
+    await sql`INSERT INTO interaction_funnel_sessions (session_id, last_hour) VALUES ('nobody', ${hour})`.execute(
+      loader.db,
+    );
+    await sql`INSERT INTO interaction_funnel_rollups (hour, type, key, occurrences)
+              SELECT ${hour}, 'page', '/events/zzz', number || ',5' FROM interaction_funnel_sessions
+              WHERE session_id = 'nobody'`.execute(loader.db);
+    expect(await readFunnel(loader.db, range, steps)).toEqual([(expected[0] ?? 0) + 1, ...expected.slice(1)]);
+    // The hour computed again by a computation without the funnel's rollup (a worker before ADR 0024).
+    await sql`UPDATE interaction_rollup_hours SET rolled_at = rolled_at + interval '1 second' WHERE hour = ${hour}`.execute(
+      loader.db,
+    );
+    expect(await readFunnel(loader.db, range, steps)).toEqual(expected);
+    expect(await rollUpInteractions(loader.db, NOW, RETENTION_DAYS)).toBe(1);
+    expect(await readFunnel(loader.db, range, steps)).toEqual(expected);
+    const { rows } = await sql<{ count: number }>`
+      SELECT count(*)::int AS count FROM interaction_funnel_rollups WHERE key = '/events/zzz'`.execute(
+      loader.db,
+    );
+    expect(rows[0]?.count).toBe(0);
   });
 
   it("are what the rollup path reads: a wrong rollup changes its answer, a recompute mends it", async () => {
@@ -266,6 +353,11 @@ describe("the hourly rollups (ADR 0015)", () => {
     expect(await pendingMarks()).toBeGreaterThan(0);
     const withLate = await expectRollupsToMatchRows();
     expect(withLate).not.toEqual(before);
+    for (const [name, range] of RANGES) {
+      for (const [index, steps] of FUNNELS.entries()) {
+        expect(withLate[`${name} funnel ${index}`]).toEqual(funnelOf([...firstBatch, ...late], range, steps));
+      }
+    }
     // The marked hours: those of the second load's new rows only.
     const hours = new Set(late.slice(300).map((item) => Math.floor(Date.parse(item.timestamp) / HOUR_MS)));
     expect(await rollUpInteractions(loader.db, NOW, RETENTION_DAYS)).toBe(hours.size);

@@ -26,11 +26,25 @@ export function wholeHoursOf(range: Range): WholeHours | null {
   return first < end ? { first: new Date(first), end: new Date(end) } : null;
 }
 
+/** The UTC hours that hold the range, its ragged ends' hours included (the funnel's: its rollup keeps times). */
+export function hoursHolding(range: Range): WholeHours {
+  return {
+    first: new Date(Math.floor(range.from.getTime() / HOUR_MS) * HOUR_MS),
+    end: new Date(Math.ceil(range.to.getTime() / HOUR_MS) * HOUR_MS),
+  };
+}
+
 /**
  * The common table expressions `rolled (h)`, the whole hours answered by the rollups, and `raw_rows`, the
  * raw interactions of the rest of the range.
  */
-function splitRange(range: Range, hours: WholeHours): RawBuilder<unknown> {
+function splitRange(range: Range, hours: WholeHours, funnel = false): RawBuilder<unknown> {
+  // The funnel's rollup of an hour is the one computed with its other rollups (ADR 0024). Its raw rows are read
+  // span by span whatever the estimates (OFFSET 0 keeps the lateral subquery a subquery): the planner, misled by
+  // the spans' estimate, would otherwise read the whole range and join the spans to it.
+  const computed = funnel
+    ? sql`r.hour = whole.h AND r.funnel_rolled_at = r.rolled_at`
+    : sql`r.hour = whole.h`;
   return sql`
     whole AS (
       SELECT h FROM generate_series(${hours.first}::timestamptz, ${hours.end}::timestamptz - interval '1 hour',
@@ -38,7 +52,7 @@ function splitRange(range: Range, hours: WholeHours): RawBuilder<unknown> {
     ),
     rolled AS (
       SELECT h FROM whole
-      WHERE EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE r.hour = whole.h)
+      WHERE EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE ${computed})
         AND NOT EXISTS (SELECT 1 FROM interaction_rollup_pending p WHERE p.hour = whole.h)
     ),
     spans AS (
@@ -52,6 +66,7 @@ function splitRange(range: Range, hours: WholeHours): RawBuilder<unknown> {
         FROM interactions
         WHERE "timestamp" >= spans.a AND "timestamp" < spans.b
           AND "timestamp" >= ${range.from} AND "timestamp" < ${range.to}
+        ${funnel ? sql`OFFSET 0` : sql``}
       ) AS i
     )`;
 }
@@ -118,4 +133,59 @@ export function topFromRollups(
       SELECT ${column}, count(*) FROM raw_rows WHERE ${column} IS NOT NULL GROUP BY 1
     ) AS parts(value, count)
     GROUP BY value ORDER BY 2 DESC, 1 LIMIT ${limit}`;
+}
+
+/**
+ * The funnel's occurrences (ADR 0024), as rows `(hour, mask, numbered, named)`: `mask` has bit k set when the
+ * page path or track name matches step k (`matches(type, key)` answers that bit mask in SQL), `hour` is in
+ * milliseconds since the epoch, `numbered` a JSON array `[session number, microseconds after the hour, ...]`
+ * and `named` one of `[session_id, microseconds after the hour]` pairs, for the raw rows of sessions without a
+ * number yet (or null). A session has a number in every row or in none. The rolled-up hours come from
+ * interaction_funnel_rollups (with `hoursHolding`, also those of the ragged ends: every occurrence of such an
+ * hour, which the caller keeps only inside the range), the rest of the range from the raw rows; only keys that
+ * match some step are answered, one row per hour and mask (a few dozen rows a day).
+ */
+export function funnelOccurrences(
+  range: Range,
+  hours: WholeHours,
+  matches: (type: RawBuilder<string>, key: RawBuilder<string | null>) => RawBuilder<number>,
+): RawBuilder<FunnelOccurrences> {
+  const rawKey = sql<string | null>`CASE r.type WHEN 'page' THEN r.path WHEN 'track' THEN r.name END`;
+  return sql<FunnelOccurrences>`
+    WITH ${splitRange(range, hours, true)},
+    rolled_up AS (
+      SELECT f.hour, ${matches(sql`f.type`, sql`f.key`)} AS mask, f.occurrences FROM interaction_funnel_rollups f
+      WHERE f.hour >= ${hours.first} AND f.hour < ${hours.end} AND f.hour IN (SELECT h FROM rolled)
+    ),
+    raw_matched AS (
+      SELECT hour, mask, s.number, r.session_id,
+             (extract(epoch FROM r."timestamp" - hour) * 1000000)::bigint AS us
+      FROM raw_rows r
+      CROSS JOIN LATERAL (SELECT date_trunc('hour', r."timestamp", 'UTC') AS hour,
+                                 ${matches(sql`r.type`, rawKey)} AS mask) AS m
+      -- A probe of the primary key per matching row (a few thousand an hour), not a hash of every session.
+      LEFT JOIN LATERAL (
+        SELECT s.number FROM interaction_funnel_sessions s WHERE s.session_id = r.session_id OFFSET 0
+      ) AS s ON true
+      WHERE r.session_id IS NOT NULL AND mask <> 0
+    )
+    SELECT (extract(epoch FROM hour) * 1000)::float8 AS hour, mask, numbered, named FROM (
+      SELECT hour, mask, '[' || string_agg(occurrences, ',') || ']' AS numbered, NULL AS named
+      FROM rolled_up WHERE mask <> 0 GROUP BY hour, mask
+      UNION ALL
+      SELECT hour, mask,
+             '[' || coalesce(string_agg(number || ',' || us, ',') FILTER (WHERE number IS NOT NULL), '') || ']',
+             (json_agg(json_build_array(session_id, us)) FILTER (WHERE number IS NULL))::text
+      FROM raw_matched GROUP BY hour, mask
+    ) AS parts`;
+}
+
+export interface FunnelOccurrences {
+  /** The UTC hour, in milliseconds since the epoch. */
+  hour: number;
+  mask: number;
+  /** JSON: `[session number, microseconds after the hour, ...]`. */
+  numbered: string;
+  /** JSON: `[[session_id, microseconds after the hour], ...]`, or null. */
+  named: string | null;
 }

@@ -6,9 +6,17 @@ import type {
   TimeseriesQuery,
   TopQuery,
 } from "@turnout/contracts";
-import { type Expression, type SqlBool, sql } from "kysely";
+import { type Expression, type RawBuilder, type SqlBool, sql } from "kysely";
 import type { Executor } from "../../platform/db.ts";
-import { bucketsFromRollups, topFromRollups, wholeHoursOf, type WholeHours } from "./analytics-rollups.ts";
+import {
+  bucketsFromRollups,
+  type FunnelOccurrences,
+  funnelOccurrences,
+  hoursHolding,
+  topFromRollups,
+  wholeHoursOf,
+  type WholeHours,
+} from "./analytics-rollups.ts";
 
 /*
  * The analytics queries (API.md "Interactions (analytics) — queries"). Every one is bounded by a time range,
@@ -190,8 +198,41 @@ function stepMatches(step: string): Expression<SqlBool> {
   return sql<SqlBool>`type = 'track' AND name = ${step.slice("track:".length)}`;
 }
 
-/** Sessions that did each step after the previous ones (within the range), step by step. */
-export async function readFunnel(db: Executor, range: Range, steps: FunnelQuery["steps"]): Promise<number[]> {
+/** The bit mask of the steps a page path or track name matches: bit k for step k. */
+function stepMask(
+  steps: FunnelQuery["steps"],
+  type: RawBuilder<string>,
+  key: RawBuilder<string | null>,
+): RawBuilder<number> {
+  const bits = steps.map((step, index) => {
+    const matches = step.startsWith("page:")
+      ? sql`${type} = 'page' AND ${key} ~ ${pathPatternToRegex(step.slice("page:".length))}`
+      : sql`${type} = 'track' AND ${key} = ${step.slice("track:".length)}`;
+    return sql`CASE WHEN ${matches} THEN ${sql.lit(2 ** index)} ELSE 0 END`;
+  });
+  return sql<number>`(${sql.join(bits, sql` + `)})::int`;
+}
+
+/**
+ * Sessions that did each step after the previous ones (within the range), step by step: per session, step k's
+ * time is the first time it happened after step k-1's (strictly), step 0's its first time in the range.
+ * Across every event (staff), the rolled-up hours come from the funnel rollup (ADR 0024) and the steps are followed
+ * here, session by session; an event's funnel (or `from: "rows"`, the reference) is one SQL statement on the
+ * raw rows.
+ */
+export async function readFunnel(
+  db: Executor,
+  range: Range,
+  steps: FunnelQuery["steps"],
+  from: ReadFrom = "rollups",
+): Promise<number[]> {
+  if (range.eventId === undefined && from === "rollups") {
+    const hours = hoursHolding(range);
+    const { rows } = await funnelOccurrences(range, hours, (type, key) => stepMask(steps, type, key)).execute(
+      db,
+    );
+    return followSteps(rows, steps.length, range);
+  }
   // Each step keeps, per session, the first time it happened after the previous step's time.
   const ctes = steps.map((step, index) =>
     index === 0
@@ -206,6 +247,77 @@ export async function readFunnel(db: Executor, range: Range, steps: FunnelQuery[
   const { rows } = await sql<{ counts: number[] }>`
     WITH ${sql.join(ctes)} SELECT ARRAY[${sql.join(counts)}] AS counts`.execute(db);
   return rows[0]?.counts ?? steps.map(() => 0);
+}
+
+/**
+ * The funnel's counts from the occurrences of its steps: step 0's time per session is its first occurrence,
+ * step k's the first occurrence after step k-1's time (equal times are not after). Step by step, so step k-1's
+ * times are complete before step k reads them. Sessions are followed by number: the rollups' numbers, and
+ * for the sessions without one (named raw rows) numbers after the largest.
+ */
+export function followSteps(
+  parts: FunnelOccurrences[],
+  stepCount: number,
+  range: Pick<Range, "from" | "to">,
+): number[] {
+  // The range in microseconds: the rollups of the ragged ends' hours hold occurrences outside it.
+  const [from, to] = [range.from.getTime() * 1000, range.to.getTime() * 1000];
+  // Every occurrence as (session index, microseconds since the epoch), per part.
+  let low = Infinity;
+  let high = -Infinity;
+  const numbered = parts.map((part) => {
+    const values = JSON.parse(part.numbered) as number[];
+    for (let index = 0; index < values.length; index += 2) {
+      const number = values[index] as number;
+      if (number < low) low = number;
+      if (number > high) high = number;
+    }
+    return values;
+  });
+  if (low === Infinity) low = high = 0;
+  const names = new Map<string, number>();
+  const named = parts.map((part) => {
+    if (part.named === null) return [];
+    const values: number[] = [];
+    for (const [session, micros] of JSON.parse(part.named) as [string, number][]) {
+      let index = names.get(session);
+      if (index === undefined) names.set(session, (index = high - low + 1 + names.size));
+      values.push(index, micros);
+    }
+    return values;
+  });
+  const size = high - low + 1 + names.size;
+  // Step k-1's time per session (NaN: not reached) and step k's, swapped after each step.
+  let previous = new Float64Array(size);
+  let current = new Float64Array(size);
+  const counts: number[] = [];
+  for (let step = 0; step < stepCount; step++) {
+    current.fill(NaN);
+    const bit = 2 ** step;
+    for (const [index, part] of parts.entries()) {
+      if ((part.mask & bit) === 0) continue;
+      const base = part.hour * 1000;
+      for (const [values, offset] of [
+        [numbered[index] ?? [], low],
+        [named[index] ?? [], 0],
+      ] as const) {
+        for (let at = 0; at < values.length; at += 2) {
+          const session = (values[at] as number) - offset;
+          const time = base + (values[at + 1] as number);
+          if (time < from || time >= to) continue;
+          // Step 0 at its first occurrence; step k only after step k-1's time (NaN compares false).
+          if (step > 0 && !(time > (previous[session] as number))) continue;
+          const earliest = current[session] as number;
+          if (!(earliest <= time)) current[session] = time;
+        }
+      }
+    }
+    let reached = 0;
+    for (const time of current) if (time === time) reached++;
+    counts.push(reached);
+    [previous, current] = [current, previous];
+  }
+  return counts;
 }
 
 /** Visitors in the last 5 minutes and interactions per minute over them. */

@@ -3,8 +3,8 @@ import type { Deps } from "../../deps.ts";
 import type { Db } from "../../platform/db.ts";
 
 /*
- * interactions.rollup (ADR 0015 "Rollups"): computes the hourly rollups from the raw rows, every minute, for
- * the closed hours that have none yet (new hours, and the backfill after the migration or a restore) and
+ * interactions.rollup (ADR 0015 "Rollups", ADR 0024 for the funnel's): computes the hourly rollups from the raw
+ * rows, every minute, for the closed hours that have none yet (or no funnel rollup of the same computation) (new hours, and the backfill after the migration or a restore) and
  * those that rows were inserted into since (late interactions: a statement trigger on `interactions` marks
  * their hours in interaction_rollup_pending, in the inserting transaction). A recompute replaces an hour's
  * rollup whole, so running it twice, or over a batch the stream delivered twice, never counts a row twice.
@@ -33,7 +33,7 @@ async function hoursToRollUp(db: Db, now: Date, retentionDays: number, limit: nu
       UNION
       SELECT h FROM generate_series(${first}::timestamptz, ${open}::timestamptz - interval '1 hour',
                                     interval '1 hour') AS h
-      WHERE NOT EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE r.hour = h)
+      WHERE NOT EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE r.hour = h AND r.funnel_rolled_at = r.rolled_at)
     ) AS due(hour)
     ORDER BY hour DESC LIMIT ${limit}`.execute(db);
   return rows.map((row) => row.hour);
@@ -50,12 +50,15 @@ export async function rollUpHours(db: Db, hours: Date[], now: Date): Promise<voi
   const sorted = [...hours].sort((a, b) => a.getTime() - b.getTime()).map((hour) => hour.toISOString());
   await db.transaction().execute(async (trx) => {
     await sql`
-      INSERT INTO interaction_rollup_hours (hour, rolled_at)
-      SELECT hour, ${now} FROM unnest(${sorted}::timestamptz[]) AS hour
-      ON CONFLICT (hour) DO UPDATE SET rolled_at = excluded.rolled_at`.execute(trx);
+      INSERT INTO interaction_rollup_hours (hour, rolled_at, funnel_rolled_at)
+      SELECT hour, ${now}, ${now} FROM unnest(${sorted}::timestamptz[]) AS hour
+      ON CONFLICT (hour) DO UPDATE SET rolled_at = excluded.rolled_at, funnel_rolled_at = excluded.funnel_rolled_at`.execute(
+      trx,
+    );
     await sql`DELETE FROM interaction_rollup_pending WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
     await sql`DELETE FROM interaction_rollups WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
     await sql`DELETE FROM interaction_rollup_members WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
+    await sql`DELETE FROM interaction_funnel_rollups WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
     const rowsOfHour = sql`
       unnest(${sorted}::timestamptz[]) AS hours(hour)
       CROSS JOIN LATERAL (
@@ -76,6 +79,30 @@ export async function rollUpHours(db: Db, hours: Date[], now: Date): Promise<voi
       SELECT DISTINCT hours.hour, m.kind, m.member
       FROM ${rowsOfHour} CROSS JOIN LATERAL (VALUES ('visitor', i.anonymous_id), ('session', i.session_id)) AS m(kind, member)
       WHERE m.member IS NOT NULL`.execute(trx);
+    // The funnel's (ADR 0024): a number per session (in session order, so two runs take row locks in one
+    // order), then per page path and track name the distinct (session number, microseconds after the hour).
+    const funnelRows = sql`
+      ${rowsOfHour}
+      WHERE i.session_id IS NOT NULL
+        AND ((i.type = 'page' AND i.path IS NOT NULL) OR (i.type = 'track' AND i.name IS NOT NULL))`;
+    await sql`
+      INSERT INTO interaction_funnel_sessions AS s (session_id, last_hour)
+      SELECT i.session_id, max(hours.hour) FROM ${funnelRows}
+      GROUP BY i.session_id ORDER BY i.session_id
+      ON CONFLICT (session_id) DO UPDATE SET last_hour = excluded.last_hour WHERE s.last_hour < excluded.last_hour`.execute(
+      trx,
+    );
+    await sql`
+      INSERT INTO interaction_funnel_rollups (hour, type, key, occurrences)
+      SELECT o.hour, o.type, o.key, string_agg(s.number || ',' || o.us, ',')
+      FROM (
+        SELECT DISTINCT hours.hour, i.type, CASE i.type WHEN 'page' THEN i.path ELSE i.name END AS key,
+               i.session_id, (extract(epoch FROM i."timestamp" - hours.hour) * 1000000)::bigint AS us
+        FROM ${funnelRows}
+      ) AS o
+      JOIN interaction_funnel_sessions s ON s.session_id = o.session_id
+      GROUP BY o.hour, o.type, o.key
+      ORDER BY o.hour`.execute(trx); // an hour's rows together in the table: a query reads few pages an hour
   });
 }
 
@@ -87,6 +114,10 @@ export async function rollUpInteractions(
   transactions = TRANSACTIONS_PER_RUN,
 ): Promise<number> {
   let total = 0;
+  // The funnel rollups of the hours past the retention (the other rollups go with their partition).
+  const first = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS - retentionDays * DAY_MS);
+  await sql`DELETE FROM interaction_funnel_rollups WHERE hour < ${first}`.execute(db);
+  await sql`DELETE FROM interaction_funnel_sessions WHERE last_hour < ${first}`.execute(db);
   for (let step = 0; step < transactions; step++) {
     const hours = await hoursToRollUp(db, now, retentionDays, HOURS_PER_TRANSACTION);
     await rollUpHours(db, hours, now);

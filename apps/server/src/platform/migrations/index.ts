@@ -18,6 +18,7 @@ import * as notifications from "./20261206T0410-notifications.ts";
 import * as mail from "./20261206T0500-mail.ts";
 import * as realtimeMessagesAge from "./20261206T0700-realtime-messages-age.ts";
 import * as interactionRollups from "./20261207T0200-interaction-rollups.ts";
+import * as interactionFunnelRollups from "./20261208T0100-interaction-funnel-rollups.ts";
 import * as contractAdmission from "./20261208T0500-contract-admission.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
@@ -41,5 +42,6 @@ export const migrations: Record<string, Migration> = {
   "20261206T0500-mail": mail,
   "20261206T0700-realtime-messages-age": realtimeMessagesAge,
   "20261207T0200-interaction-rollups": interactionRollups,
+  "20261208T0100-interaction-funnel-rollups": interactionFunnelRollups,
   "20261208T0500-contract-admission": contractAdmission,
 };
