@@ -1,4 +1,5 @@
 import { Agent, request } from "node:http";
+import { bodyTemplate, ITEMS_PER_BATCH } from "./ingest-body.ts";
 
 /*
  * The ingest scenario's load generator, in its own process (the collector under test never shares an event
@@ -11,7 +12,7 @@ import { Agent, request } from "node:http";
  *   send {url, prefix, senders, durationS, probeEvery} -> {result: SendResult}
  */
 
-export const ITEMS_PER_BATCH = 50;
+export { ITEMS_PER_BATCH };
 
 export interface SendCommand {
   cmd: "send";
@@ -36,23 +37,6 @@ export interface SendResult {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1_000 });
-
-function item(id: string, sender: number, timestamp: string) {
-  return {
-    id,
-    type: "track",
-    name: "clicked",
-    timestamp,
-    anonymousId: `visitor-${sender}`,
-    sessionId: `session-${sender}`,
-    properties: { eventId: "00000000-0000-7000-8000-000000000042", button: "join", position: 3 },
-    context: {
-      page: { path: "/events/bench", referrer: "https://search.test/" },
-      locale: "en-GB",
-      screen: { width: 1280, height: 800 },
-    },
-  };
-}
 
 function post(url: URL, body: string): Promise<number> {
   return new Promise((resolve) => {
@@ -96,12 +80,9 @@ async function send(command: SendCommand): Promise<SendResult> {
   const acceptedBatches = Array.from({ length: command.senders }, () => 0);
 
   const sender = async (s: number) => {
+    const bodyOf = bodyTemplate(s);
     for (let b = 0; Date.now() < endsAt; b++) {
-      const timestamp = new Date().toISOString();
-      const batch = Array.from({ length: ITEMS_PER_BATCH }, (_unused, i) =>
-        item(`${command.prefix}-${s}-${b}-${i}`, s, timestamp),
-      );
-      const body = JSON.stringify({ batch });
+      const body = bodyOf(`${command.prefix}-${s}-${b}-`, new Date().toISOString());
       for (;;) {
         const sentAt = performance.now();
         const status = await post(url, body);

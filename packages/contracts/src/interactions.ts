@@ -89,6 +89,17 @@ export const stampedInteractionSchema = interactionSchema.extend({
 });
 export type StampedInteraction = z.infer<typeof stampedInteractionSchema>;
 
+/** The stamps alone: since stream format 2 they travel once per message, not once per item (ADR 0015). */
+export const interactionStampSchema = stampedInteractionSchema.pick({
+  sourceId: true,
+  receivedAt: true,
+  ip: true,
+  device: true,
+  browser: true,
+  os: true,
+});
+export type InteractionStamp = z.infer<typeof interactionStampSchema>;
+
 /** Sources (admin): who may send interactions, each with its write key. */
 export const sourceSchema = z.object({
   id: z.uuid(),

@@ -1,4 +1,4 @@
-import type { StampedInteraction } from "@turnout/contracts";
+import type { Interaction, InteractionStamp, StampedInteraction } from "@turnout/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
@@ -32,9 +32,14 @@ function interaction(overrides: Record<string, unknown> = {}) {
   };
 }
 
+/** The items appended so far, each with its batch's stamps (format 2 sends them once per batch). */
 async function storedItems(): Promise<StampedInteraction[]> {
   const rows = await t.deps.db.selectFrom("interaction_batches").select("items").orderBy("seq").execute();
-  return rows.flatMap((row) => row.items as StampedInteraction[]);
+  return rows.flatMap((row) => {
+    const batch = row.items as { v: number; stamp: InteractionStamp; interactions: Interaction[] };
+    expect(batch.v).toBe(2);
+    return batch.interactions.map((item) => ({ ...item, ...batch.stamp }));
+  });
 }
 
 async function storedIds(): Promise<Set<string>> {

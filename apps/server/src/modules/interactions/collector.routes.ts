@@ -136,19 +136,22 @@ function createCollect(options: CollectorOptions) {
       throw rateLimitedError(perSource.windowEndsAt() - now.getTime());
     }
     if (stream.isBackedUp()) throw rateLimitedError(BACKED_UP_RETRY_MS);
-    const { device, browser, os } = summarizeUserAgent(request.headers["user-agent"]);
     const { accepted, rejected } = acceptBatch(items, {
-      sourceId,
       receivedAt: now,
-      ip: truncateIp(request.ip),
-      device,
-      browser,
-      os,
       mayHoldUnstorable: mayHoldUnstorable(request),
     });
     if (accepted.length > 0) {
+      const { device, browser, os } = summarizeUserAgent(request.headers["user-agent"]);
+      const stamp = {
+        sourceId,
+        receivedAt: now.toISOString(),
+        ip: truncateIp(request.ip),
+        device,
+        browser,
+        os,
+      };
       try {
-        await stream.append(accepted);
+        await stream.append({ stamp, items: accepted });
       } catch (error) {
         throw serviceUnavailable(error);
       }

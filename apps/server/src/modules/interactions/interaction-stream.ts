@@ -11,7 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import type { StampedInteraction } from "@turnout/contracts";
+import type { Interaction, InteractionStamp } from "@turnout/contracts";
 import { sql } from "kysely";
 import type pg from "pg";
 import type { Db } from "../../platform/db.ts";
@@ -31,8 +31,19 @@ const BACKLOG_SAMPLE_MS = 500;
 // A batch taken by a processor that died is given to another after this; a live one extends it while it loads.
 const ACK_WAIT_MS = 10_000;
 
-/** A batch appended by one collector request (or a part of one): the unit the processor loads. */
+/** What one collector request appends: its accepted items and, once, its stamps. */
+export interface AppendedBatch {
+  stamp: InteractionStamp;
+  items: Interaction[];
+}
+
+/**
+ * A batch as the processor takes it, unchecked: the unit it loads. Format 2 (`{v: 2, stamp, interactions}`)
+ * carries the stamps once, `stamp` here; format 1 (`{items}`, and a bare array in interaction_batches), written
+ * before it, carried them in every item and has no `stamp`. Anything else is one poison item.
+ */
 export interface StreamBatch {
+  stamp?: unknown;
   items: unknown[];
 }
 
@@ -40,8 +51,8 @@ export interface StreamBatch {
 export type LoadBatches = (client: pg.PoolClient, batches: StreamBatch[]) => Promise<void>;
 
 export interface InteractionStream {
-  /** Resolves once the items are durably appended; rejects when the stream cannot take them. */
-  append(items: StampedInteraction[]): Promise<void>;
+  /** Resolves once the batch is durably appended; rejects when the stream cannot take it. */
+  append(batch: AppendedBatch): Promise<void>;
   /** More batches wait than the collector should add to: it answers 429 until the processor catches up. */
   isBackedUp(): boolean;
   /**
@@ -76,9 +87,9 @@ export async function openInteractionStream(options: StreamOptions): Promise<Int
 }
 
 /** Splits items into chunks whose JSON stays under `maxBytes` (an item alone may be bigger: it goes alone). */
-export function chunkBySize(items: StampedInteraction[], maxBytes: number): StampedInteraction[][] {
-  const chunks: StampedInteraction[][] = [];
-  let current: StampedInteraction[] = [];
+export function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
   let size = 2;
   for (const item of items) {
     const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
@@ -143,18 +154,19 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
   const subject = `${name}.batch`;
 
   return {
-    async append(items) {
+    async append({ stamp, items }) {
       const batchId = randomUUID();
       // A request's batch is almost always one message: serialized once, split only when too big.
-      const whole = JSON.stringify({ items });
+      const whole = encodeBatch(stamp, items);
       if (whole.length * 3 <= MESSAGE_MAX_BYTES || Buffer.byteLength(whole) <= MESSAGE_MAX_BYTES) {
         await js.publish(subject, whole, { msgID: `${batchId}.0` });
         return;
       }
       // Each part carries its own id: JetStream drops a re-sent part (a publish retried after a lost ack).
+      const stampBytes = Buffer.byteLength(encodeBatch(stamp, []));
       await Promise.all(
-        chunkBySize(items, MESSAGE_MAX_BYTES).map((chunk, index) =>
-          js.publish(subject, JSON.stringify({ items: chunk }), { msgID: `${batchId}.${index}` }),
+        chunkBySize(items, MESSAGE_MAX_BYTES - stampBytes).map((chunk, index) =>
+          js.publish(subject, encodeBatch(stamp, chunk), { msgID: `${batchId}.${index}` }),
         ),
       );
     },
@@ -187,8 +199,9 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
         client.off("error", ignoreSessionError);
         client.release();
       }
-      // Acknowledged only after the commit: a crash between the two redelivers, and the id dedupes it.
-      await Promise.all(taken.map((message) => message.ackAck()));
+      // Acknowledged only after the commit: a crash between the two (or a lost acknowledgement) redelivers,
+      // and the primary key drops the repeat. Not awaited one by one (ackAck): that was a round trip each.
+      for (const message of taken) message.ack();
       return taken.length;
     },
     async close() {
@@ -241,17 +254,34 @@ async function ensureConsumer(jsm: JetStreamManager, name: string): Promise<void
   }
 }
 
+/** A stream message of format 2. */
+export function encodeBatch(stamp: InteractionStamp, items: Interaction[]): string {
+  return JSON.stringify({ v: 2, stamp, interactions: items });
+}
+
 // A batch that is not even JSON is loaded as one poison item, so it reaches the dead letters, not a loop.
 function decodeBatch(text: string): StreamBatch {
   try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value === "object" && value !== null && "items" in value && Array.isArray(value.items)) {
-      return { items: value.items as unknown[] };
-    }
-    return { items: [value] };
+    return readBatch(JSON.parse(text));
   } catch {
     return { items: [text] };
   }
+}
+
+/** A message's (or an interaction_batches row's) value as a batch of either format (StreamBatch). */
+export function readBatch(value: unknown): StreamBatch {
+  if (Array.isArray(value)) return { items: value as unknown[] };
+  if (typeof value === "object" && value !== null) {
+    if ("v" in value) {
+      // A processor of format 1 finds no `items` here and dead-letters the whole message, stamps and all.
+      if (value.v === 2 && "interactions" in value && Array.isArray(value.interactions) && "stamp" in value) {
+        return { stamp: value.stamp, items: value.interactions as unknown[] };
+      }
+    } else if ("items" in value && Array.isArray(value.items)) {
+      return { items: value.items as unknown[] };
+    }
+  }
+  return { items: [value] };
 }
 
 // ---- PostgreSQL (embedded mode) -------------------------------------------------------------------------------
@@ -265,10 +295,10 @@ function openPostgresStream(options: StreamOptions): InteractionStream {
     return rows[0]?.count ?? 0;
   }, options.log);
   return {
-    async append(items) {
+    async append({ stamp, items }) {
       await db
         .insertInto("interaction_batches")
-        .values({ items: JSON.stringify(items) })
+        .values({ items: encodeBatch(stamp, items) })
         .execute();
     },
     isBackedUp: () => sampler.value() > options.maxBacklog,
@@ -280,7 +310,7 @@ function openPostgresStream(options: StreamOptions): InteractionStream {
       try {
         await client.query("BEGIN");
         // SKIP LOCKED: two processors take different batches; each deletes what it loaded, in its transaction.
-        const { rows } = await client.query<{ seq: string; items: unknown[] }>(
+        const { rows } = await client.query<{ seq: string; items: unknown }>(
           "SELECT seq, items FROM interaction_batches ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
           [max],
         );
@@ -291,7 +321,7 @@ function openPostgresStream(options: StreamOptions): InteractionStream {
         }
         await load(
           client,
-          rows.map((row) => ({ items: Array.isArray(row.items) ? row.items : [row.items] })),
+          rows.map((row) => readBatch(row.items)),
         );
         await client.query("DELETE FROM interaction_batches WHERE seq = ANY($1::bigint[])", [
           rows.map((row) => row.seq),

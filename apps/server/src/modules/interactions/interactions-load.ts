@@ -1,26 +1,34 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { stampedInteractionSchema, type StampedInteraction } from "@turnout/contracts";
+import {
+  interactionSchema,
+  interactionStampSchema,
+  stampedInteractionSchema,
+  type Interaction,
+  type InteractionStamp,
+} from "@turnout/contracts";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import type { StreamBatch } from "./interaction-stream.ts";
-import { readStampedInteraction } from "./item-check.ts";
+import { readInteraction, readStamp, readStampedInteraction } from "./item-check.ts";
 
 /*
- * The processor's bulk load (ADR 0015): stream batches -> one COPY straight into the day-partitioned
- * interactions table. When a row is there already (a redelivery after a crash, a client's retry), that COPY
+ * The processor's bulk load (ADR 0015): stream batches -> one COPY per UTC day straight into that day's
+ * partition of the interactions table, and a mark of each hour it touched for the rollup job (what the statement
+ * trigger on the parent table does for an INSERT there; a COPY into the parent cannot insert rows in bulk while
+ * that trigger is there). When a row is there already (a redelivery after a crash, a client's retry), that COPY
  * fails on the primary key and is rolled back; the rows then go through a per-session staging table and one
- * INSERT ... ON CONFLICT DO NOTHING, so such an id is stored once. Runs inside the caller's transaction.
- * Items that cannot be stored go to interactions_dead instead of blocking the stream.
+ * INSERT ... ON CONFLICT DO NOTHING into the parent (whose trigger marks the hours of the rows it inserted), so
+ * such an id is stored once. Runs inside the caller's transaction. Items that cannot be stored go to
+ * interactions_dead instead of blocking the stream.
  */
 
+// In the order of a COPY line: the item's own columns, then the stamps, the same for every item of a batch.
 const COLUMNS = [
-  "source_id",
   "id",
   "type",
   "name",
   "timestamp",
-  "received_at",
   "anonymous_id",
   "user_id",
   "session_id",
@@ -29,6 +37,8 @@ const COLUMNS = [
   "referrer",
   "properties",
   "context",
+  "source_id",
+  "received_at",
   "ip",
   "device",
   "browser",
@@ -37,7 +47,9 @@ const COLUMNS = [
 ] as const;
 const COLUMN_LIST = COLUMNS.map((column) => `"${column}"`).join(", ");
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+const UNIQUE_VIOLATION = "23505";
 
 export interface LoadResult {
   loaded: number;
@@ -48,6 +60,20 @@ export interface LoadResult {
 interface DeadItem {
   item: unknown;
   error: string;
+}
+
+/** A checked item and the stamps of its batch. */
+interface Row {
+  item: Interaction;
+  stamp: InteractionStamp;
+  /** The stamps' part of the COPY line, shared by the rows of one batch. */
+  stampText: string;
+}
+
+/** The rows of one UTC day: one partition, one COPY. */
+interface Day {
+  name: string;
+  lines: string[];
 }
 
 export interface LoadOptions {
@@ -65,32 +91,66 @@ export async function loadBatches(
   options: LoadOptions,
 ): Promise<LoadResult> {
   const dead: DeadItem[] = [];
-  const rows = new Map<string, StampedInteraction>();
+  const rows: Row[] = [];
+  const keys = new Set<string>();
+  const days = new Map<number, Day>();
+  const hours = new Set<number>();
   const oldest = options.now.getTime() - options.retentionDays * DAY_MS;
-  for (const item of batches.flatMap((batch) => batch.items)) {
-    // The hand-written check passes the common item; zod decides (and words the dead letter) otherwise.
-    const checked = readStampedInteraction(item);
-    const parsed = checked === undefined ? stampedInteractionSchema.safeParse(item) : undefined;
-    const row = checked ?? (parsed?.success === true ? parsed.data : undefined);
-    if (row === undefined) {
-      dead.push({ item, error: parsed?.error?.issues[0]?.message ?? "not an interaction" });
-    } else if (Date.parse(row.timestamp) < oldest) {
-      dead.push({ item, error: "older than ANALYTICS_RETENTION_DAYS" });
-    } else {
-      rows.set(`${row.sourceId}\u0000${row.id}\u0000${Date.parse(row.timestamp)}`, row);
+  for (const batch of batches) {
+    let batchStamp: InteractionStamp | undefined;
+    let batchStampText = "";
+    if (batch.stamp !== undefined) {
+      batchStamp = readStamp(batch.stamp);
+      if (batchStamp === undefined) {
+        const issue = interactionStampSchema.safeParse(batch.stamp).error?.issues[0];
+        const error = `stamp ${issue?.path.map(String).join(".") ?? ""} ${issue?.message ?? "is invalid"}`;
+        dead.push({ item: { v: 2, stamp: batch.stamp, interactions: batch.items }, error });
+        continue;
+      }
+      batchStampText = toStampText(batchStamp);
+    }
+    for (const raw of batch.items) {
+      const checked = batchStamp === undefined ? readFormatOne(raw) : readItem(raw, batchStamp);
+      if ("error" in checked) {
+        dead.push({ item: checked.item, error: checked.error });
+        continue;
+      }
+      const { item, stamp } = checked;
+      const time = Date.parse(item.timestamp);
+      if (time < oldest) {
+        dead.push({
+          item: batchStamp === undefined ? raw : { ...item, ...stamp },
+          error: "older than ANALYTICS_RETENTION_DAYS",
+        });
+        continue;
+      }
+      // A repeated item (a client's retry within one load) goes once; the COPY would fail on it.
+      const key = `${stamp.sourceId}\u0000${item.id}\u0000${time}`;
+      if (keys.has(key)) continue;
+      keys.add(key);
+      const stampText = batchStamp === undefined ? toStampText(stamp) : batchStampText;
+      const row = { item, stamp, stampText };
+      rows.push(row);
+      const dayNumber = Math.floor(time / DAY_MS);
+      let day = days.get(dayNumber);
+      if (day === undefined) {
+        day = { name: new Date(dayNumber * DAY_MS).toISOString().slice(0, 10), lines: [] };
+        days.set(dayNumber, day);
+      }
+      day.lines.push(toLine(row));
+      hours.add(Math.floor(time / HOUR_MS));
     }
   }
-  const valid = [...rows.values()];
-  await ensurePartitions(client, valid, options.knownDays);
+  await ensurePartitions(client, [...days.values()], options.knownDays);
   let loaded: number;
   await client.query("SAVEPOINT bulk_load");
   try {
-    loaded = await copyAndInsert(client, valid);
+    loaded = await copyAndInsert(client, rows.length, [...days.values()], [...hours]);
     await client.query("RELEASE SAVEPOINT bulk_load");
   } catch {
     // Something in the batch PostgreSQL refuses: load item by item, and dead-letter only what fails.
     await client.query("ROLLBACK TO SAVEPOINT bulk_load");
-    loaded = await insertOneByOne(client, valid, dead);
+    loaded = await insertOneByOne(client, rows, dead);
   }
   if (dead.length > 0) {
     await client.query(
@@ -98,21 +158,53 @@ export async function loadBatches(
       [dead.map((entry) => JSON.stringify(entry.item ?? null)), dead.map((entry) => entry.error)],
     );
   }
-  return { loaded, duplicates: valid.length - loaded, dead: dead.length };
+  return { loaded, duplicates: rows.length - loaded, dead: dead.length };
 }
 
-const UNIQUE_VIOLATION = "23505";
+type Checked = { item: Interaction; stamp: InteractionStamp } | { item: unknown; error: string };
 
-async function copyAndInsert(client: pg.PoolClient, rows: StampedInteraction[]): Promise<number> {
-  if (rows.length === 0) return 0;
-  // One chunk: a stream of one line per row cost a socket write per row (14 % of the processor's time).
-  const csv = rows.map(toCsvLine).join("");
+/** An item of a format-2 batch: the hand-written check passes the common one; zod decides otherwise. */
+function readItem(raw: unknown, stamp: InteractionStamp): Checked {
+  const item = readInteraction(raw);
+  if (item !== undefined) return { item, stamp };
+  const parsed = interactionSchema.safeParse(raw);
+  if (parsed.success) return { item: parsed.data, stamp };
+  const dead =
+    typeof raw === "object" && raw !== null && !Array.isArray(raw)
+      ? { ...raw, ...stamp }
+      : { item: raw, ...stamp };
+  return { item: dead, error: parsed.error.issues[0]?.message ?? "not an interaction" };
+}
+
+/** An item of a format-1 batch, stamped on its own. */
+function readFormatOne(raw: unknown): Checked {
+  const checked = readStampedInteraction(raw);
+  const parsed = checked === undefined ? stampedInteractionSchema.safeParse(raw) : undefined;
+  const stamped = checked ?? (parsed?.success === true ? parsed.data : undefined);
+  if (stamped === undefined)
+    return { item: raw, error: parsed?.error?.issues[0]?.message ?? "not an interaction" };
+  const { sourceId, receivedAt, ip, device, browser, os, ...item } = stamped;
+  return { item, stamp: { sourceId, receivedAt, ip, device, browser, os } };
+}
+
+async function copyAndInsert(
+  client: pg.PoolClient,
+  count: number,
+  days: Day[],
+  hours: number[],
+): Promise<number> {
+  if (count === 0) return 0;
   // Most loads hold no stored id: PostgreSQL's bulk COPY then writes them, without a staging table.
   await client.query("SAVEPOINT direct_copy");
   try {
-    await copyInto(client, "interactions", csv);
+    for (const day of days) {
+      await copyInto(client, `interaction_partitions.${partitionOf(day.name)}`, day.lines);
+    }
+    await client.query("INSERT INTO interaction_rollup_pending (hour) SELECT unnest($1::timestamptz[])", [
+      hours.map((hour) => new Date(hour * HOUR_MS).toISOString()),
+    ]);
     await client.query("RELEASE SAVEPOINT direct_copy");
-    return rows.length;
+    return count;
   } catch (error) {
     await client.query("ROLLBACK TO SAVEPOINT direct_copy");
     if (!(error instanceof Error && "code" in error && error.code === UNIQUE_VIOLATION)) throw error;
@@ -120,7 +212,11 @@ async function copyAndInsert(client: pg.PoolClient, rows: StampedInteraction[]):
   await client.query(
     "CREATE TEMP TABLE IF NOT EXISTS interactions_staging (LIKE interactions) ON COMMIT DELETE ROWS",
   );
-  await copyInto(client, "interactions_staging", csv);
+  await copyInto(
+    client,
+    "interactions_staging",
+    days.flatMap((day) => day.lines),
+  );
   const inserted = await client.query(
     `INSERT INTO interactions (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM interactions_staging ON CONFLICT DO NOTHING`,
   );
@@ -128,18 +224,20 @@ async function copyAndInsert(client: pg.PoolClient, rows: StampedInteraction[]):
   return inserted.rowCount ?? 0;
 }
 
-async function copyInto(client: pg.PoolClient, table: string, csv: string): Promise<void> {
+/** The day partition's table name (ensure_interaction_partition's). */
+function partitionOf(day: string): string {
+  return `interactions_${day.replaceAll("-", "")}`;
+}
+
+async function copyInto(client: pg.PoolClient, table: string, lines: string[]): Promise<void> {
+  // One chunk: a stream of one line per row cost a socket write per row (14 % of the processor's time).
   await pipeline(
-    Readable.from([csv]),
-    client.query(copyFrom(`COPY ${table} (${COLUMN_LIST}) FROM STDIN WITH (FORMAT csv)`)),
+    Readable.from([lines.join("")]),
+    client.query(copyFrom(`COPY ${table} (${COLUMN_LIST}) FROM STDIN`)),
   );
 }
 
-async function insertOneByOne(
-  client: pg.PoolClient,
-  rows: StampedInteraction[],
-  dead: DeadItem[],
-): Promise<number> {
+async function insertOneByOne(client: pg.PoolClient, rows: Row[], dead: DeadItem[]): Promise<number> {
   let loaded = 0;
   const placeholders = COLUMNS.map((_column, index) => `$${index + 1}`).join(", ");
   for (const row of rows) {
@@ -153,54 +251,79 @@ async function insertOneByOne(
       await client.query("RELEASE SAVEPOINT one_item");
     } catch (error) {
       await client.query("ROLLBACK TO SAVEPOINT one_item");
-      dead.push({ item: row, error: error instanceof Error ? error.message : String(error) });
+      dead.push({
+        item: { ...row.item, ...row.stamp },
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
   return loaded;
 }
 
-async function ensurePartitions(
-  client: pg.PoolClient,
-  rows: StampedInteraction[],
-  knownDays: Set<string>,
-): Promise<void> {
-  const days = new Set(rows.map((row) => row.timestamp.slice(0, 10)));
-  for (const day of days) {
-    if (knownDays.has(day)) continue;
-    await client.query("SELECT ensure_interaction_partition($1::date)", [day]);
-    knownDays.add(day);
+async function ensurePartitions(client: pg.PoolClient, days: Day[], knownDays: Set<string>): Promise<void> {
+  for (const { name } of days) {
+    if (knownDays.has(name)) continue;
+    await client.query("SELECT ensure_interaction_partition($1::date)", [name]);
+    knownDays.add(name);
   }
 }
 
-function toValues(row: StampedInteraction): (string | null)[] {
-  const page = row.context?.page;
-  const eventId = row.properties?.eventId;
+/** The row's values in COLUMNS' order; null for NULL. */
+function toValues({ item, stamp }: Row): (string | null)[] {
+  const page = item.context?.page;
+  const eventId = item.properties?.eventId;
   return [
-    row.sourceId,
-    row.id,
-    row.type,
-    row.name ?? null,
-    row.timestamp,
-    row.receivedAt,
-    row.anonymousId,
-    row.userId ?? null,
-    row.sessionId ?? null,
+    item.id,
+    item.type,
+    item.name ?? null,
+    item.timestamp,
+    item.anonymousId,
+    item.userId ?? null,
+    item.sessionId ?? null,
     typeof eventId === "string" && UUID.test(eventId) ? eventId : null,
     page?.path ?? null,
     page?.referrer === undefined || page.referrer === "" ? null : page.referrer,
-    row.properties === undefined ? null : JSON.stringify(row.properties),
-    row.context === undefined ? null : JSON.stringify(row.context),
-    row.ip,
-    row.device,
-    row.browser,
-    row.os,
+    item.properties === undefined ? null : JSON.stringify(item.properties),
+    item.context === undefined ? null : JSON.stringify(item.context),
+    stamp.sourceId,
+    stamp.receivedAt,
+    stamp.ip,
+    stamp.device,
+    stamp.browser,
+    stamp.os,
     null,
   ];
 }
 
-// CSV: NULL is an empty unquoted field; every value is quoted, with quotes doubled.
-function toCsvLine(row: StampedInteraction): string {
-  return `${toValues(row)
-    .map((value) => (value === null ? "" : `"${value.replaceAll('"', '""')}"`))
-    .join(",")}\n`;
+/*
+ * COPY's text format: columns split by a tab, rows by a newline, \N for NULL, and only a backslash, a tab, a
+ * newline and a carriage return escaped. Unlike CSV it leaves the quotes of the JSON columns alone, and most
+ * values need no escape at all.
+ */
+const NULL = "\\N";
+const SPECIAL = /[\\\t\n\r]/;
+const SPECIALS = /[\\\t\n\r]/g;
+const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
+
+function text(value: string): string {
+  return SPECIAL.test(value)
+    ? value.replace(SPECIALS, (character) => ESCAPES[character] ?? character)
+    : value;
+}
+
+function optionalText(value: string | null | undefined): string {
+  return value === undefined || value === null ? NULL : text(value);
+}
+
+/** The stamps' columns of a line, ending it (country is not known yet: NULL). */
+function toStampText(stamp: InteractionStamp): string {
+  return `${text(stamp.sourceId)}\t${text(stamp.receivedAt)}\t${optionalText(stamp.ip)}\t${text(stamp.device)}\t${text(stamp.browser)}\t${text(stamp.os)}\t${NULL}\n`;
+}
+
+function toLine({ item, stampText }: Row): string {
+  const page = item.context?.page;
+  const eventId = item.properties?.eventId;
+  const referrer = page?.referrer;
+  // type and timestamp passed their checks (a word of three, an ISO date-time): nothing to escape.
+  return `${text(item.id)}\t${item.type}\t${optionalText(item.name)}\t${item.timestamp}\t${text(item.anonymousId)}\t${optionalText(item.userId)}\t${optionalText(item.sessionId)}\t${typeof eventId === "string" && UUID.test(eventId) ? eventId : NULL}\t${optionalText(page?.path)}\t${referrer === undefined || referrer === "" ? NULL : text(referrer)}\t${item.properties === undefined ? NULL : text(JSON.stringify(item.properties))}\t${item.context === undefined ? NULL : text(JSON.stringify(item.context))}\t${stampText}`;
 }

@@ -4,6 +4,7 @@ import {
   interactionSchema,
   type Interaction,
   type InteractionContext,
+  type InteractionStamp,
   type StampedInteraction,
 } from "@turnout/contracts";
 
@@ -115,11 +116,10 @@ export function readInteraction(item: unknown): Interaction | undefined {
   };
 }
 
-/** The same for a stamped item from the stream (stampedInteractionSchema). */
-export function readStampedInteraction(item: unknown): StampedInteraction | undefined {
-  const interaction = readInteraction(item);
-  if (interaction === undefined || !isRecord(item)) return undefined;
-  const { sourceId, receivedAt, ip, device, browser, os } = item;
+/** The stamps of a batch from the stream as interactionStampSchema outputs them; undefined when it may not. */
+export function readStamp(value: unknown): InteractionStamp | undefined {
+  if (!isRecord(value)) return undefined;
+  const { sourceId, receivedAt, ip, device, browser, os } = value;
   if (
     typeof sourceId !== "string" ||
     typeof receivedAt !== "string" ||
@@ -129,6 +129,14 @@ export function readStampedInteraction(item: unknown): StampedInteraction | unde
     typeof os !== "string"
   )
     return undefined;
+  return { sourceId, receivedAt, ip, device, browser, os };
+}
+
+/** The same for a stamped item of the stream's format 1 (stampedInteractionSchema). */
+export function readStampedInteraction(item: unknown): StampedInteraction | undefined {
+  const interaction = readInteraction(item);
+  const stamp = interaction === undefined ? undefined : readStamp(item);
+  if (interaction === undefined || stamp === undefined) return undefined;
   return {
     id: interaction.id,
     type: interaction.type,
@@ -139,11 +147,11 @@ export function readStampedInteraction(item: unknown): StampedInteraction | unde
     sessionId: interaction.sessionId,
     properties: interaction.properties,
     context: interaction.context,
-    sourceId,
-    receivedAt,
-    ip,
-    device,
-    browser,
-    os,
+    sourceId: stamp.sourceId,
+    receivedAt: stamp.receivedAt,
+    ip: stamp.ip,
+    device: stamp.device,
+    browser: stamp.browser,
+    os: stamp.os,
   };
 }

@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { Analytics } from "@segment/analytics-node";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -88,6 +90,53 @@ describe.each(modes)("$mode", ({ env }) => {
         .find((metric) => metric.name === "interactions_total")
         ?.values.find((value) => value.labels.stage === "loaded")?.value;
     await expect.poll(loadedCount).toBe(120);
+  });
+
+  it("loads the batches of format 1 (stamps in every item) that a collector of an earlier release appended", async () => {
+    const stamped = (id: string) => ({
+      ...interaction({ id }),
+      sourceId: "00000000-0000-7000-8000-000000000001",
+      receivedAt: new Date().toISOString(),
+      ip: "203.0.113.0",
+      device: "desktop",
+      browser: "Firefox",
+      os: "Linux",
+    });
+    const ids = Array.from({ length: 30 }, () => randomUUID());
+    const items = ids.map(stamped);
+    if (env.NATS_URL === undefined) {
+      // interaction_batches held a bare array of stamped items.
+      await t.deps.db
+        .insertInto("interaction_batches")
+        .values({ items: JSON.stringify(items) })
+        .execute();
+    } else {
+      const nc = await connect({ servers: env.NATS_URL });
+      try {
+        await jetstream(nc).publish(`${streamName}.batch`, JSON.stringify({ items }), {
+          msgID: randomUUID(),
+        });
+      } finally {
+        await nc.close();
+      }
+    }
+    await expect.poll(() => countStored(ids), { timeout: 15_000 }).toBe(30);
+    const rows = await t.deps.db
+      .selectFrom("interactions")
+      .select(["browser", "ip", "source_id", "event_id", "referrer"])
+      .where("id", "in", ids)
+      .execute();
+    expect(new Set(rows.map((row) => JSON.stringify(row)))).toEqual(
+      new Set([
+        JSON.stringify({
+          browser: "Firefox",
+          ip: "203.0.113.0",
+          source_id: "00000000-0000-7000-8000-000000000001",
+          event_id: "00000000-0000-7000-8000-00000000abcd",
+          referrer: "https://search.test/",
+        }),
+      ]),
+    );
   });
 
   it("stores what the official Segment library (@segment/analytics-node) sends to Turnout's host", async () => {

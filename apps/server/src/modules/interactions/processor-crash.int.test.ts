@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import type { StampedInteraction } from "@turnout/contracts";
+import type { Interaction, InteractionStamp } from "@turnout/contracts";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestDatabase } from "../../../test/database.ts";
@@ -53,24 +53,26 @@ function startProcessorChild(env: Record<string, string>) {
   return { child, exited, ready };
 }
 
-function stamped(id: string): StampedInteraction {
-  const now = new Date().toISOString();
+function interaction(id: string): Interaction {
   return {
     id,
     type: "track",
     name: "clicked",
-    timestamp: now,
+    timestamp: new Date().toISOString(),
     anonymousId: "crash-anon",
     sessionId: "crash-session",
     properties: { padding: "x".repeat(200) },
-    sourceId: BUILTIN_SOURCE_ID,
-    receivedAt: now,
-    ip: "203.0.113.0",
-    device: "desktop",
-    browser: "Chrome",
-    os: "Linux",
   };
 }
+
+const stamp: InteractionStamp = {
+  sourceId: BUILTIN_SOURCE_ID,
+  receivedAt: new Date().toISOString(),
+  ip: "203.0.113.0",
+  device: "desktop",
+  browser: "Chrome",
+  os: "Linux",
+};
 
 const runNats = await shouldRunNatsTests("interaction processor crash on JetStream");
 const modes = [
@@ -105,13 +107,13 @@ describe.each(modes)("$mode", ({ nats }) => {
       });
       cleanups.push(() => stream.close());
       const ids = Array.from({ length: ITEMS }, () => randomUUID());
-      const items = ids.map(stamped);
+      const items = ids.map(interaction);
       for (let start = 0; start < ITEMS; start += PER_BATCH) {
-        await stream.append(items.slice(start, start + PER_BATCH));
+        await stream.append({ stamp, items: items.slice(start, start + PER_BATCH) });
       }
       // A few batches appended twice, as a client's retried request would be (the same items, the same times).
       for (let start = 0; start < 5 * PER_BATCH; start += PER_BATCH) {
-        await stream.append(items.slice(start, start + PER_BATCH));
+        await stream.append({ stamp, items: items.slice(start, start + PER_BATCH) });
       }
 
       const count = async () => {

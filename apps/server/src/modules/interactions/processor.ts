@@ -10,7 +10,7 @@ import { loadBatches, type LoadResult } from "./interactions-load.ts";
 const BATCHES_PER_LOAD = 64;
 const WAIT_FOR_BATCHES_MS = 200;
 /** Load transactions under way at once, each on its own session of the processor's pool. */
-const PARALLEL_LOADS = 2;
+const PARALLEL_LOADS = 3;
 const RETRY_PAUSE_MS = 1_000;
 const MAINTENANCE_EVERY_MS = 60 * 60_000;
 /** Day partitions created ahead of today, so the hot path never creates one. */
@@ -72,7 +72,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       }
     }
   };
-  // Two loads at once: one parses and COPYs while PostgreSQL writes the other's rows.
+  // Loads at once: one parses and COPYs while PostgreSQL writes the others' rows, and while the machine is
+  // busy the processor's sessions get their share of it.
   const done = Promise.all(Array.from({ length: PARALLEL_LOADS }, run));
   return {
     async stop() {
