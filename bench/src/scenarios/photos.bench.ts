@@ -2,7 +2,8 @@ import { sql } from "kysely";
 import { BENCH_NATS_URL, deleteStreams } from "../bench-nats.ts";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import type { Db } from "../../../apps/server/src/platform/db.ts";
@@ -42,6 +43,8 @@ const IDLE_PHOTOS = Number(process.env.BENCH_PHOTOS_IDLE ?? 20);
 const MiB = 1024 * 1024;
 // Linux reports /proc times in USER_HZ, 100 on every architecture Node runs on.
 const CLOCK_TICKS_PER_SECOND = 100;
+// Photos at a time in the worker role (PHOTO_PROCESSING_CONCURRENCY, roles/worker.ts).
+const WORKER_CONCURRENCY = 3;
 // sharp's raw rate is taken on this many of the same photos (a rate: the whole burst would only take longer).
 const RAW_PHOTOS = Number(process.env.BENCH_PHOTOS_RAW ?? 40);
 // With BENCH_CPU_PROFILE_DIR, the server's main thread is profiled while the queue drains (cpu-profile.preload.ts).
@@ -56,13 +59,26 @@ const photos: Scenario = {
     progress(`photos: ${sizesMiB.map((size) => size.toFixed(2)).join(", ")} MiB`);
     if (sizesMiB.some((size) => size < 3 || size > 5)) throw new Error("the photos are not 3-5 MB");
 
-    const sameWork = Array.from(
-      { length: Math.min(RAW_PHOTOS, GUESTS * PER_GUEST) },
-      (_, index) => images[index % images.length] ?? Buffer.alloc(0),
+    const loadAtStart = loadavg()[0] ?? Number.NaN;
+    // The reference reads the photos from files and writes its results to files, as the worker does.
+    const imageDir = await mkdtemp(join(tmpdir(), "bench-photos-"));
+    const imageFiles = await Promise.all(
+      images.map(async (image, index) => {
+        const path = join(imageDir, `${index}.jpg`);
+        await writeFile(path, image);
+        return path;
+      }),
     );
+    const rawCount = Math.min(RAW_PHOTOS, GUESTS * PER_GUEST);
+    // One photo per core (libvips works each on one thread: sharp's concurrency is 1 on glibc without jemalloc),
+    // and as many at a time as the worker takes; the better rate is the reference.
+    const measureRaw = async () => [
+      await measureRawThroughput(imageFiles, rawCount, 2),
+      await measureRawThroughput(imageFiles, rawCount, WORKER_CONCURRENCY),
+    ];
     // Measured before and after the server's run: on a shared machine the load moves, and both are reported.
     progress("photos: sharp's raw throughput on the same photos (before)");
-    const rawBefore = [await measureRawThroughput(sameWork, 2), await measureRawThroughput(sameWork, 4)];
+    const rawBefore = await measureRaw();
     const database = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
     const server = await startTurnout(database.url, {
       ROLES: "api,realtime,worker",
@@ -104,7 +120,8 @@ const photos: Scenario = {
       await database.drop();
     }
     progress("photos: sharp's raw throughput on the same photos (after)");
-    const rawAfter = [await measureRawThroughput(sameWork, 2), await measureRawThroughput(sameWork, 4)];
+    const rawAfter = await measureRaw();
+    await rm(imageDir, { recursive: true, force: true });
     const bestRate = (runs: RawThroughput[]) => Math.max(...runs.map((run) => run.photosPerSec));
     const rawPerSec = (bestRate(rawBefore) + bestRate(rawAfter)) / 2;
     const rawRuns = [...rawBefore, ...rawAfter];
@@ -119,12 +136,15 @@ const photos: Scenario = {
       workerPhotosPerSecOverall: round(burst.overallPerSec),
       sharpRawPhotosPerSec: round(rawPerSec),
       sharpRawBeforePerSec: round(bestRate(rawBefore)),
-      sharpRawAfter2PerSec: round(rawAfter[0]?.photosPerSec ?? Number.NaN),
-      sharpRawAfter4PerSec: round(rawAfter[1]?.photosPerSec ?? Number.NaN),
+      // Each raw run, before and after: "<photos at a time>: <photos/s>/s <CPU ms per photo> ms".
+      sharpRawRuns: rawRuns
+        .map((run) => `${run.concurrency}: ${round(run.photosPerSec)}/s ${Math.round(run.cpuMsPerPhoto)} ms`)
+        .join(", "),
       workerToRaw: round(burst.workerPerSec / rawPerSec),
       // Load-independent: CPU time per photo, the server's (every thread, while the queue drained) and sharp's.
       workerCpuMsPerPhoto: Math.round(burst.workerCpuMsPerPhoto),
       sharpRawCpuMsPerPhoto: Math.round(rawCpuMsPerPhoto),
+      workerToRawCpu: round(rawCpuMsPerPhoto / burst.workerCpuMsPerPhoto),
       // How many of the 2 cores the server kept busy while the queue drained.
       workerCoresBusy: round(burst.workerCoresBusy),
       rejected: burst.rejected,
@@ -136,6 +156,9 @@ const photos: Scenario = {
       splitIdleP50Ms: Math.round(percentile(split, 0.5)),
       splitIdleP95Ms: Math.round(percentile(split, 0.95)),
       splitIdleMaxMs: Math.round(Math.max(...split)),
+      // The machine's 1-minute load average when the scenario began and ended (a shared machine's is not 0).
+      loadAtStart: round(loadAtStart),
+      loadAtEnd: round(loadavg()[0] ?? Number.NaN),
     };
   },
 };
