@@ -28,12 +28,14 @@ import { startTurnout } from "../turnout-server.ts";
  * realtime and worker roles, files on the local disk. Camera-sized JPEGs (4000 x 3000, 3-5 MB) are made by
  * sharp first. Reported: uploads/s (all completes answered), the worker's photos/s once every upload is in
  * (the queue full, until the last is ready), sharp's raw photos/s doing the job's image work on the same
- * bytes in memory here before the server starts and after it stopped (each the best of 2 and 4 at a time; their
- * mean is the reference, as the load of a shared machine moves), the CPU time per photo on both sides (the
- * server's from /proc while the queue drained; a figure the machine's load does not move), the server's peak
- * RSS (VmHWM), and on the then idle server the time from `complete` to `photo.added.v1` on a subscribed
- * WebSocket for IDLE_PHOTOS photos one after another (p50/p95); then the same idle measure with the worker
- * role in a process of its own (api+realtime in another, NATS between them; BENCH_NATS_URL).
+ * photos (the job's sharp calls in its order, from the photo's file to files, nothing of the server around
+ * them) here before the server starts and after it stopped (each the better of 2 and 3 — the worker's number —
+ * at a time; their mean is the reference, as the load of a shared machine moves), the CPU time per photo on
+ * both sides and their ratio (the server's from /proc while the queue drained; a figure the machine's load
+ * moves far less), the server's peak RSS (VmHWM), and on the then idle server the time from `complete` to
+ * `photo.added.v1` on a subscribed WebSocket for IDLE_PHOTOS photos one after another (p50/p95); then the same
+ * idle measure with the worker role in a process of its own (api+realtime in another, NATS between them;
+ * BENCH_NATS_URL). The machine's load average at the start and the end is printed beside the figures.
  */
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -145,6 +147,7 @@ const photos: Scenario = {
       workerCpuMsPerPhoto: Math.round(burst.workerCpuMsPerPhoto),
       sharpRawCpuMsPerPhoto: Math.round(rawCpuMsPerPhoto),
       workerToRawCpu: round(rawCpuMsPerPhoto / burst.workerCpuMsPerPhoto),
+      workerMainThreadCpuMsPerPhoto: Math.round(burst.workerMainThreadCpuMsPerPhoto),
       // How many of the 2 cores the server kept busy while the queue drained.
       workerCoresBusy: round(burst.workerCoresBusy),
       rejected: burst.rejected,
@@ -174,6 +177,8 @@ interface Burst {
   overallPerSec: number;
   /** The server's CPU time per photo while the queue drained, in ms. */
   workerCpuMsPerPhoto: number;
+  /** The part of it on the server's main thread (JavaScript; the rest is libvips, file I/O, GC helpers). */
+  workerMainThreadCpuMsPerPhoto: number;
   /** The server's CPU seconds per second while the queue drained. */
   workerCoresBusy: number;
   rejected: number;
@@ -203,6 +208,7 @@ async function uploadAtOnce(
   const uploadedAt = performance.now();
   toggleProfile();
   const cpuAtUpload = watched.cpuSeconds();
+  const mainCpuAtUpload = watched.mainThreadCpuSeconds();
   const readyAtUpload = (await countPhotos(db, eventId)).done;
   const deadline = Date.now() + 600_000;
   for (;;) {
@@ -211,12 +217,14 @@ async function uploadAtOnce(
       const doneAt = performance.now();
       toggleProfile();
       const workerCpuSeconds = watched.cpuSeconds() - cpuAtUpload;
+      const mainCpuSeconds = watched.mainThreadCpuSeconds() - mainCpuAtUpload;
       return {
         uploadsPerSec: total / ((uploadedAt - startedAt) / 1000),
         uploadSec: (uploadedAt - startedAt) / 1000,
         workerPerSec: (total - readyAtUpload) / ((doneAt - uploadedAt) / 1000),
         overallPerSec: total / ((doneAt - firstCompleteAt) / 1000),
         workerCpuMsPerPhoto: (workerCpuSeconds * 1000) / (total - readyAtUpload),
+        workerMainThreadCpuMsPerPhoto: (mainCpuSeconds * 1000) / (total - readyAtUpload),
         workerCoresBusy: workerCpuSeconds / ((doneAt - uploadedAt) / 1000),
         rejected: counts.rejected,
       };
@@ -358,6 +366,8 @@ interface WatchedServer {
   peakResidentBytes(): number;
   /** The server's CPU seconds (user and system, every thread) so far. */
   cpuSeconds(): number;
+  /** The CPU seconds of the server's main thread alone (JavaScript and the collector's own share). */
+  mainThreadCpuSeconds(): number;
 }
 
 // Read from /proc/<pid>, not from the server's /metrics: scraping that every 200 ms cost the server about 5%
@@ -368,13 +378,17 @@ function watchServer(pid: number): WatchedServer {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) * 1024;
     },
-    cpuSeconds() {
-      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks.
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-    },
+    cpuSeconds: () => readCpuSeconds(`/proc/${pid}/stat`),
+    mainThreadCpuSeconds: () => readCpuSeconds(`/proc/${pid}/task/${pid}/stat`),
   };
+}
+
+// utime and stime of a process or thread: the 12th and 13th fields after the command's closing parenthesis,
+// in clock ticks.
+function readCpuSeconds(statPath: string): number {
+  const stat = readFileSync(statPath, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 function percentile(values: number[], p: number): number {
