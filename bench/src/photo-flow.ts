@@ -1,7 +1,10 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import sharp from "sharp";
 
 // The photos scenario's pieces: camera-sized JPEGs made by sharp, the real upload flow over HTTP, and the
-// reference work (what the processing job does to each photo, on bytes already in memory).
+// reference work (what the processing job does to each photo, with nothing of the server around it).
 
 /** A camera-sized JPEG (4000 x 3000, grain that compresses like a photo) of about 3-5 MB; `seed` varies it. */
 export async function createCameraJpeg(seed: number): Promise<Buffer> {
@@ -27,44 +30,60 @@ export async function createCameraJpeg(seed: number): Promise<Buffer> {
   );
 }
 
-/** The processing job's image work (photos module, photo-images.ts) on bytes in memory: the reference. */
-export async function renderLikeTheWorker(bytes: Buffer): Promise<number> {
-  const upright = sharp(bytes, { failOn: "error", limitInputPixels: 100_000_000 }).rotate();
-  const [full, thumb] = await Promise.all([
-    upright.clone().jpeg({ quality: 85 }).toBuffer(),
-    upright
-      .clone()
-      .resize({ width: 480, height: 480, fit: "inside", withoutEnlargement: true })
-      .jpeg({ quality: 78 })
-      .toBuffer(),
-  ]);
-  return full.length + thumb.length;
+/**
+ * The processing job's image work (photos module, photo-images.ts) on one photo, alone: the same calls in the
+ * same order, reading the photo's file and writing both results to files, as the worker does with the local
+ * storage; none of the server's work around it (HTTP, job queue, database, outbox, realtime).
+ */
+export async function renderLikeTheWorker(input: string, outputs: string): Promise<void> {
+  const decoded = () => sharp(input, { failOn: "error", limitInputPixels: 100_000_000 }).rotate();
+  await decoded().jpeg({ quality: 85 }).toFile(`${outputs}-full`);
+  await decoded()
+    .resize({ width: 480, height: 480, fit: "inside", withoutEnlargement: true })
+    .jpeg({ quality: 78 })
+    .toFile(`${outputs}-thumb`);
 }
 
 export interface RawThroughput {
+  concurrency: number;
   photosPerSec: number;
   /** This process's CPU time (every thread's) per photo, in ms: the same on a loaded machine as on a quiet one. */
   cpuMsPerPhoto: number;
 }
 
-/** Photos per second sharp reaches on `images`, `concurrency` at a time, and the CPU time each took. */
-export async function measureRawThroughput(images: Buffer[], concurrency: number): Promise<RawThroughput> {
+/**
+ * Photos per second sharp reaches doing the job's work on `count` photos, taken in turn from the files
+ * `inputs`, `concurrency` at a time, and the CPU time each took. libvips's cache is off, as in the worker
+ * (stopImageCache): with it the same files read again could be answered from it.
+ */
+export async function measureRawThroughput(
+  inputs: string[],
+  count: number,
+  concurrency: number,
+): Promise<RawThroughput> {
+  sharp.cache(false);
+  const outputs = await mkdtemp(join(tmpdir(), "bench-photos-raw-"));
   let next = 0;
   const cpuBefore = process.cpuUsage();
   const startedAt = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let index = next++; index < images.length; index = next++) {
-        const image = images[index];
-        if (image !== undefined) await renderLikeTheWorker(image);
-      }
-    }),
-  );
+  try {
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        for (let index = next++; index < count; index = next++) {
+          const input = inputs[index % inputs.length];
+          if (input !== undefined) await renderLikeTheWorker(input, join(outputs, String(index)));
+        }
+      }),
+    );
+  } finally {
+    await rm(outputs, { recursive: true, force: true });
+  }
   const seconds = (performance.now() - startedAt) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   return {
-    photosPerSec: images.length / seconds,
-    cpuMsPerPhoto: (cpu.user + cpu.system) / 1000 / images.length,
+    concurrency,
+    photosPerSec: count / seconds,
+    cpuMsPerPhoto: (cpu.user + cpu.system) / 1000 / count,
   };
 }
 

@@ -2,7 +2,8 @@ import { sql } from "kysely";
 import { BENCH_NATS_URL, deleteStreams } from "../bench-nats.ts";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import type { Db } from "../../../apps/server/src/platform/db.ts";
@@ -27,12 +28,14 @@ import { startTurnout } from "../turnout-server.ts";
  * realtime and worker roles, files on the local disk. Camera-sized JPEGs (4000 x 3000, 3-5 MB) are made by
  * sharp first. Reported: uploads/s (all completes answered), the worker's photos/s once every upload is in
  * (the queue full, until the last is ready), sharp's raw photos/s doing the job's image work on the same
- * bytes in memory here before the server starts and after it stopped (each the best of 2 and 4 at a time; their
- * mean is the reference, as the load of a shared machine moves), the CPU time per photo on both sides (the
- * server's from /proc while the queue drained; a figure the machine's load does not move), the server's peak
- * RSS (VmHWM), and on the then idle server the time from `complete` to `photo.added.v1` on a subscribed
- * WebSocket for IDLE_PHOTOS photos one after another (p50/p95); then the same idle measure with the worker
- * role in a process of its own (api+realtime in another, NATS between them; BENCH_NATS_URL).
+ * photos (the job's sharp calls in its order, from the photo's file to files, nothing of the server around
+ * them) here before the server starts and after it stopped (each the better of 2 and 3 — the worker's number —
+ * at a time; their mean is the reference, as the load of a shared machine moves), the CPU time per photo on
+ * both sides and their ratio (the server's from /proc while the queue drained; a figure the machine's load
+ * moves far less), the server's peak RSS (VmHWM), and on the then idle server the time from `complete` to
+ * `photo.added.v1` on a subscribed WebSocket for IDLE_PHOTOS photos one after another (p50/p95); then the same
+ * idle measure with the worker role in a process of its own (api+realtime in another, NATS between them;
+ * BENCH_NATS_URL). The machine's load average at the start and the end is printed beside the figures.
  */
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -42,6 +45,8 @@ const IDLE_PHOTOS = Number(process.env.BENCH_PHOTOS_IDLE ?? 20);
 const MiB = 1024 * 1024;
 // Linux reports /proc times in USER_HZ, 100 on every architecture Node runs on.
 const CLOCK_TICKS_PER_SECOND = 100;
+// Photos at a time in the worker role (PHOTO_PROCESSING_CONCURRENCY, roles/worker.ts).
+const WORKER_CONCURRENCY = 3;
 // sharp's raw rate is taken on this many of the same photos (a rate: the whole burst would only take longer).
 const RAW_PHOTOS = Number(process.env.BENCH_PHOTOS_RAW ?? 40);
 // With BENCH_CPU_PROFILE_DIR, the server's main thread is profiled while the queue drains (cpu-profile.preload.ts).
@@ -56,13 +61,26 @@ const photos: Scenario = {
     progress(`photos: ${sizesMiB.map((size) => size.toFixed(2)).join(", ")} MiB`);
     if (sizesMiB.some((size) => size < 3 || size > 5)) throw new Error("the photos are not 3-5 MB");
 
-    const sameWork = Array.from(
-      { length: Math.min(RAW_PHOTOS, GUESTS * PER_GUEST) },
-      (_, index) => images[index % images.length] ?? Buffer.alloc(0),
+    const loadAtStart = loadavg()[0] ?? Number.NaN;
+    // The reference reads the photos from files and writes its results to files, as the worker does.
+    const imageDir = await mkdtemp(join(tmpdir(), "bench-photos-"));
+    const imageFiles = await Promise.all(
+      images.map(async (image, index) => {
+        const path = join(imageDir, `${index}.jpg`);
+        await writeFile(path, image);
+        return path;
+      }),
     );
+    const rawCount = Math.min(RAW_PHOTOS, GUESTS * PER_GUEST);
+    // One photo per core (libvips works each on one thread: sharp's concurrency is 1 on glibc without jemalloc),
+    // and as many at a time as the worker takes; the better rate is the reference.
+    const measureRaw = async () => [
+      await measureRawThroughput(imageFiles, rawCount, 2),
+      await measureRawThroughput(imageFiles, rawCount, WORKER_CONCURRENCY),
+    ];
     // Measured before and after the server's run: on a shared machine the load moves, and both are reported.
     progress("photos: sharp's raw throughput on the same photos (before)");
-    const rawBefore = [await measureRawThroughput(sameWork, 2), await measureRawThroughput(sameWork, 4)];
+    const rawBefore = await measureRaw();
     const database = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
     const server = await startTurnout(database.url, {
       ROLES: "api,realtime,worker",
@@ -104,7 +122,8 @@ const photos: Scenario = {
       await database.drop();
     }
     progress("photos: sharp's raw throughput on the same photos (after)");
-    const rawAfter = [await measureRawThroughput(sameWork, 2), await measureRawThroughput(sameWork, 4)];
+    const rawAfter = await measureRaw();
+    await rm(imageDir, { recursive: true, force: true });
     const bestRate = (runs: RawThroughput[]) => Math.max(...runs.map((run) => run.photosPerSec));
     const rawPerSec = (bestRate(rawBefore) + bestRate(rawAfter)) / 2;
     const rawRuns = [...rawBefore, ...rawAfter];
@@ -119,12 +138,16 @@ const photos: Scenario = {
       workerPhotosPerSecOverall: round(burst.overallPerSec),
       sharpRawPhotosPerSec: round(rawPerSec),
       sharpRawBeforePerSec: round(bestRate(rawBefore)),
-      sharpRawAfter2PerSec: round(rawAfter[0]?.photosPerSec ?? Number.NaN),
-      sharpRawAfter4PerSec: round(rawAfter[1]?.photosPerSec ?? Number.NaN),
+      // Each raw run, before and after: "<photos at a time>: <photos/s>/s <CPU ms per photo> ms".
+      sharpRawRuns: rawRuns
+        .map((run) => `${run.concurrency}: ${round(run.photosPerSec)}/s ${Math.round(run.cpuMsPerPhoto)} ms`)
+        .join(", "),
       workerToRaw: round(burst.workerPerSec / rawPerSec),
       // Load-independent: CPU time per photo, the server's (every thread, while the queue drained) and sharp's.
       workerCpuMsPerPhoto: Math.round(burst.workerCpuMsPerPhoto),
       sharpRawCpuMsPerPhoto: Math.round(rawCpuMsPerPhoto),
+      workerToRawCpu: round(rawCpuMsPerPhoto / burst.workerCpuMsPerPhoto),
+      workerMainThreadCpuMsPerPhoto: Math.round(burst.workerMainThreadCpuMsPerPhoto),
       // How many of the 2 cores the server kept busy while the queue drained.
       workerCoresBusy: round(burst.workerCoresBusy),
       rejected: burst.rejected,
@@ -136,6 +159,9 @@ const photos: Scenario = {
       splitIdleP50Ms: Math.round(percentile(split, 0.5)),
       splitIdleP95Ms: Math.round(percentile(split, 0.95)),
       splitIdleMaxMs: Math.round(Math.max(...split)),
+      // The machine's 1-minute load average when the scenario began and ended (a shared machine's is not 0).
+      loadAtStart: round(loadAtStart),
+      loadAtEnd: round(loadavg()[0] ?? Number.NaN),
     };
   },
 };
@@ -151,6 +177,8 @@ interface Burst {
   overallPerSec: number;
   /** The server's CPU time per photo while the queue drained, in ms. */
   workerCpuMsPerPhoto: number;
+  /** The part of it on the server's main thread (JavaScript; the rest is libvips, file I/O, GC helpers). */
+  workerMainThreadCpuMsPerPhoto: number;
   /** The server's CPU seconds per second while the queue drained. */
   workerCoresBusy: number;
   rejected: number;
@@ -180,6 +208,7 @@ async function uploadAtOnce(
   const uploadedAt = performance.now();
   toggleProfile();
   const cpuAtUpload = watched.cpuSeconds();
+  const mainCpuAtUpload = watched.mainThreadCpuSeconds();
   const readyAtUpload = (await countPhotos(db, eventId)).done;
   const deadline = Date.now() + 600_000;
   for (;;) {
@@ -188,12 +217,14 @@ async function uploadAtOnce(
       const doneAt = performance.now();
       toggleProfile();
       const workerCpuSeconds = watched.cpuSeconds() - cpuAtUpload;
+      const mainCpuSeconds = watched.mainThreadCpuSeconds() - mainCpuAtUpload;
       return {
         uploadsPerSec: total / ((uploadedAt - startedAt) / 1000),
         uploadSec: (uploadedAt - startedAt) / 1000,
         workerPerSec: (total - readyAtUpload) / ((doneAt - uploadedAt) / 1000),
         overallPerSec: total / ((doneAt - firstCompleteAt) / 1000),
         workerCpuMsPerPhoto: (workerCpuSeconds * 1000) / (total - readyAtUpload),
+        workerMainThreadCpuMsPerPhoto: (mainCpuSeconds * 1000) / (total - readyAtUpload),
         workerCoresBusy: workerCpuSeconds / ((doneAt - uploadedAt) / 1000),
         rejected: counts.rejected,
       };
@@ -335,6 +366,8 @@ interface WatchedServer {
   peakResidentBytes(): number;
   /** The server's CPU seconds (user and system, every thread) so far. */
   cpuSeconds(): number;
+  /** The CPU seconds of the server's main thread alone (JavaScript and the collector's own share). */
+  mainThreadCpuSeconds(): number;
 }
 
 // Read from /proc/<pid>, not from the server's /metrics: scraping that every 200 ms cost the server about 5%
@@ -345,13 +378,17 @@ function watchServer(pid: number): WatchedServer {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) * 1024;
     },
-    cpuSeconds() {
-      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks.
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-    },
+    cpuSeconds: () => readCpuSeconds(`/proc/${pid}/stat`),
+    mainThreadCpuSeconds: () => readCpuSeconds(`/proc/${pid}/task/${pid}/stat`),
   };
+}
+
+// utime and stime of a process or thread: the 12th and 13th fields after the command's closing parenthesis,
+// in clock ticks.
+function readCpuSeconds(statPath: string): number {
+  const stat = readFileSync(statPath, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 function percentile(values: number[], p: number): number {

@@ -56,7 +56,12 @@ export async function queueMails(
     return [{ ...mail, id: uuidv7(), locale: theirs.locale ?? "en", createdAt }];
   });
   const inserted = await repo.insertMails(trx, wanted);
-  for (const mailId of inserted) await ctx.jobs.send("mail.send", { mailId }, { trx, ...MAIL_RETRIES });
+  // One statement for all the jobs (it was a round trip per mail inside the caller's transaction).
+  await ctx.jobs.sendMany(
+    "mail.send",
+    inserted.map((mailId) => ({ mailId })),
+    { trx, ...MAIL_RETRIES },
+  );
   return inserted.length;
 }
 

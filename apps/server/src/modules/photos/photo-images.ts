@@ -1,5 +1,6 @@
+import { open } from "node:fs/promises";
 import type { PhotoContentType } from "@turnout/contracts";
-import sharp from "sharp";
+import sharp, { type OutputInfo, type Sharp } from "sharp";
 
 // What a photo's bytes really are, and the one pass that turns them into what is served.
 
@@ -11,6 +12,21 @@ export function sniffImageType(bytes: Buffer): PhotoContentType | null {
   const isRiff = bytes.subarray(0, 4).toString("latin1") === "RIFF";
   if (isRiff && bytes.subarray(8, 12).toString("latin1") === "WEBP") return "image/webp";
   return null;
+}
+
+// The longest signature sniffImageType looks at (RIFF....WEBP).
+const SIGNATURE_BYTES = 12;
+
+/** sniffImageType of the file at `path`, reading only its first bytes. */
+export async function sniffImageFile(path: string): Promise<PhotoContentType | null> {
+  const file = await open(path, "r");
+  try {
+    const head = Buffer.alloc(SIGNATURE_BYTES);
+    const { bytesRead } = await file.read(head, 0, SIGNATURE_BYTES, 0);
+    return sniffImageType(head.subarray(0, bytesRead));
+  } finally {
+    await file.close();
+  }
 }
 
 /**
@@ -27,28 +43,58 @@ const THUMB_QUALITY = 78;
 // A decompression bomb (a tiny file claiming huge dimensions) is refused before its pixels are allocated.
 const MAX_INPUT_PIXELS = 100_000_000;
 
-export interface RenderedPhoto {
-  full: Buffer;
-  thumb: Buffer;
+/** The full image's size after turning it upright. */
+export interface RenderedSize {
   width: number;
   height: number;
 }
 
+/** Thrown when the bytes do not decode as the image they claim to be: the photo is rejected, not retried. */
+export class UndecodablePhoto extends Error {
+  override name = "UndecodablePhoto";
+}
+
 /**
- * Decodes, turns upright (EXIF orientation), and re-encodes as JPEG without any metadata (sharp writes
- * none unless asked: EXIF, GPS, XMP and IPTC are all dropped), plus a thumbnail that fits THUMB_SIZE.
- * Throws on bytes that do not decode.
- * The two encodes run one after the other: each sharp call holds a thread of libuv's pool (4 threads) for its
- * whole run while libvips spreads the pixels over every core itself, so two at once per photo gained no CPU and,
- * with two photos in hand, filled the pool and left the storage's file reads and writes queued behind them.
+ * The full image: decoded from the file at `input`, turned upright (EXIF orientation) and re-encoded as JPEG
+ * without any metadata (sharp writes none unless asked: EXIF, GPS, XMP and IPTC are all dropped) into the file
+ * at `output`. libvips reads and writes the files itself, so no photo-sized buffer reaches the JavaScript heap
+ * (where each one made the collector run: 16% of the worker's main thread while a queue drained).
+ * UndecodablePhoto when the input does not decode; any other error (writing the output) is thrown as it is.
  */
-export async function renderPhoto(bytes: Buffer): Promise<RenderedPhoto> {
-  const upright = sharp(bytes, { failOn: "error", limitInputPixels: MAX_INPUT_PIXELS }).rotate();
-  const full = await upright.clone().jpeg({ quality: FULL_QUALITY }).toBuffer({ resolveWithObject: true });
-  const thumb = await upright
-    .clone()
-    .resize({ width: THUMB_SIZE, height: THUMB_SIZE, fit: "inside", withoutEnlargement: true })
-    .jpeg({ quality: THUMB_QUALITY })
-    .toBuffer();
-  return { full: full.data, thumb, width: full.info.width, height: full.info.height };
+export async function renderFull(input: string, output: string): Promise<RenderedSize> {
+  const info = await encode(decoded(input).jpeg({ quality: FULL_QUALITY }), output);
+  return { width: info.width, height: info.height };
+}
+
+/**
+ * The thumbnail (fits THUMB_SIZE), the same way. JPEG's shrink-on-load decodes at 1/8 scale here, so this
+ * second decode costs about a sixth of the first. Run one after renderFull, not beside it: each sharp call
+ * holds one of libuv's 4 threads for its whole run, and libvips works each photo on one core (sharp's
+ * concurrency is 1 on glibc without jemalloc), so two at once per photo gained nothing and queued the storage's
+ * file operations behind them.
+ */
+export async function renderThumb(input: string, output: string): Promise<void> {
+  const thumb = decoded(input).resize({
+    width: THUMB_SIZE,
+    height: THUMB_SIZE,
+    fit: "inside",
+    withoutEnlargement: true,
+  });
+  await encode(thumb.jpeg({ quality: THUMB_QUALITY }), output);
+}
+
+function decoded(input: string): Sharp {
+  return sharp(input, { failOn: "error", limitInputPixels: MAX_INPUT_PIXELS }).rotate();
+}
+
+// libvips names the file in every error opening or writing it; any other error is about the input's bytes.
+async function encode(pipeline: Sharp, output: string): Promise<OutputInfo> {
+  try {
+    return await pipeline.toFile(output);
+  } catch (error) {
+    if (error instanceof Error && !error.message.includes(output)) {
+      throw new UndecodablePhoto(error.message.slice(0, 200), { cause: error });
+    }
+    throw error;
+  }
 }

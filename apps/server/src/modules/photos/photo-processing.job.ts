@@ -1,6 +1,13 @@
 import { PHOTO_DOMAIN_EVENTS, type PhotoAddedData } from "@turnout/contracts";
 import { appendOutbox } from "../../platform/outbox/outbox.ts";
-import { renderPhoto, sniffImageType, stopImageCache } from "./photo-images.ts";
+import {
+  renderFull,
+  renderThumb,
+  sniffImageFile,
+  stopImageCache,
+  UndecodablePhoto,
+  type RenderedSize,
+} from "./photo-images.ts";
 import type { PhotosContext } from "./photos-context.ts";
 import * as repo from "./photos.repo.ts";
 import { toPhoto } from "./photo-view.ts";
@@ -14,27 +21,35 @@ import { toPhoto } from "./photo-view.ts";
  * failure throws, and the job is retried; a retry overwrites the same keys, so it is harmless.
  */
 
+type Outcome = { rejected: string } | { size: RenderedSize };
+
 /** Runs one photos.process job. */
 export async function processPhoto(ctx: PhotosContext, photoId: string): Promise<void> {
   const photo = await repo.findPhoto(ctx.db, photoId);
   if (photo?.status !== "processing") return;
-  const bytes = await readUpload(ctx, photo.uploadKey);
-  if (sniffImageType(bytes) === null) {
-    await reject(ctx, photo, "not a JPEG, PNG or WebP image");
-    return;
-  }
-  let rendered;
-  try {
-    rendered = await renderPhoto(bytes);
-  } catch (error) {
-    await reject(ctx, photo, error instanceof Error ? error.message.slice(0, 200) : "does not decode");
-    return;
-  }
   const fullKey = `photos/${photo.eventId}/${photo.id}-full.jpg`;
   const thumbKey = `photos/${photo.eventId}/${photo.id}-thumb.jpg`;
-  await ctx.storage.write(fullKey, rendered.full, "image/jpeg");
-  await ctx.storage.write(thumbKey, rendered.thumb, "image/jpeg");
-  const result = { width: rendered.width, height: rendered.height, fullKey, thumbKey };
+  // The upload as a file (the stored one itself on the local disk) that sharp reads, and the results written
+  // by sharp into files the storage then keeps: the photo's bytes never enter the JavaScript heap.
+  const outcome = await ctx.storage.readViaFile(photo.uploadKey, async (input): Promise<Outcome> => {
+    if ((await sniffImageFile(input)) === null) return { rejected: "not a JPEG, PNG or WebP image" };
+    try {
+      const size = await ctx.storage.writeViaFile(fullKey, "image/jpeg", (output) =>
+        renderFull(input, output),
+      );
+      await ctx.storage.writeViaFile(thumbKey, "image/jpeg", (output) => renderThumb(input, output));
+      return { size };
+    } catch (error) {
+      if (error instanceof UndecodablePhoto) return { rejected: error.message };
+      throw error;
+    }
+  });
+  if ("rejected" in outcome) {
+    // A full image written before the thumbnail failed is removed with the upload.
+    await reject(ctx, photo, outcome.rejected, [fullKey]);
+    return;
+  }
+  const result = { ...outcome.size, fullKey, thumbKey };
   await ctx.db.transaction().execute(async (trx) => {
     if (!(await repo.markReady(trx, photo.id, result))) return;
     const data: PhotoAddedData = {
@@ -50,30 +65,18 @@ export async function processPhoto(ctx: PhotosContext, photoId: string): Promise
   });
 }
 
-async function reject(ctx: PhotosContext, photo: repo.PhotoRecord, reason: string): Promise<void> {
+async function reject(
+  ctx: PhotosContext,
+  photo: repo.PhotoRecord,
+  reason: string,
+  written: readonly string[],
+): Promise<void> {
   ctx.log.info({ photoId: photo.id, reason }, "photo rejected");
   await ctx.db.transaction().execute(async (trx) => {
     if (await repo.markRejected(trx, photo.id, reason)) {
-      await ctx.jobs.send("photos.delete-files", { keys: [photo.uploadKey] }, { trx });
+      await ctx.jobs.send("photos.delete-files", { keys: [photo.uploadKey, ...written] }, { trx });
     }
   });
-}
-
-// The upload's bytes in one buffer of its size, filled as they stream in: never a list of chunks and a joined
-// copy of them at once (the photo twice in memory). `complete` checked the size against the declared one.
-async function readUpload(ctx: PhotosContext, key: string): Promise<Buffer> {
-  const size = (await ctx.storage.stat(key))?.size;
-  if (size === undefined) throw new Error(`the upload ${key} is gone`);
-  const bytes = Buffer.allocUnsafe(size);
-  let filled = 0;
-  for await (const chunk of await ctx.storage.read(key)) {
-    const part = chunk as Buffer;
-    if (filled + part.length > size) throw new Error(`the upload ${key} grew while it was read`);
-    part.copy(bytes, filled);
-    filled += part.length;
-  }
-  if (filled !== size) throw new Error(`the upload ${key} ended after ${filled} of ${size} bytes`);
-  return bytes;
 }
 
 /** Worker role: runs photos.process and photos.delete-files in this process. */

@@ -147,6 +147,28 @@ describe.each(drivers)("photos on $name storage", ({ start }) => {
     expect(anonymous.statusCode).toBe(404);
   });
 
+  it("rejects a JPEG cut off halfway (it does not decode), keeping none of its files", async () => {
+    const whole = await sharp({
+      create: {
+        width: 300,
+        height: 200,
+        channels: 3,
+        background: { r: 200, g: 40, b: 90 },
+        noise: { type: "gaussian", mean: 128, sigma: 60 },
+      },
+    })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    const cut = whole.subarray(0, Math.floor(whole.length / 2));
+    const photo = await uploadPhoto(t, guest, event.id, cut, "image/jpeg");
+    const processed = await waitForProcessed(t, guest, event.id, photo.id);
+    expect(processed).toMatchObject({ status: "rejected", urls: null, width: null });
+    const keys = [`photos/${event.id}/${photo.id}-full.jpg`, `photos/${event.id}/${photo.id}-thumb.jpg`];
+    await eventually(async () =>
+      (await Promise.all(keys.map((key) => t.deps.storage.stat(key)))).every((s) => s === null),
+    );
+  });
+
   it("lets confirmed participants and the organizer upload, nobody else", async () => {
     const body = { contentType: "image/png", size: 1000 };
     const ask = (who: CreatedUser | null, eventId = event.id) =>

@@ -23,6 +23,7 @@ const catalog = {
   "test.typed": z.object({ n: z.number() }),
   "test.slow": z.object({ n: z.number() }),
   "test.wake": z.object({ n: z.number() }),
+  "test.many": z.object({ n: z.number() }),
 } satisfies JobCatalog;
 // An older producer that did not validate `n`: what a worker may find in the queue.
 const looseCatalog = { "test.typed": z.object({ n: z.unknown() }) } satisfies JobCatalog;
@@ -134,6 +135,43 @@ describe("job queue", () => {
     expect(await countJobsNamed("test.tx")).toBe(1);
     // Defaults: 5 retries, exponential backoff from 2 s.
     expect(await readJob(committedId)).toMatchObject({ retry_limit: 5, retry_delay: 2, retry_backoff: true });
+  });
+
+  it("sends many jobs in one statement, with their options, only when the transaction commits", async () => {
+    const queue = await startQueue(catalog);
+    const seen: number[] = [];
+    queue.work(
+      "test.many",
+      ({ n }) => {
+        seen.push(n);
+      },
+      { concurrency: 4 },
+    );
+    const options = { retryLimit: 12, retryDelaySeconds: 3, retryBackoff: false, expireInSeconds: 30 };
+    await expect(
+      database.db.transaction().execute(async (trx) => {
+        await queue.sendMany("test.many", [{ n: -1 }, { n: -2 }], { trx, ...options });
+        throw new Error("roll back");
+      }),
+    ).rejects.toThrow("roll back");
+    const payloads = Array.from({ length: 50 }, (_, n) => ({ n }));
+    await database.db.transaction().execute(async (trx) => {
+      await queue.sendMany("test.many", payloads, { trx, ...options });
+      await queue.sendMany("test.many", [], { trx });
+      expect(await countJobsNamed("test.many")).toBe(0);
+    });
+    await waitFor(() => seen.length === payloads.length);
+    expect(seen.sort((a, b) => a - b)).toEqual(payloads.map(({ n }) => n));
+    const { rows } = await sql<{
+      retry_limit: number;
+      retry_delay: number;
+      retry_backoff: boolean;
+      expire_in: string;
+    }>`
+      SELECT DISTINCT retry_limit, retry_delay, retry_backoff, expire_in::text
+      FROM pgboss.job WHERE name = 'test.many'`.execute(database.db);
+    expect(rows).toEqual([{ retry_limit: 12, retry_delay: 3, retry_backoff: false, expire_in: "00:00:30" }]);
+    await expect(queue.sendMany("test.many", [{ n: "one" as unknown as number }])).rejects.toThrow();
   });
 
   it("retries a failing handler with growing delays until it succeeds, running it exactly 3 times", async () => {

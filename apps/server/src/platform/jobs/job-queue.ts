@@ -62,6 +62,15 @@ export interface JobQueue<C extends JobCatalog = AppCatalog> {
     data: z.input<C[N]>,
     options?: SendOptions,
   ): Promise<string | null>;
+  /**
+   * Validates and enqueues one job of `name` per payload in one statement, all with the same options (no
+   * singleton throttling); with `trx`, they exist only if it commits. For many jobs at once (a mail per person).
+   */
+  sendMany<N extends keyof C & string>(
+    name: N,
+    payloads: readonly z.input<C[N]>[],
+    options?: Omit<SendOptions, "singletonKey" | "singletonSeconds">,
+  ): Promise<void>;
   /** Runs `handler` for jobs of `name` in this process (worker role), `concurrency` at a time. */
   work<N extends keyof C & string>(
     name: N,
@@ -167,6 +176,21 @@ export async function createJobQueueFor<C extends JobCatalog>(
       }
       return id;
     },
+    async sendMany(name, payloads, sendOptions = {}) {
+      if (payloads.length === 0) return;
+      const schema = catalogSchema(catalog, name);
+      const common = toBossInsert(sendOptions);
+      const jobs = payloads.map((data) => ({ ...common, name, data: schema.parse(data) }));
+      const { trx } = sendOptions;
+      if (trx === undefined) {
+        await boss.insert(jobs);
+        await notifyJobSent((text, values) => boss.getDb().executeSql(text, values), name);
+        workers.wake(name);
+      } else {
+        await boss.insert(jobs, { db: toBossDb(trx) });
+        await notifyJobSent((text, values) => trx.executeQuery(CompiledQuery.raw(text, values)), name, trx);
+      }
+    },
     work(name, handler, workOptions = {}) {
       workers.work(name, catalogSchema(catalog, name), handler, workOptions.concurrency);
       listener ??= listenForJobs({
@@ -261,6 +285,18 @@ function toBossSendOptions(options: SendOptions): PgBoss.SendOptions {
   if (options.retryLimit !== undefined) result.retryLimit = options.retryLimit;
   if (options.retryDelaySeconds !== undefined) result.retryDelay = options.retryDelaySeconds;
   if (options.retryBackoff !== undefined) result.retryBackoff = options.retryBackoff;
+  return result;
+}
+
+// The same options as a row of pg-boss's insert(), which takes a delay as an interval's text.
+function toBossInsert(options: SendOptions): Omit<PgBoss.JobInsert, "name"> {
+  const result: Omit<PgBoss.JobInsert, "name"> = {};
+  if (options.startAfter instanceof Date) result.startAfter = options.startAfter.toISOString();
+  else if (options.startAfter !== undefined) result.startAfter = `${options.startAfter} seconds`;
+  if (options.retryLimit !== undefined) result.retryLimit = options.retryLimit;
+  if (options.retryDelaySeconds !== undefined) result.retryDelay = options.retryDelaySeconds;
+  if (options.retryBackoff !== undefined) result.retryBackoff = options.retryBackoff;
+  if (options.expireInSeconds !== undefined) result.expireInSeconds = options.expireInSeconds;
   return result;
 }
 

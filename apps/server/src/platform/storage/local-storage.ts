@@ -1,6 +1,6 @@
 import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -75,6 +75,14 @@ export function createLocalStorage(options: LocalStorageOptions): Storage {
     return grant;
   }
 
+  // A fresh path beside the objects (the same file system, so a link or rename into place works), for a file
+  // that is not an object (yet).
+  async function reserveAside(): Promise<string> {
+    const aside = join(options.root, ".partial", randomUUID());
+    await mkdir(dirname(aside), { recursive: true });
+    return aside;
+  }
+
   async function receive(request: FastifyRequest, reply: FastifyReply) {
     const grant = verify(request, "put");
     const contentType = (request.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
@@ -86,8 +94,7 @@ export function createLocalStorage(options: LocalStorageOptions): Storage {
       throw new AppError("request.too_large", `The link accepts ${grant.size} bytes.`);
     }
     const target = pathOf(grant.key);
-    const partial = join(options.root, ".partial", randomUUID());
-    await mkdir(dirname(partial), { recursive: true });
+    const partial = await reserveAside();
     let received = 0;
     // Counted as they arrive: a chunked body past the declared size is cut off at that point.
     const limit = new Transform({
@@ -163,6 +170,27 @@ export function createLocalStorage(options: LocalStorageOptions): Storage {
       await writeFile(partial, body);
       await rename(partial, path);
     },
+    async readViaFile(key, use) {
+      const snapshot = await reserveAside();
+      try {
+        await snapshotOf(pathOf(key), snapshot);
+        return await use(snapshot);
+      } finally {
+        await rm(snapshot, { force: true });
+      }
+    },
+    async writeViaFile(key, _contentType, produce) {
+      const path = pathOf(key);
+      const partial = await reserveAside();
+      try {
+        const result = await produce(partial);
+        await mkdir(dirname(path), { recursive: true });
+        await rename(partial, path);
+        return result;
+      } finally {
+        await rm(partial, { force: true });
+      }
+    },
     async delete(keys) {
       await Promise.all(keys.map((key) => rm(pathOf(key), { force: true })));
     },
@@ -182,6 +210,18 @@ export function createLocalStorage(options: LocalStorageOptions): Storage {
     },
     close() {},
   };
+}
+
+// The object's bytes as they are now, under `snapshot`: a hard link (no copy; a later PUT renames a new file
+// over the key and leaves this one as it was), or a copy where the file system has no hard links.
+async function snapshotOf(path: string, snapshot: string): Promise<void> {
+  try {
+    await link(path, snapshot);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") throw error;
+    await copyFile(path, snapshot);
+  }
 }
 
 const CONTENT_TYPES: Record<string, string> = {

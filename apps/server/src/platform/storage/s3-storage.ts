@@ -8,7 +8,12 @@ import {
   S3ServiceException,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { AppError } from "../errors.ts";
 import { isStorageKey, type Storage } from "./storage.ts";
 
@@ -49,6 +54,12 @@ export function createS3Storage(options: S3StorageOptions): Storage {
   };
   const secondsUntil = (at: Date) => Math.max(1, Math.round((at.getTime() - options.now().getTime()) / 1000));
 
+  async function openObject(key: string): Promise<Readable> {
+    const object = await client.send(new GetObjectCommand({ Bucket, Key: checked(key) }));
+    if (!(object.Body instanceof Readable)) throw new AppError("internal", "S3 returned no body stream.");
+    return object.Body;
+  }
+
   return {
     driver: "s3",
     async signUpload(key, terms) {
@@ -80,10 +91,33 @@ export function createS3Storage(options: S3StorageOptions): Storage {
         throw error;
       }
     },
-    async read(key) {
-      const object = await client.send(new GetObjectCommand({ Bucket, Key: checked(key) }));
-      if (!(object.Body instanceof Readable)) throw new AppError("internal", "S3 returned no body stream.");
-      return object.Body;
+    read: openObject,
+    readViaFile(key, use) {
+      return withTemporaryFile(async (path) => {
+        await pipeline(await openObject(key), createWriteStream(path));
+        return use(path);
+      });
+    },
+    writeViaFile(key, contentType, produce) {
+      return withTemporaryFile(async (path) => {
+        const result = await produce(path);
+        const { size } = await stat(path);
+        const body = createReadStream(path);
+        try {
+          await client.send(
+            new PutObjectCommand({
+              Bucket,
+              Key: checked(key),
+              Body: body,
+              ContentLength: size,
+              ContentType: contentType,
+            }),
+          );
+        } finally {
+          body.destroy();
+        }
+        return result;
+      });
     },
     async write(key, body, contentType) {
       await client.send(
@@ -105,6 +139,16 @@ export function createS3Storage(options: S3StorageOptions): Storage {
       client.destroy();
     },
   };
+}
+
+// A file of the machine's temporary directory for the length of `use`, removed after (with its directory).
+async function withTemporaryFile<T>(use: (path: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "turnout-object-"));
+  try {
+    return await use(join(dir, "object"));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function isMissing(error: unknown): boolean {

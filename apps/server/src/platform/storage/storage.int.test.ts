@@ -1,3 +1,4 @@
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createManualClock } from "../clock.ts";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
@@ -84,6 +85,50 @@ describe.each(drivers)("storage driver $name", ({ name, start }) => {
     const got = await fetch(absoluteUrl(await t.deps.storage.signDownload(key, inMinutes(5)), origin));
     expect(got.headers.get("content-type")).toContain("image/jpeg");
     expect(Buffer.from(await got.arrayBuffer())).toEqual(bytes);
+  });
+
+  it("hands readers a file of the object that a later upload to the same key does not change", async () => {
+    const key = `uploads/${name}-via-file`;
+    expect((await upload(key, bytes)).status).toBe(200);
+    const replacement = Buffer.from("other bytes of another length");
+    let snapshot = "";
+    const seen = await t.deps.storage.readViaFile(key, async (path) => {
+      snapshot = path;
+      expect((await upload(key, replacement)).status).toBe(200);
+      return readFile(path);
+    });
+    expect(seen).toEqual(bytes);
+    expect(await t.deps.storage.stat(key)).toEqual({ size: replacement.length });
+    await expect(stat(snapshot)).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(
+      t.deps.storage.readViaFile(`uploads/${name}-none`, () => Promise.resolve(1)),
+    ).rejects.toThrow();
+  });
+
+  it("stores what a writer puts in a file, and nothing when the writer fails", async () => {
+    const key = `photos/${name}/via-file.jpg`;
+    let written = "";
+    const answer = await t.deps.storage.writeViaFile(key, "image/jpeg", async (path) => {
+      written = path;
+      await writeFile(path, bytes);
+      return 42;
+    });
+    expect(answer).toBe(42);
+    expect(await t.deps.storage.stat(key)).toEqual({ size: bytes.length });
+    const got = await fetch(absoluteUrl(await t.deps.storage.signDownload(key, inMinutes(5)), origin));
+    expect(got.headers.get("content-type")).toContain("image/jpeg");
+    expect(Buffer.from(await got.arrayBuffer())).toEqual(bytes);
+    await expect(stat(written)).rejects.toMatchObject({ code: "ENOENT" });
+
+    const failing = `photos/${name}/never.jpg`;
+    const writing = t.deps.storage.writeViaFile(failing, "image/jpeg", async (path) => {
+      written = path;
+      await writeFile(path, bytes.subarray(0, 4));
+      throw new Error("the encoder gave up");
+    });
+    await expect(writing).rejects.toThrow("the encoder gave up");
+    expect(await t.deps.storage.stat(failing)).toBeNull();
+    await expect(stat(written)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   it("refuses a download URL once it has expired", async () => {

@@ -33,6 +33,19 @@ export interface Storage {
   /** Streams the object; fails when it is missing. */
   read(key: string): Promise<Readable>;
   write(key: string, body: Buffer, contentType: string): Promise<void>;
+  /**
+   * Runs `use` with the path of a file on this machine holding the object's bytes as they were when the call
+   * began (a PUT to the same key meanwhile changes nothing under `use`), removed when `use` settles: the
+   * object itself, hard-linked, for the local driver; a downloaded copy for S3. Fails when it is missing.
+   * For readers that take a path (sharp), so the bytes never pass through the JavaScript heap.
+   */
+  readViaFile<T>(key: string, use: (path: string) => Promise<T>): Promise<T>;
+  /**
+   * Runs `produce` with the path of a new file to write, then stores that file under `key`: renamed into
+   * place for the local driver (the key shows the whole file or the previous one, never a part), uploaded
+   * and removed for S3. Nothing is stored when `produce` fails. `produce`'s result is returned.
+   */
+  writeViaFile<T>(key: string, contentType: string, produce: (path: string) => Promise<T>): Promise<T>;
   /** Deletes the objects; missing ones are no error. */
   delete(keys: readonly string[]): Promise<void>;
   /** Registers the routes that serve this driver's signed URLs (the local driver's; none for S3). */
