@@ -37,6 +37,7 @@ const kinds: JobKinds<keyof typeof catalog> = {
   "test.typed": unhurried,
   "test.slow": unhurried,
   "test.wake": unhurried,
+  "test.many": { expireInSeconds: 30 },
 };
 const looseKinds: JobKinds<keyof typeof looseCatalog> = { "test.typed": unhurried };
 
@@ -138,7 +139,7 @@ describe("job queue", () => {
   });
 
   it("sends many jobs in one statement, with their options, only when the transaction commits", async () => {
-    const queue = await startQueue(catalog);
+    const queue = await startQueue(catalog, kinds);
     const seen: number[] = [];
     queue.work(
       "test.many",
@@ -147,7 +148,8 @@ describe("job queue", () => {
       },
       { concurrency: 4 },
     );
-    const options = { retryLimit: 12, retryDelaySeconds: 3, retryBackoff: false, expireInSeconds: 30 };
+    // The expiry comes from the kind's queue (30 s), like every job's.
+    const options = { retryLimit: 12, retryDelaySeconds: 3, retryBackoff: false };
     await expect(
       database.db.transaction().execute(async (trx) => {
         await queue.sendMany("test.many", [{ n: -1 }, { n: -2 }], { trx, ...options });

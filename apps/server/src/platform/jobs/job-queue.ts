@@ -296,7 +296,6 @@ function toBossInsert(options: SendOptions): Omit<PgBoss.JobInsert, "name"> {
   if (options.retryLimit !== undefined) result.retryLimit = options.retryLimit;
   if (options.retryDelaySeconds !== undefined) result.retryDelay = options.retryDelaySeconds;
   if (options.retryBackoff !== undefined) result.retryBackoff = options.retryBackoff;
-  if (options.expireInSeconds !== undefined) result.expireInSeconds = options.expireInSeconds;
   return result;
 }
 
