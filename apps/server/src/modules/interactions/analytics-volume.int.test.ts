@@ -97,7 +97,11 @@ afterAll(async () => {
   await database.drop();
 });
 
-/** Runs `query` on a Kysely that records its statements; answers their plans and the time it took. */
+// Timed runs per query after the warm one; the best counts. The int tier's other files share the two cores,
+// so one run measures whichever of them happened to run beside it as much as the query.
+const TIMED_RUNS = 3;
+
+/** Runs `query` on a Kysely that records its statements; answers their plans and its best time. */
 async function measure(query: (db: Kysely<Database>) => Promise<unknown>) {
   const statements: CompiledQuery[] = [];
   const db = new Kysely<Database>({
@@ -107,10 +111,13 @@ async function measure(query: (db: Kysely<Database>) => Promise<unknown>) {
     },
   });
   await query(db); // warm: the first run reads the pages into the cache, as a dashboard's refresh finds them
-  statements.length = 0;
-  const started = performance.now();
-  await query(db);
-  const ms = performance.now() - started;
+  let ms = Infinity;
+  for (let run = 0; run < TIMED_RUNS; run++) {
+    statements.length = 0;
+    const started = performance.now();
+    await query(db);
+    ms = Math.min(ms, performance.now() - started);
+  }
   const plans: string[] = [];
   for (const statement of statements) {
     const { rows } = await bulk.pool.query<{ "QUERY PLAN": string }>(`EXPLAIN ${statement.sql}`, [
