@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { jobPayloadSchemas } from "@turnout/contracts";
 import { sql } from "kysely";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { killCatalog, killKinds } from "../../../test/job-kill.support.ts";
 import { createTestDatabase, type TestDatabase } from "../../../test/database.ts";
+import { startFixtureProcess } from "../../../test/fixture-process.ts";
 import { createLogger } from "../logger.ts";
 import { jobKinds } from "./job-kinds.ts";
 import { createJobQueue, createJobQueueFor } from "./job-queue.ts";
@@ -41,37 +41,11 @@ async function readJob(id: string) {
 }
 
 // Starts the fixture, a worker that takes every kill.* job and never finishes it; killed after the test anyway.
-async function startHangingWorker(onTaken: (name: string, id: string, at: number) => void) {
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", fixture], {
-    env: { ...process.env, DATABASE_URL: database.url },
-    stdio: ["ignore", "pipe", "pipe"],
+function startHangingWorker(onTaken: (name: string, id: string, at: number) => void) {
+  return startFixtureProcess(fixture, { DATABASE_URL: database.url }, cleanups, (line) => {
+    const match = /^TAKEN (\S+) (\S+) (\d+)$/.exec(line);
+    if (match !== null) onTaken(match[1] ?? "", match[2] ?? "", Number(match[3]));
   });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => {
-    child.once("exit", (code, signal) => {
-      resolve(signal ?? code);
-    });
-  });
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited;
-  });
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const match of chunk.toString().matchAll(/^TAKEN (\S+) (\S+) (\d+)$/gm)) {
-        onTaken(match[1] ?? "", match[2] ?? "", Number(match[3]));
-      }
-      if (output.includes("READY\n")) resolve();
-    });
-    child.stderr?.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    void exited.then((how) => {
-      reject(new Error(`job worker child exited (${String(how)}) before it was ready:\n${output}`));
-    });
-  });
-  return { child, exited };
 }
 
 describe("job expiry per kind", () => {

@@ -1,10 +1,10 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/database.ts";
+import { startFixtureProcess } from "../../../test/fixture-process.ts";
 import { deleteNatsStream, shouldRunNatsTests, TEST_NATS_URL } from "../../../test/nats.ts";
 import { connectNatsBus } from "../bus/nats-bus.ts";
 import type { Db } from "../db.ts";
@@ -28,41 +28,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-interface RelayChild {
-  child: ChildProcess;
-  exited: Promise<NodeJS.Signals | number | null>;
-}
-
 // Starts the fixture and resolves once its relay runs; it is killed at the end of the test in any case.
-async function startRelayChild(env: Record<string, string>): Promise<RelayChild> {
-  const child = spawn(process.execPath, ["--import", "tsx", fixture], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => {
-    child.once("exit", (code, signal) => {
-      resolve(signal ?? code);
-    });
-  });
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited;
-  });
-  let output = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("READY\n")) resolve();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    void exited.then((how) => {
-      reject(new Error(`relay child exited (${String(how)}) before it was ready:\n${output}`));
-    });
-  });
-  return { child, exited };
-}
+const startRelayChild = (env: Record<string, string>) => startFixtureProcess(fixture, env, cleanups);
 
 async function freshDatabase(): Promise<TestDatabase> {
   const database = await createTestDatabase();
