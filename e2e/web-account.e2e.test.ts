@@ -111,6 +111,48 @@ describe.skipIf(shouldSkip)("accounts and admin pages in Chromium", () => {
     await page.close();
   });
 
+  it("pages the outbox past its first 50 mails with Load more", async () => {
+    const reader = person("Rea");
+    await web().register(reader);
+    // One confirmation mail per join: 51 joins make more than the page's 50 mails whatever came before.
+    for (let start = 0; start < 51; start += 17)
+      await Promise.all(
+        Array.from({ length: 17 }, async () => {
+          const event = await web().publishEvent(admin);
+          expectStatus(await web().apiAs(reader, "POST", `/api/events/${event.id}/join`, {}), 201);
+        }),
+      );
+    const sentToReader = async () => {
+      let cursor: string | null = null;
+      let count = 0;
+      do {
+        const query: string = cursor === null ? "" : `?cursor=${encodeURIComponent(cursor)}`;
+        const page = expectStatus(
+          await web().apiAs(admin, "GET", `/api/admin/mail${query}`),
+          200,
+        ) as MailMessagePage;
+        count += page.items.filter((mail) => mail.to === reader.email && mail.status === "sent").length;
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      return count;
+    };
+    await eventually("51 mails sent to the reader", async () =>
+      (await sentToReader()) === 51 ? true : undefined,
+    );
+
+    const page = await web().openPage();
+    await web().signInIn(page, admin);
+    await page.goto(`${web().base}/admin/mail`);
+    const rows = page.getByRole("row").filter({ hasText: "@" });
+    await expect.poll(() => rows.count(), { timeout: LIVE_MS }).toBe(50);
+    const more = page.getByRole("button", { name: "Load more" });
+    await web().axe(page, "admin mail (a page, Load more)");
+    await more.click();
+    await expect.poll(() => rows.count(), { timeout: LIVE_MS }).toBeGreaterThan(50);
+    expect(await page.getByRole("row").filter({ hasText: reader.email }).count()).toBe(51);
+    await page.close();
+  });
+
   it("shows the forbidden view, and no Mail link, to a signed-in person who is not an admin", async () => {
     const page = await web().openPage();
     await web().signInIn(page, guest);

@@ -1,8 +1,9 @@
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isCausedByAxe } from "./support/browser-checks.ts";
 import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
 import {
+  eventually,
   expectStatus,
   LIVE_MS,
   type Person,
@@ -130,6 +131,16 @@ describe.skipIf(shouldSkip)("web app review fixes in Chromium", () => {
       );
     }
 
+    // Every join's live message is out before the pages open: a late one would refetch the places and so
+    // cancel the next page the test asked for (the notifications come from the same outbox rows).
+    await eventually("a notification for every join", async () => {
+      const answer = await web().apiAs(guest, "GET", "/api/me/notifications?limit=100");
+      const { items } = expectStatus(answer, 200) as { items: { kind: string }[] };
+      return items.filter((item) => item.kind === "participation.confirmed").length === total
+        ? true
+        : undefined;
+    });
+
     for (const [who, regionName] of [
       [guest, "Upcoming"],
       [host, "My events"],
@@ -143,7 +154,7 @@ describe.skipIf(shouldSkip)("web app review fixes in Chromium", () => {
       const more = page.getByRole("button", { name: "Load more" });
       expect(await more.count()).toBe(1);
       if (who === guest) await web().axe(page, "me (a page of places, Load more)");
-      await more.click();
+      await clickWhileNextPageHeld(page, more);
       await expect.poll(() => cards.count(), { timeout: LIVE_MS }).toBe(total);
       expect(await more.count()).toBe(0);
       // Every one of them once: the cursor's pages neither skip nor repeat.
@@ -152,6 +163,28 @@ describe.skipIf(shouldSkip)("web app review fixes in Chromium", () => {
       await page.close();
     }
   });
+
+  /** Clicks Load more with the next page held back (a slow network): the busy state is said and keeps focus. */
+  async function clickWhileNextPageHeld(page: Page, more: Locator): Promise<void> {
+    let releaseNextPage = () => {};
+    const held = new Promise<void>((resolve) => {
+      releaseNextPage = resolve;
+    });
+    await page.route(/\/api\/me\/.*[?&]cursor=/, async (route) => {
+      await held;
+      await route.continue();
+    });
+    const status = more.locator("xpath=..").getByRole("status");
+    expect(await status.textContent()).toBe("");
+    await more.click();
+    // Said in the status line, and the pressed button keeps the focus while it is busy.
+    await expect.poll(() => status.textContent(), { timeout: LIVE_MS }).toBe("Loading more…");
+    const focused = "[document.activeElement?.textContent, document.activeElement?.ariaDisabled]";
+    expect(await page.evaluate(focused)).toEqual(["Load more", "true"]);
+    releaseNextPage();
+    const busy = page.getByRole("status").filter({ hasText: "Loading more…" });
+    await expect.poll(() => busy.count(), { timeout: LIVE_MS }).toBe(0);
+  }
 
   it("keeps Discover's search in the URL and restores it on back and forward", async () => {
     const tag = crypto.randomUUID().slice(0, 6);

@@ -6,6 +6,7 @@ import { api } from "../../api/client.ts";
 import { isApiError } from "../../api/errors.ts";
 import { keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
+import { LoadMore } from "../../components/load-more.tsx";
 import { SignedInOnly } from "../../components/signed-in-only.tsx";
 import { Empty, ErrorState, Forbidden, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
@@ -73,16 +74,7 @@ function MailOutbox() {
       ) : (
         <>
           <MailTable items={items} openId={open} />
-          {mails.hasNextPage && (
-            <button
-              type="button"
-              className="btn-secondary self-center"
-              disabled={mails.isFetchingNextPage}
-              onClick={() => void mails.fetchNextPage()}
-            >
-              {mails.isFetchingNextPage ? t.loadingMore : t.loadMore}
-            </button>
-          )}
+          <LoadMore list={mails} />
         </>
       )}
     </section>

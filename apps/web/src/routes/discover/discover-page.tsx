@@ -11,6 +11,7 @@ import { useEffect, useRef, useState } from "react";
 import { api } from "../../api/client.ts";
 import { categoriesQuery, keys, patchCachedEvent } from "../../api/queries.ts";
 import { EventCard } from "../../components/event-card.tsx";
+import { LoadMore, type PagedList } from "../../components/load-more.tsx";
 import { Empty, ErrorState, Loading } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { useChannel } from "../../live/realtime.tsx";
@@ -112,11 +113,7 @@ export function DiscoverPage() {
                 </li>
               ))}
             </ul>
-            <MoreLoader
-              hasMore={feed.hasNextPage}
-              isLoading={feed.isFetchingNextPage}
-              onMore={() => void feed.fetchNextPage()}
-            />
+            <MoreLoader list={feed} />
           </>
         )}
       </div>
@@ -247,44 +244,32 @@ function CategoryChips({
   );
 }
 
-/** Loads the next page when the end of the list scrolls into view; the button does the same by hand. */
-function MoreLoader({
-  hasMore,
-  isLoading,
-  onMore,
-}: {
-  hasMore: boolean;
-  isLoading: boolean;
-  onMore: () => void;
-}) {
+/** Loads the next page when the end of the list scrolls into view; LoadMore's button does the same by hand. */
+function MoreLoader({ list }: { list: PagedList }) {
   const { t } = useI18n();
   const sentinel = useRef<HTMLDivElement>(null);
-  const onMoreRef = useRef(onMore);
+  const listRef = useRef(list);
   useEffect(() => {
-    onMoreRef.current = onMore;
+    listRef.current = list;
   });
+  const { hasNextPage, isFetchingNextPage } = list;
   // Observed anew after each page: an observer reports only changes, so a sentinel still in view after a
   // short page (a tall screen) would otherwise never ask for the next one.
   useEffect(() => {
     const element = sentinel.current;
-    if (element === null || !hasMore || isLoading) return;
+    if (element === null || !hasNextPage || isFetchingNextPage) return;
     const observer = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) onMoreRef.current();
+      if (entries.some((entry) => entry.isIntersecting)) void listRef.current.fetchNextPage();
     });
     observer.observe(element);
     return () => {
       observer.disconnect();
     };
-  }, [hasMore, isLoading]);
+  }, [hasNextPage, isFetchingNextPage]);
   return (
-    <div ref={sentinel} className="mt-6 flex justify-center text-sm text-gray-600">
-      {hasMore ? (
-        <button type="button" className="btn-secondary" disabled={isLoading} onClick={onMore}>
-          {isLoading ? t.loadingMore : t.loadMore}
-        </button>
-      ) : (
-        <p>{t.endOfList}</p>
-      )}
+    <div ref={sentinel} className="mt-2">
+      <LoadMore list={list} />
+      {!hasNextPage && <p className="text-center text-sm text-gray-600">{t.endOfList}</p>}
     </div>
   );
 }

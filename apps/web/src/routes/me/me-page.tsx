@@ -9,6 +9,7 @@ import { updateSessionUser } from "../../api/session.ts";
 import { useSession } from "../../api/use-session.ts";
 import { EventCard } from "../../components/event-card.tsx";
 import { Field } from "../../components/field.tsx";
+import { LoadMore } from "../../components/load-more.tsx";
 import { Empty, ErrorState, Loading, Notice } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { AuthForms } from "./auth-forms.tsx";
@@ -281,27 +282,5 @@ function MyParticipations() {
       ))}
       <LoadMore list={list} />
     </>
-  );
-}
-
-/** The next page of a list on request, as the other lists of the app do; nothing once it is all shown. */
-function LoadMore({
-  list,
-}: {
-  list: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => Promise<unknown> };
-}) {
-  const { t } = useI18n();
-  if (!list.hasNextPage) return null;
-  return (
-    <div className="mt-4 flex justify-center">
-      <button
-        type="button"
-        className="btn-secondary"
-        disabled={list.isFetchingNextPage}
-        onClick={() => void list.fetchNextPage()}
-      >
-        {list.isFetchingNextPage ? t.loadingMore : t.loadMore}
-      </button>
-    </div>
   );
 }
