@@ -1,15 +1,14 @@
 import type { MailMessagePage } from "@turnout/contracts";
 import { createTokenKey, signAccessToken } from "../apps/server/src/modules/auth/index.ts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
+import { describe, expect, it } from "vitest";
+import { skipWithoutChromium } from "./support/chromium.ts";
 import {
   eventually,
   expectStatus,
   LIVE_MS,
   person,
-  startWebHarness,
-  type WebHarness,
+  expectNoPageProblems,
+  useWebHarness,
 } from "./support/web-harness.ts";
 
 /*
@@ -21,24 +20,11 @@ import {
 const shouldSkip = skipWithoutChromium("web account browser tests");
 
 describe.skipIf(shouldSkip)("accounts and admin pages in Chromium", () => {
-  let harness: WebHarness | undefined;
-  const web = () => {
-    if (harness === undefined) throw new Error("beforeAll did not finish");
-    return harness;
-  };
   const admin = person("Ada"); // the server's first account, so its admin
   const guest = person("Gus");
-
-  beforeAll(async () => {
-    if (!hasChromium)
-      throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires it`);
-    harness = await startWebHarness("web-account");
+  const web = useWebHarness("web-account", async (harness) => {
     await harness.register(admin);
     await harness.register(guest);
-  });
-
-  afterAll(async () => {
-    await harness?.close();
   });
 
   /** The mail of `kind` to `to`, once the send job has written it. */
@@ -268,7 +254,6 @@ describe.skipIf(shouldSkip)("accounts and admin pages in Chromium", () => {
   });
 
   it("had no page errors and no CSP reports of its own", () => {
-    expect(web().problems).toEqual([]);
-    expect(web().cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
+    expectNoPageProblems(web());
   });
 });

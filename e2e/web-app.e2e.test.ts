@@ -1,14 +1,14 @@
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
+import { describe, expect, it } from "vitest";
+import { skipWithoutChromium } from "./support/chromium.ts";
 import {
   LIVE_MS,
   PASSWORD,
   type Person,
   person,
-  startWebHarness,
-  type WebHarness,
+  expectNoPageProblems,
+  useWebHarness,
+  type PageOptions,
 } from "./support/web-harness.ts";
 
 /*
@@ -21,13 +21,9 @@ const shouldSkip = skipWithoutChromium("web app browser tests");
 const FIRST_PAGE_JS_BUDGET = 200 * 1024;
 
 describe.skipIf(shouldSkip)("the web app in Chromium", () => {
-  let harness: WebHarness | undefined;
-  const web = () => {
-    if (harness === undefined) throw new Error("beforeAll did not finish");
-    return harness;
-  };
+  const web = useWebHarness("web-app");
   const base = () => web().base;
-  const openPage = (options?: Parameters<WebHarness["openPage"]>[0]) => web().openPage(options);
+  const openPage = (options?: PageOptions) => web().openPage(options);
   const axe = (page: Page, name: string) => web().axe(page, name);
   const screenshot = (page: Page, name: string) => web().screenshot(page, name);
   const registerIn = (page: Page, who: Person) => web().registerIn(page, who);
@@ -48,16 +44,6 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
   async function expectNotReloaded(page: Page): Promise<void> {
     expect(await page.evaluate("window.__notReloaded === true")).toBe(true);
   }
-
-  beforeAll(async () => {
-    if (!hasChromium)
-      throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires it`);
-    harness = await startWebHarness("web-app");
-  });
-
-  afterAll(async () => {
-    await harness?.close();
-  });
 
   it("serves the first page's JavaScript compressed, cached immutable, and under 200 KB gzipped", async () => {
     const page = await openPage();
@@ -315,8 +301,7 @@ describe.skipIf(shouldSkip)("the web app in Chromium", () => {
         "organizer view",
       ].sort(),
     );
-    expect(web().problems).toEqual([]);
-    expect(web().cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
+    expectNoPageProblems(web());
   });
   // Runs last: it stops the server the other tests use.
   it("shows 'Reconnecting…' once the live channel has been down for a moment", async () => {

@@ -1,15 +1,14 @@
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
+import { describe, expect, it } from "vitest";
+import { skipWithoutChromium } from "./support/chromium.ts";
 import {
   eventually,
   expectStatus,
   LIVE_MS,
   type Person,
   person,
-  startWebHarness,
-  type WebHarness,
+  expectNoPageProblems,
+  useWebHarness,
 } from "./support/web-harness.ts";
 
 /*
@@ -26,23 +25,8 @@ interface Participation {
 }
 
 describe.skipIf(shouldSkip)("event flows in Chromium", () => {
-  let harness: WebHarness | undefined;
-  const web = () => {
-    if (harness === undefined) throw new Error("beforeAll did not finish");
-    return harness;
-  };
   const organizer = person("Orla");
-
-  beforeAll(async () => {
-    if (!hasChromium)
-      throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires it`);
-    harness = await startWebHarness("web-flows");
-    await harness.register(organizer);
-  });
-
-  afterAll(async () => {
-    await harness?.close();
-  });
+  const web = useWebHarness("web-flows", (harness) => harness.register(organizer));
 
   async function guest(name: string): Promise<Person> {
     const who = person(name);
@@ -312,7 +296,6 @@ describe.skipIf(shouldSkip)("event flows in Chromium", () => {
 
   it("had no page errors and no CSP reports of its own", () => {
     // The refused join's 409 is logged by Chromium as a failed resource, which recordPageProblems leaves out.
-    expect(web().problems).toEqual([]);
-    expect(web().cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
+    expectNoPageProblems(web());
   });
 });

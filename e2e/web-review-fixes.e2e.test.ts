@@ -1,15 +1,15 @@
 import type { Locator, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isCausedByAxe } from "./support/browser-checks.ts";
-import { CHROMIUM_PATH, hasChromium, skipWithoutChromium } from "./support/chromium.ts";
+import { describe, expect, it } from "vitest";
+import { skipWithoutChromium } from "./support/chromium.ts";
 import {
   eventually,
   expectStatus,
   LIVE_MS,
   type Person,
   person,
-  startWebHarness,
-  type WebHarness,
+  expectNoPageProblems,
+  useWebHarness,
+  type PageOptions,
 } from "./support/web-harness.ts";
 
 /*
@@ -24,29 +24,10 @@ const shouldSkip = skipWithoutChromium("web review browser tests");
 const ME_PAGE_SIZE = 50;
 
 describe.skipIf(shouldSkip)("web app review fixes in Chromium", () => {
-  let harness: WebHarness | undefined;
-  const web = () => {
-    if (harness === undefined) throw new Error("beforeAll did not finish");
-    return harness;
-  };
   const organizer = person("Oskar");
+  const web = useWebHarness("web-review-fixes", (harness) => harness.register(organizer));
 
-  beforeAll(async () => {
-    if (!hasChromium)
-      throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires it`);
-    harness = await startWebHarness("web-review-fixes");
-    await harness.register(organizer);
-  });
-
-  afterAll(async () => {
-    if (harness !== undefined) {
-      expect(harness.problems).toEqual([]);
-      expect(harness.cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
-    }
-    await harness?.close();
-  });
-
-  async function signedInPage(who: Person, options?: Parameters<WebHarness["openPage"]>[0]) {
+  async function signedInPage(who: Person, options?: PageOptions) {
     const page = await web().openPage(options);
     await web().registerIn(page, who);
     return page;
@@ -233,5 +214,9 @@ describe.skipIf(shouldSkip)("web app review fixes in Chromium", () => {
     await page.reload();
     await expect.poll(() => box.inputValue(), { timeout: LIVE_MS }).toBe("pottery");
     await page.close();
+  });
+
+  it("had no page errors and no CSP reports of its own", () => {
+    expectNoPageProblems(web());
   });
 });

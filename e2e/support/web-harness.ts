@@ -1,16 +1,17 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { startAppServer, type AppServer } from "./app-server.ts";
 import {
   type AxeFinding,
+  isCausedByAxe,
   isSeriousOrCritical,
   recordCspViolations,
   recordPageProblems,
   runAxe,
 } from "./browser-checks.ts";
-import { launchChromium } from "./chromium.ts";
+import { CHROMIUM_PATH, hasChromium, launchChromium } from "./chromium.ts";
 import { ARTIFACTS_DIR } from "./server-process.ts";
 
 /*
@@ -69,6 +70,36 @@ export interface WebHarness {
   cspViolations: string[];
   axeResults: Map<string, AxeFinding[]>;
   close(): Promise<void>;
+}
+
+/**
+ * The harness of the enclosing describe block: started in its beforeAll (then `setUp`, e.g. the people every
+ * test of the file uses), closed in its afterAll. Returns the getter the tests call it through.
+ */
+export function useWebHarness(
+  name: string,
+  setUp: (web: WebHarness) => Promise<void> = () => Promise.resolve(),
+): () => WebHarness {
+  let harness: WebHarness | undefined;
+  beforeAll(async () => {
+    if (!hasChromium)
+      throw new Error(`Chromium not found at ${CHROMIUM_PATH}, and TURNOUT_REQUIRE_ALL_TIERS=1 requires it`);
+    harness = await startWebHarness(name);
+    await setUp(harness);
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  return () => {
+    if (harness === undefined) throw new Error("beforeAll did not finish");
+    return harness;
+  };
+}
+
+/** Fails on a console error or uncaught exception of the pages closed so far, or a CSP report not caused by axe. */
+export function expectNoPageProblems(web: WebHarness): void {
+  expect(web.problems).toEqual([]);
+  expect(web.cspViolations.filter((violation) => !isCausedByAxe(violation))).toEqual([]);
 }
 
 export async function startWebHarness(name: string): Promise<WebHarness> {
