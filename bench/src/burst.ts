@@ -94,12 +94,6 @@ export function processCpuMs(pid: number): number {
   return Math.round((ticks * 1000) / CLOCK_TICKS_PER_SECOND);
 }
 
-/** A process's peak resident memory so far in MiB (the kernel's high-water mark, VmHWM). */
-export function processPeakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Math.round(Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) / 1024);
-}
-
 // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
 const CLOCK_TICKS_PER_SECOND = 100;
 

@@ -18,6 +18,7 @@ import {
   type Api,
   type RawThroughput,
 } from "../photo-flow.ts";
+import { processPeakRssMiB } from "../process-stats.ts";
 import { progress, type Scenario } from "../scenario.ts";
 import { createDataDir } from "../../../e2e/support/server-process.ts";
 import { startTurnout } from "../turnout-server.ts";
@@ -95,7 +96,7 @@ const photos: Scenario = {
     const watched = watchServer(server.pid);
     let burst: Burst;
     let idle: number[];
-    let peakRssBytes: number;
+    let peakRssMiB: number;
     let split: number[];
     try {
       const api = createApi(server.baseUrl);
@@ -114,7 +115,7 @@ const photos: Scenario = {
       progress(`photos: ${JSON.stringify(burst)}`);
       idle = await measureIdleLatency(api, guests[0] ?? organizer, eventId, images);
       progress(`photos: idle complete-to-wall ${idle.map((ms) => Math.round(ms)).join(", ")} ms`);
-      peakRssBytes = watched.peakResidentBytes();
+      peakRssMiB = processPeakRssMiB(server.pid);
       await server.stop();
       split = await measureIdleLatencyAcrossProcesses(database.url, guests[0] ?? organizer, eventId, images);
     } finally {
@@ -151,7 +152,7 @@ const photos: Scenario = {
       // How many of the 2 cores the server kept busy while the queue drained.
       workerCoresBusy: round(burst.workerCoresBusy),
       rejected: burst.rejected,
-      peakRssMiB: Math.round(peakRssBytes / MiB),
+      peakRssMiB,
       idleP50Ms: Math.round(percentile(idle, 0.5)),
       idleP95Ms: Math.round(percentile(idle, 0.95)),
       idleMaxMs: Math.round(Math.max(...idle)),
@@ -362,8 +363,6 @@ async function createPublishedEvent(api: Api, token: string): Promise<string> {
 }
 
 interface WatchedServer {
-  /** The server's peak resident memory so far (the kernel's high-water mark, VmHWM). */
-  peakResidentBytes(): number;
   /** The server's CPU seconds (user and system, every thread) so far. */
   cpuSeconds(): number;
   /** The CPU seconds of the server's main thread alone (JavaScript and the collector's own share). */
@@ -371,13 +370,9 @@ interface WatchedServer {
 }
 
 // Read from /proc/<pid>, not from the server's /metrics: scraping that every 200 ms cost the server about 5%
-// of a core (prom-client's process metrics) that the raw reference does not pay, and a sample could miss the peak.
+// of a core (prom-client's process metrics) that the raw reference does not pay.
 function watchServer(pid: number): WatchedServer {
   return {
-    peakResidentBytes() {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) * 1024;
-    },
     cpuSeconds: () => readCpuSeconds(`/proc/${pid}/stat`),
     mainThreadCpuSeconds: () => readCpuSeconds(`/proc/${pid}/task/${pid}/stat`),
   };
