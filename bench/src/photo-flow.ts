@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { photoSchema, photoUploadSchema } from "@turnout/contracts";
 import sharp from "sharp";
 
 // The photos scenario's pieces: camera-sized JPEGs made by sharp, the real upload flow over HTTP, and the
@@ -89,13 +90,14 @@ export async function measureRawThroughput(
 
 export interface Api {
   baseUrl: string;
-  call(token: string, method: string, path: string, body?: object): Promise<unknown>;
+  /** Calls the API as `token`'s holder; the JSON body, or throws unless the status is `expected` (any 2xx if unset). */
+  call(token: string, method: string, path: string, body?: object, expected?: number): Promise<unknown>;
 }
 
 export function createApi(baseUrl: string): Api {
   return {
     baseUrl,
-    async call(token, method, path, body) {
+    async call(token, method, path, body, expected) {
       const response = await fetch(`${baseUrl}${path}`, {
         method,
         headers: {
@@ -104,7 +106,8 @@ export function createApi(baseUrl: string): Api {
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
-      if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+      if (expected === undefined ? !response.ok : response.status !== expected)
+        throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
       return response.status === 204 ? null : response.json();
     },
   };
@@ -121,25 +124,29 @@ export async function register(api: Api, name: string): Promise<string> {
   return ((await response.json()) as { accessToken: string }).accessToken;
 }
 
-/** Asks for an upload and PUTs the bytes to its signed URL; the upload's id. */
+// The upload flow as API.md gives it and the photos int tests drive it (apps/server/test/photos.support.ts,
+// which works through the test app's inject and so cannot serve a bench against a child process): the
+// upload intent (201), the bytes sent as its answer says (method, URL, headers), then complete (202).
+
+/** Asks for an upload and sends the bytes to its signed URL; the upload's id. */
 export async function uploadBytes(api: Api, token: string, eventId: string, bytes: Buffer): Promise<string> {
-  const upload = (await api.call(token, "POST", `/api/events/${eventId}/photos/uploads`, {
-    contentType: "image/jpeg",
-    size: bytes.length,
-  })) as { uploadId: string; url: string; headers: Record<string, string> };
-  const put = await fetch(upload.url, { method: "PUT", headers: upload.headers, body: bytes });
-  if (!put.ok) throw new Error(`PUT upload: ${put.status} ${await put.text()}`);
+  const body = { contentType: "image/jpeg", size: bytes.length };
+  const upload = photoUploadSchema.parse(
+    await api.call(token, "POST", `/api/events/${eventId}/photos/uploads`, body, 201),
+  );
+  const sent = await fetch(upload.url, { method: upload.method, headers: upload.headers, body: bytes });
+  const answer = await sent.text();
+  if (sent.status !== 200) throw new Error(`${upload.method} upload: ${sent.status} ${answer}`);
   return upload.uploadId;
 }
 
-/** Completes an upload; the photo's id. */
-export async function completeUpload(api: Api, token: string, eventId: string, uploadId: string) {
-  const photo = (await api.call(
-    token,
-    "POST",
-    `/api/events/${eventId}/photos/uploads/${uploadId}/complete`,
-  )) as {
-    id: string;
-  };
-  return photo.id;
+/** Completes an upload (202, the photo in processing); the photo's id. */
+export async function completeUpload(
+  api: Api,
+  token: string,
+  eventId: string,
+  uploadId: string,
+): Promise<string> {
+  const path = `/api/events/${eventId}/photos/uploads/${uploadId}/complete`;
+  return photoSchema.parse(await api.call(token, "POST", path, undefined, 202)).id;
 }
