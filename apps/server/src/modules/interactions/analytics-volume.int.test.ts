@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { interactionListQuerySchema } from "@turnout/contracts";
 import { type CompiledQuery, Kysely, PostgresDialect, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +13,7 @@ import {
   readTimeseries,
   readTop,
   type Range,
+  type ReadFrom,
 } from "./analytics.repo.ts";
 import { rollUpInteractions } from "./rollups.job.ts";
 
@@ -222,4 +224,57 @@ it("computes the dashboard tick of the hot event in under 200 ms from an index",
   const { ms, plan } = await measure((db) => computeAnalyticsTick(db, HOT_EVENT, NOW));
   expect(plan).toMatch(/(Bitmap Index Scan on|Index (Only )?Scan using) interactions_\d{8}_\w+_idx/);
   expect(ms, plan).toBeLessThan(BUDGET_MS);
+});
+
+// CPU per query, which the load of a shared machine changes less than wall time (ADR 0024, 2026-12-06): the
+// PostgreSQL backend's user+system time (/proc/<pid>/stat: PostgreSQL on this host, as the tests start it) and
+// this process's (process.cpuUsage), over runs after a warm one, on one connection without parallel workers (a
+// worker's CPU would not show in the backend's). The raw rows' reading of the same answer is printed beside.
+describe("on 10 million interactions, CPU per query", () => {
+  const lastDay = (eventId?: string): Range => ({ from: day(-1), to: NOW, eventId });
+  const steps = ["page:/events/:id", "track:join_clicked", "track:joined"];
+  const perMinute = { metric: "visitors", interval: "minute" } as const;
+  it.each([
+    [
+      "organizer funnel",
+      (db: Kysely<Database>, from: ReadFrom) => readFunnel(db, lastDay(HOT_EVENT), steps, from),
+    ],
+    ["staff funnel", (db: Kysely<Database>, from: ReadFrom) => readFunnel(db, lastDay(), steps, from)],
+    [
+      "staff visitors per minute",
+      (db: Kysely<Database>, from: ReadFrom) => readTimeseries(db, lastDay(), perMinute, from),
+    ],
+  ] as const)("answers the %s in under 200 ms of CPU", async (name, query) => {
+    const connection = createDb(database.url, 1);
+    try {
+      await sql`SET max_parallel_workers_per_gather = 0`.execute(connection.db);
+      const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(connection.db);
+      const stat = `/proc/${rows[0]?.pid}/stat`;
+      expect(existsSync(stat), "PostgreSQL runs on this host").toBe(true);
+      /** The backend's user+system CPU in ms: fields 14 and 15 of its stat, in 1/100 s. */
+      const backendMs = () => {
+        const fields = readFileSync(stat, "utf8").split(") ")[1]?.split(" ") ?? [];
+        return (Number(fields[11]) + Number(fields[12])) * 10;
+      };
+      const cpuOf = async (from: ReadFrom) => {
+        const runs = 5;
+        await query(connection.db, from);
+        const [backend, own] = [backendMs(), process.cpuUsage()];
+        for (let run = 0; run < runs; run++) await query(connection.db, from);
+        const server = process.cpuUsage(own);
+        return {
+          postgres: (backendMs() - backend) / runs,
+          server: (server.user + server.system) / 1000 / runs,
+        };
+      };
+      const [rolled, raw] = [await cpuOf("rollups"), await cpuOf("rows")];
+      process.stderr.write(
+        `analytics volume: CPU of the ${name}: ${Math.round(rolled.postgres)} ms in PostgreSQL + ${Math.round(rolled.server)} ms here; ` +
+          `from the raw rows: ${Math.round(raw.postgres)} + ${Math.round(raw.server)} ms\n`,
+      );
+      expect(rolled.postgres + rolled.server).toBeLessThan(BUDGET_MS);
+    } finally {
+      await connection.close();
+    }
+  });
 });
