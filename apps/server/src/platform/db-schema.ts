@@ -277,6 +277,10 @@ export interface InteractionRollupHoursTable {
   rolled_at: Date;
   /** The rolled_at of the computation that also wrote the hour's funnel rollup (ADR 0024). */
   funnel_rolled_at: Date | null;
+  /** The rolled_at of the computation that also wrote the hour's per-event funnel rollup (ADR 0024). */
+  event_funnel_rolled_at: Date | null;
+  /** The rolled_at of the computation that also wrote the hour's per-minute rollup (ADR 0024). */
+  minutes_rolled_at: Date | null;
 }
 
 /** An hour that rows were inserted into since its rollup was computed (modules/interactions). */
@@ -298,6 +302,25 @@ export interface InteractionFunnelRollupsTable {
   key: string;
   /** `session number,microseconds after the hour,...` */
   occurrences: string;
+}
+
+/** The funnel rollup per event: per UTC hour, event, page path or track name (modules/interactions, ADR 0024). */
+export interface InteractionEventFunnelRollupsTable {
+  hour: Date;
+  event_id: string;
+  type: "page" | "track";
+  key: string;
+  /** `session number,microseconds after the hour,...` */
+  occurrences: string;
+}
+
+/** Per UTC minute, the staff timeseries' four metrics (modules/interactions, ADR 0024). */
+export interface InteractionMinuteRollupsTable {
+  minute: Date;
+  interactions: number;
+  pageviews: number;
+  visitors: number;
+  sessions: number;
 }
 
 export interface RealtimeChannelsTable {
@@ -341,6 +364,8 @@ export interface Database {
   interaction_rollup_pending: InteractionRollupPendingTable;
   interaction_funnel_sessions: InteractionFunnelSessionsTable;
   interaction_funnel_rollups: InteractionFunnelRollupsTable;
+  interaction_event_funnel_rollups: InteractionEventFunnelRollupsTable;
+  interaction_minute_rollups: InteractionMinuteRollupsTable;
   realtime_channels: RealtimeChannelsTable;
   realtime_messages: RealtimeMessagesTable;
   mail_preferences: MailPreferencesTable;

@@ -8,9 +8,10 @@ import { loadBatches } from "./interactions-load.ts";
 import { BUILTIN_SOURCE_ID } from "./sources.repo.ts";
 import { rollUpHours, rollUpInteractions } from "./rollups.job.ts";
 
-// ADR 0015 "Rollups": the staff's timeseries and top read the whole hours from the hourly rollups and the rest
-// from the raw rows. Their answers must be the raw rows' answers, exactly, over day boundaries, ranges given
-// with any UTC offset, the open hour, late interactions, and a batch the stream delivers twice.
+// ADR 0015 "Rollups" and ADR 0024: the staff's timeseries (per minute too), top and funnel, and an organizer's
+// funnel read the whole hours from the hourly rollups and the rest from the raw rows. Their answers must be the
+// raw rows' answers, exactly, over day boundaries, ranges given with any UTC offset, the open hour, late
+// interactions, and a batch the stream delivers twice.
 
 const NOW = new Date("2026-03-31T10:20:00.000Z");
 const RETENTION_DAYS = 30;
@@ -31,6 +32,12 @@ function generator(seed: number) {
 
 const PATHS = ["/", "/events/a", "/events/b", "/events/b/photos", "/me", "/ünïcode"];
 const NAMES = ["join_clicked", "joined", "scrolled"];
+/** The events interactions are about; every fourth interaction is about none. */
+const EVENTS = [
+  "00000000-0000-7000-8000-00000000000a",
+  "00000000-0000-7000-8000-00000000000b",
+  "00000000-0000-7000-8000-00000000000c",
+];
 
 /** `count` interactions spread over [from, to), every 13th exactly on an hour. */
 function interactions(prefix: string, count: number, from: number, to: number, seed: number) {
@@ -59,6 +66,7 @@ function interactions(prefix: string, count: number, from: number, to: number, s
             },
           }
         : {}),
+      ...(index % 4 === 3 ? {} : { properties: { eventId: EVENTS[index % 4] } }),
       sourceId: BUILTIN_SOURCE_ID,
       receivedAt: new Date(time).toISOString(),
       ip: null,
@@ -119,22 +127,35 @@ const RANGES: [string, Range][] = [
   ],
 ];
 
+const NO_EVENT = "00000000-0000-7000-8000-0000000000ff";
+
 const FUNNELS = [
   ["page:/events/:id", "track:join_clicked", "track:joined"],
   ["page:/", "page:/events/:id/photos", "track:joined", "page:/"],
   ["page:/:any", "page:/:any", "page:/:any", "track:scrolled", "page:/events/b", "page:/events/b"],
 ];
 
-/** Every timeseries, top and funnel answer of every range, from the rollups and from the raw rows alone. */
+/**
+ * Every timeseries, top and funnel answer of every range (the funnels also of each event and of an event with no
+ * interactions), from the rollups and from the raw rows alone.
+ */
 async function answers(from: "rollups" | "rows") {
   const db = loader.db;
   const result: Record<string, unknown> = {};
   for (const [name, range] of RANGES) {
     for (const [index, steps] of FUNNELS.entries()) {
       result[`${name} funnel ${index}`] = await readFunnel(db, range, steps, from);
+      for (const eventId of [...EVENTS, NO_EVENT]) {
+        result[`${name} funnel ${index} of ${eventId}`] = await readFunnel(
+          db,
+          { ...range, eventId },
+          steps,
+          from,
+        );
+      }
     }
     for (const metric of ["interactions", "pageviews", "visitors", "sessions"] as const) {
-      for (const interval of ["hour", "day"] as const) {
+      for (const interval of ["minute", "hour", "day"] as const) {
         result[`${name} ${metric} per ${interval}`] = await readTimeseries(
           db,
           range,
@@ -176,6 +197,7 @@ function funnelOf(items: StampedInteraction[], range: Range, steps: string[]): n
   for (const item of items) {
     const time = Date.parse(item.timestamp);
     if (item.sessionId === undefined || time < range.from.getTime() || time >= range.to.getTime()) continue;
+    if (range.eventId !== undefined && item.properties?.eventId !== range.eventId) continue;
     sessions.set(item.sessionId, [...(sessions.get(item.sessionId) ?? []), item]);
   }
   const counts = steps.map(() => 0);
@@ -226,11 +248,16 @@ describe("the hourly rollups (ADR 0015)", () => {
   it("count the funnel as its definition says, from the funnel rollup and from the raw rows", async () => {
     // Every step of the first is reached by some session over the whole days.
     expect(funnelOf(firstBatch, RANGES[0]?.[1] as Range, FUNNELS[0] ?? [])).not.toContain(0);
-    for (const [, range] of RANGES) {
-      for (const steps of FUNNELS) {
-        const expected = funnelOf(firstBatch, range, steps);
-        expect(await readFunnel(loader.db, range, steps)).toEqual(expected);
-        expect(await readFunnel(loader.db, range, steps, "rows")).toEqual(expected);
+    expect(
+      funnelOf(firstBatch, { ...(RANGES[0]?.[1] as Range), eventId: EVENTS[0] }, FUNNELS[0] ?? [])[1],
+    ).toBeGreaterThan(0);
+    for (const [, everyEvent] of RANGES) {
+      for (const range of [everyEvent, ...EVENTS.map((eventId) => ({ ...everyEvent, eventId }))]) {
+        for (const steps of FUNNELS) {
+          const expected = funnelOf(firstBatch, range, steps);
+          expect(await readFunnel(loader.db, range, steps)).toEqual(expected);
+          expect(await readFunnel(loader.db, range, steps, "rows")).toEqual(expected);
+        }
       }
     }
   });
@@ -310,6 +337,51 @@ describe("the hourly rollups (ADR 0015)", () => {
     expect(await readFunnel(loader.db, range, steps)).toEqual(expected);
     const { rows } = await sql<{ count: number }>`
       SELECT count(*)::int AS count FROM interaction_funnel_rollups WHERE key = '/events/zzz'`.execute(
+      loader.db,
+    );
+    expect(rows[0]?.count).toBe(0);
+  });
+
+  it("read an event's funnel and the minutes from their rollups, an hour computed without them raw", async () => {
+    const hour = at("2026-03-29T16:00:00Z");
+    const everyEvent = RANGES[0]?.[1] as Range;
+    const ofEvent: Range = { ...everyEvent, eventId: EVENTS[1] };
+    const steps = FUNNELS[0] ?? [];
+    const perMinute = { metric: "visitors", interval: "minute" } as const;
+    const [expected, expectedOfEvent] = [
+      funnelOf(firstBatch, everyEvent, steps),
+      funnelOf(firstBatch, ofEvent, steps),
+    ];
+    const expectedPerMinute = await readTimeseries(loader.db, everyEvent, perMinute, "rows");
+    // Wrong on purpose: one more session at step 0 of the event, 1000 more visitors in the hour's 7th minute.
+    await sql`INSERT INTO interaction_funnel_sessions (session_id, last_hour) VALUES ('nobody-2', ${hour})`.execute(
+      loader.db,
+    );
+    await sql`INSERT INTO interaction_event_funnel_rollups (hour, event_id, type, key, occurrences)
+              SELECT ${hour}, ${EVENTS[1]}, 'page', '/events/zzz', number || ',5' FROM interaction_funnel_sessions
+              WHERE session_id = 'nobody-2'`.execute(loader.db);
+    await sql`INSERT INTO interaction_minute_rollups AS m (minute, interactions, pageviews, visitors, sessions)
+              VALUES (${at("2026-03-29T16:07:00Z")}, 0, 0, 1000, 0)
+              ON CONFLICT (minute) DO UPDATE SET visitors = m.visitors + 1000`.execute(loader.db);
+    const wrongPerMinute = expectedPerMinute.map((point) =>
+      point.t === "2026-03-29T16:07:00.000Z" ? { ...point, value: point.value + 1000 } : point,
+    );
+    expect(await readFunnel(loader.db, ofEvent, steps)).toEqual([
+      (expectedOfEvent[0] ?? 0) + 1,
+      ...expectedOfEvent.slice(1),
+    ]);
+    expect(await readFunnel(loader.db, everyEvent, steps)).toEqual(expected);
+    expect(await readTimeseries(loader.db, everyEvent, perMinute)).toEqual(wrongPerMinute);
+    // The hour as a worker of ADR 0024 before its addendum computed it: with the funnel's rollup only.
+    await sql`UPDATE interaction_rollup_hours SET event_funnel_rolled_at = NULL, minutes_rolled_at = NULL
+              WHERE hour = ${hour}`.execute(loader.db);
+    expect(await readFunnel(loader.db, ofEvent, steps)).toEqual(expectedOfEvent);
+    expect(await readTimeseries(loader.db, everyEvent, perMinute)).toEqual(expectedPerMinute);
+    expect(await rollUpInteractions(loader.db, NOW, RETENTION_DAYS)).toBe(1);
+    expect(await readFunnel(loader.db, ofEvent, steps)).toEqual(expectedOfEvent);
+    expect(await readTimeseries(loader.db, everyEvent, perMinute)).toEqual(expectedPerMinute);
+    const { rows } = await sql<{ count: number }>`
+      SELECT count(*)::int AS count FROM interaction_event_funnel_rollups WHERE key = '/events/zzz'`.execute(
       loader.db,
     );
     expect(rows[0]?.count).toBe(0);

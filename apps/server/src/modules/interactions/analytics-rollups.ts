@@ -2,12 +2,12 @@ import { type RawBuilder, sql } from "kysely";
 import type { Range } from "./analytics.repo.ts";
 
 /*
- * The rollup side of the queries across every event (ADR 0015 "Rollups"). A range splits into its whole UTC
- * hours and its ragged ends. A whole hour is read from the rollups when it has been rolled up and no rows
- * were inserted into it since (no pending mark); everything else (the ends, the open hour, an hour not rolled
- * up yet or marked since) is read from the raw rows, span by span through the (timestamp) index. All of it in
- * one statement, so one snapshot: the marks and the rows they stand for commit together, and a recompute
- * deletes the marks with the rollup it replaces, so the answer equals the raw rows' answer.
+ * The rollup side of the queries (ADR 0015 "Rollups", ADR 0024): staff's timeseries, top and funnel, and an
+ * organizer's funnel. A range splits into its whole UTC hours and its ragged ends. A whole hour is read from the
+ * rollups when it has been rolled up and no rows were inserted into it since (no pending mark); everything else
+ * (the ends, the open hour, an hour not rolled up yet or marked since) is read from the raw rows, span by span
+ * through an index. All of it in one statement, so one snapshot: the marks and the rows they stand for commit
+ * together, and a recompute deletes the marks with the rollup it replaces, so the answer equals the raw rows'.
  */
 
 const HOUR_MS = 3_600_000;
@@ -35,16 +35,27 @@ export function hoursHolding(range: Range): WholeHours {
 }
 
 /**
- * The common table expressions `rolled (h)`, the whole hours answered by the rollups, and `raw_rows`, the
- * raw interactions of the rest of the range.
+ * Which rollup a query reads, and so which computation an hour's rows must come from: the column of
+ * interaction_rollup_hours that equals its rolled_at when the hour's rows of that rollup were written with the
+ * rest (ADR 0024); "counts" are interaction_rollups and interaction_rollup_members, always written together.
  */
-function splitRange(range: Range, hours: WholeHours, funnel = false): RawBuilder<unknown> {
-  // The funnel's rollup of an hour is the one computed with its other rollups (ADR 0024). Its raw rows are read
-  // span by span whatever the estimates (OFFSET 0 keeps the lateral subquery a subquery): the planner, misled by
-  // the spans' estimate, would otherwise read the whole range and join the spans to it.
-  const computed = funnel
-    ? sql`r.hour = whole.h AND r.funnel_rolled_at = r.rolled_at`
-    : sql`r.hour = whole.h`;
+type Rollup = "counts" | "funnel" | "event funnel" | "minutes";
+const IS_COMPUTED: Record<Rollup, RawBuilder<unknown>> = {
+  counts: sql`true`,
+  funnel: sql`r.funnel_rolled_at = r.rolled_at`,
+  "event funnel": sql`r.event_funnel_rolled_at = r.rolled_at`,
+  minutes: sql`r.minutes_rolled_at = r.rolled_at`,
+};
+
+/**
+ * The common table expressions `rolled (h)`, the whole hours answered by the rollups, and `raw_rows`, the
+ * raw interactions of the rest of the range (of its event, when it has one).
+ */
+function splitRange(range: Range, hours: WholeHours, rollup: Rollup): RawBuilder<unknown> {
+  // A funnel's raw rows are read span by span whatever the estimates (OFFSET 0 keeps the lateral subquery a
+  // subquery): the planner, misled by the spans' estimate, would otherwise read the whole range and join the
+  // spans to it.
+  const isFunnel = rollup === "funnel" || rollup === "event funnel";
   return sql`
     whole AS (
       SELECT h FROM generate_series(${hours.first}::timestamptz, ${hours.end}::timestamptz - interval '1 hour',
@@ -52,7 +63,7 @@ function splitRange(range: Range, hours: WholeHours, funnel = false): RawBuilder
     ),
     rolled AS (
       SELECT h FROM whole
-      WHERE EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE ${computed})
+      WHERE EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE r.hour = whole.h AND ${IS_COMPUTED[rollup]})
         AND NOT EXISTS (SELECT 1 FROM interaction_rollup_pending p WHERE p.hour = whole.h)
     ),
     spans AS (
@@ -66,7 +77,8 @@ function splitRange(range: Range, hours: WholeHours, funnel = false): RawBuilder
         FROM interactions
         WHERE "timestamp" >= spans.a AND "timestamp" < spans.b
           AND "timestamp" >= ${range.from} AND "timestamp" < ${range.to}
-        ${funnel ? sql`OFFSET 0` : sql``}
+          ${range.eventId === undefined ? sql`` : sql`AND event_id = ${range.eventId}::uuid`}
+        ${isFunnel ? sql`OFFSET 0` : sql``}
       ) AS i
     )`;
 }
@@ -92,7 +104,7 @@ export function bucketsFromRollups(
   if (metric === "visitors" || metric === "sessions") {
     const kind = metric === "visitors" ? "visitor" : "session";
     const rawMember = metric === "visitors" ? sql.ref("anonymous_id") : sql.ref("session_id");
-    return sql`${splitRange(range, hours)},
+    return sql`${splitRange(range, hours, "counts")},
       buckets AS (
         SELECT t, count(member)::int AS value FROM (
           SELECT date_trunc(${unit}, m.hour, 'UTC'), m.member FROM interaction_rollup_members m
@@ -104,7 +116,7 @@ export function bucketsFromRollups(
       )`;
   }
   const pagesOnly = metric === "pageviews";
-  return sql`${splitRange(range, hours)},
+  return sql`${splitRange(range, hours, "counts")},
     buckets AS (
       SELECT t, sum(value)::int AS value FROM (
         SELECT date_trunc(${unit}, rolled_up.hour, 'UTC'), rolled_up.count
@@ -117,6 +129,27 @@ export function bucketsFromRollups(
     )`;
 }
 
+/**
+ * `... buckets (t, value)` of the `minute` interval: the minutes of the rolled-up hours from the minute rollup
+ * (its distinct counts are exact: a minute lies inside one hour), the others from the raw rows with `rawValue`,
+ * the metric's aggregate. No minute is in both: the raw spans are whole hours and the range's ends.
+ */
+export function minuteBucketsFromRollups(
+  range: Range,
+  hours: WholeHours,
+  metric: TimeseriesMetric,
+  rawValue: RawBuilder<unknown>,
+): RawBuilder<unknown> {
+  return sql`${splitRange(range, hours, "minutes")},
+    buckets AS (
+      SELECT m.minute AS t, ${sql.ref(`m.${metric}`)} AS value FROM interaction_minute_rollups m
+      JOIN rolled ON m.minute >= rolled.h AND m.minute < rolled.h + interval '1 hour'
+      WHERE m.minute >= ${hours.first} AND m.minute < ${hours.end}
+      UNION ALL
+      SELECT date_trunc('minute', "timestamp", 'UTC'), ${rawValue}::int FROM raw_rows GROUP BY 1
+    )`;
+}
+
 /** The most frequent values of a dimension: rolled-up hours plus the raw rest, in the raw query's order. */
 export function topFromRollups(
   range: Range,
@@ -126,7 +159,7 @@ export function topFromRollups(
 ): RawBuilder<{ value: string; count: number }> {
   const column = sql.ref(dimension);
   return sql<{ value: string; count: number }>`
-    WITH ${splitRange(range, hours)}
+    WITH ${splitRange(range, hours, "counts")}
     SELECT value, sum(count)::int AS count FROM (
       SELECT rolled_up.value, rolled_up.count FROM (${rolledUp(hours, dimension)}) AS rolled_up
       UNION ALL
@@ -136,14 +169,15 @@ export function topFromRollups(
 }
 
 /**
- * The funnel's occurrences (ADR 0024), as rows `(hour, mask, numbered, named)`: `mask` has bit k set when the
- * page path or track name matches step k (`matches(type, key)` answers that bit mask in SQL), `hour` is in
- * milliseconds since the epoch, `numbered` a JSON array `[session number, microseconds after the hour, ...]`
- * and `named` one of `[session_id, microseconds after the hour]` pairs, for the raw rows of sessions without a
- * number yet (or null). A session has a number in every row or in none. The rolled-up hours come from
- * interaction_funnel_rollups (with `hoursHolding`, also those of the ragged ends: every occurrence of such an
- * hour, which the caller keeps only inside the range), the rest of the range from the raw rows; only keys that
- * match some step are answered, one row per hour and mask (a few dozen rows a day).
+ * The funnel's occurrences (ADR 0024), of every event or of the range's event, as rows `(hour, mask, numbered,
+ * named)`: `mask` has bit k set when the page path or track name matches step k (`matches(type, key)` answers
+ * that bit mask in SQL), `hour` is in milliseconds since the epoch, `numbered` a JSON array `[session number,
+ * microseconds after the hour, ...]` and `named` one of `[session_id, microseconds after the hour]` pairs, for
+ * the raw rows of sessions without a number yet (or null). A session has a number in every row or in none. The
+ * rolled-up hours come from interaction_funnel_rollups, or interaction_event_funnel_rollups for an event (with
+ * `hoursHolding`, also those of the ragged ends: every occurrence of such an hour, which the caller keeps only
+ * inside the range), the rest of the range from the raw rows; only keys that match some step are answered, one
+ * row per hour and mask (a few dozen rows a day).
  */
 export function funnelOccurrences(
   range: Range,
@@ -152,10 +186,11 @@ export function funnelOccurrences(
 ): RawBuilder<FunnelOccurrences> {
   const rawKey = sql<string | null>`CASE r.type WHEN 'page' THEN r.path WHEN 'track' THEN r.name END`;
   return sql<FunnelOccurrences>`
-    WITH ${splitRange(range, hours, true)},
+    WITH ${splitRange(range, hours, range.eventId === undefined ? "funnel" : "event funnel")},
     rolled_up AS (
-      SELECT f.hour, ${matches(sql`f.type`, sql`f.key`)} AS mask, f.occurrences FROM interaction_funnel_rollups f
-      WHERE f.hour >= ${hours.first} AND f.hour < ${hours.end} AND f.hour IN (SELECT h FROM rolled)
+      SELECT f.hour, ${matches(sql`f.type`, sql`f.key`)} AS mask, f.occurrences
+      FROM ${range.eventId === undefined ? sql`interaction_funnel_rollups f WHERE true` : sql`interaction_event_funnel_rollups f WHERE f.event_id = ${range.eventId}::uuid`}
+        AND f.hour >= ${hours.first} AND f.hour < ${hours.end} AND f.hour IN (SELECT h FROM rolled)
     ),
     raw_matched AS (
       SELECT hour, mask, s.number, r.session_id,

@@ -13,6 +13,7 @@ import {
   type FunnelOccurrences,
   funnelOccurrences,
   hoursHolding,
+  minuteBucketsFromRollups,
   topFromRollups,
   wholeHoursOf,
   type WholeHours,
@@ -22,7 +23,7 @@ import {
  * The analytics queries (API.md "Interactions (analytics) — queries"). Every one is bounded by a time range,
  * which prunes the day partitions, and an event-scoped one (an organizer's) runs on the (event_id, timestamp)
  * index. Timeseries and top across every event (staff) read the whole hours from the hourly rollups
- * (analytics-rollups.ts). Row types stay in this file.
+ * (analytics-rollups.ts), as do the funnels, an event's too (ADR 0024). Row types stay in this file.
  */
 
 export interface Range {
@@ -122,9 +123,9 @@ const METRIC_SQL = {
  */
 export type ReadFrom = "rollups" | "rows";
 
-/** The rollups answer the queries without an event (an event's are an index range scan) in hours or days. */
-function rollupHoursFor(range: Range, interval: string, from: ReadFrom): WholeHours | null {
-  if (from === "rows" || range.eventId !== undefined || interval === "minute") return null;
+/** The rollups answer the queries without an event (an event's are an index range scan). */
+function rollupHoursFor(range: Range, from: ReadFrom): WholeHours | null {
+  if (from === "rows" || range.eventId !== undefined) return null;
   return wholeHoursOf(range);
 }
 
@@ -137,14 +138,16 @@ export async function readTimeseries(
 ): Promise<{ t: string; value: number }[]> {
   const step = sql.raw(`'1 ${query.interval}'::interval`);
   const unit = sql.lit(query.interval);
-  const hours = rollupHoursFor(range, query.interval, from);
+  const hours = rollupHoursFor(range, from);
   const buckets =
-    hours === null || query.interval === "minute"
+    hours === null
       ? sql`buckets AS (
           SELECT date_trunc(${unit}, "timestamp", 'UTC') AS t, ${METRIC_SQL[query.metric]}::int AS value
           FROM interactions WHERE ${inRange(range)} GROUP BY 1
         )`
-      : bucketsFromRollups(range, hours, query.metric, query.interval);
+      : query.interval === "minute"
+        ? minuteBucketsFromRollups(range, hours, query.metric, METRIC_SQL[query.metric])
+        : bucketsFromRollups(range, hours, query.metric, query.interval);
   const { rows } = await sql<{ t: Date; value: number }>`
     WITH ${buckets}
     SELECT series.t, coalesce(buckets.value, 0)::int AS value
@@ -170,7 +173,7 @@ export async function readTop(
   query: Pick<TopQuery, "dimension" | "limit">,
   from: ReadFrom = "rollups",
 ): Promise<{ value: string; count: number }[]> {
-  const hours = rollupHoursFor(range, "hour", from);
+  const hours = rollupHoursFor(range, from);
   if (hours !== null) {
     return (await topFromRollups(range, hours, query.dimension, query.limit).execute(db)).rows;
   }
@@ -216,9 +219,8 @@ function stepMask(
 /**
  * Sessions that did each step after the previous ones (within the range), step by step: per session, step k's
  * time is the first time it happened after step k-1's (strictly), step 0's its first time in the range.
- * Across every event (staff), the rolled-up hours come from the funnel rollup (ADR 0024) and the steps are followed
- * here, session by session; an event's funnel (or `from: "rows"`, the reference) is one SQL statement on the
- * raw rows.
+ * The rolled-up hours come from the funnel rollup, every event's or the event's (ADR 0024), and the steps are
+ * followed here, session by session; `from: "rows"` (the reference) is one SQL statement on the raw rows.
  */
 export async function readFunnel(
   db: Executor,
@@ -226,7 +228,7 @@ export async function readFunnel(
   steps: FunnelQuery["steps"],
   from: ReadFrom = "rollups",
 ): Promise<number[]> {
-  if (range.eventId === undefined && from === "rollups") {
+  if (from === "rollups") {
     const hours = hoursHolding(range);
     const { rows } = await funnelOccurrences(range, hours, (type, key) => stepMask(steps, type, key)).execute(
       db,

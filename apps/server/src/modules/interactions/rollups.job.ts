@@ -3,11 +3,12 @@ import type { Deps } from "../../deps.ts";
 import type { Db } from "../../platform/db.ts";
 
 /*
- * interactions.rollup (ADR 0015 "Rollups", ADR 0024 for the funnel's): computes the hourly rollups from the raw
- * rows, every minute, for the closed hours that have none yet (or no funnel rollup of the same computation) (new hours, and the backfill after the migration or a restore) and
- * those that rows were inserted into since (late interactions: a statement trigger on `interactions` marks
- * their hours in interaction_rollup_pending, in the inserting transaction). A recompute replaces an hour's
- * rollup whole, so running it twice, or over a batch the stream delivered twice, never counts a row twice.
+ * interactions.rollup (ADR 0015 "Rollups", ADR 0024 for the funnel's and the minutes'): computes the hourly
+ * rollups from the raw rows, every minute, for the closed hours that have none yet, or not all of them from one
+ * computation by this code (new hours, and the backfill after a migration or a restore), and those that rows
+ * were inserted into since (late interactions: a statement trigger on `interactions` marks their hours in
+ * interaction_rollup_pending, in the inserting transaction). A recompute replaces an hour's rollups whole, so
+ * running it twice, or over a batch the stream delivered twice, never counts a row twice.
  */
 
 export const ROLLUP_CRON = "* * * * *";
@@ -21,6 +22,10 @@ const TRANSACTIONS_PER_RUN = 10;
 /** The dimensions kept per hour: `type` for the interaction and page-view counts, the rest for top. */
 const DIMENSIONS = ["type", "path", "name", "referrer", "country", "device"] as const;
 
+/** An hour's row of interaction_rollup_hours whose every rollup came from one computation by this code. */
+const IS_COMPLETE = sql`r.funnel_rolled_at = r.rolled_at AND r.event_funnel_rolled_at = r.rolled_at
+  AND r.minutes_rolled_at = r.rolled_at`;
+
 /** The closed hours within the retention that need their rollup computed, newest first. */
 async function hoursToRollUp(db: Db, now: Date, retentionDays: number, limit: number): Promise<Date[]> {
   const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
@@ -33,7 +38,7 @@ async function hoursToRollUp(db: Db, now: Date, retentionDays: number, limit: nu
       UNION
       SELECT h FROM generate_series(${first}::timestamptz, ${open}::timestamptz - interval '1 hour',
                                     interval '1 hour') AS h
-      WHERE NOT EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE r.hour = h AND r.funnel_rolled_at = r.rolled_at)
+      WHERE NOT EXISTS (SELECT 1 FROM interaction_rollup_hours r WHERE r.hour = h AND ${IS_COMPLETE})
     ) AS due(hour)
     ORDER BY hour DESC LIMIT ${limit}`.execute(db);
   return rows.map((row) => row.hour);
@@ -50,15 +55,22 @@ export async function rollUpHours(db: Db, hours: Date[], now: Date): Promise<voi
   const sorted = [...hours].sort((a, b) => a.getTime() - b.getTime()).map((hour) => hour.toISOString());
   await db.transaction().execute(async (trx) => {
     await sql`
-      INSERT INTO interaction_rollup_hours (hour, rolled_at, funnel_rolled_at)
-      SELECT hour, ${now}, ${now} FROM unnest(${sorted}::timestamptz[]) AS hour
-      ON CONFLICT (hour) DO UPDATE SET rolled_at = excluded.rolled_at, funnel_rolled_at = excluded.funnel_rolled_at`.execute(
+      INSERT INTO interaction_rollup_hours (hour, rolled_at, funnel_rolled_at, event_funnel_rolled_at, minutes_rolled_at)
+      SELECT hour, ${now}, ${now}, ${now}, ${now} FROM unnest(${sorted}::timestamptz[]) AS hour
+      ON CONFLICT (hour) DO UPDATE SET rolled_at = excluded.rolled_at, funnel_rolled_at = excluded.funnel_rolled_at,
+        event_funnel_rolled_at = excluded.event_funnel_rolled_at, minutes_rolled_at = excluded.minutes_rolled_at`.execute(
       trx,
     );
     await sql`DELETE FROM interaction_rollup_pending WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
     await sql`DELETE FROM interaction_rollups WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
     await sql`DELETE FROM interaction_rollup_members WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
     await sql`DELETE FROM interaction_funnel_rollups WHERE hour = ANY(${sorted}::timestamptz[])`.execute(trx);
+    await sql`DELETE FROM interaction_event_funnel_rollups WHERE hour = ANY(${sorted}::timestamptz[])`.execute(
+      trx,
+    );
+    await sql`
+      DELETE FROM interaction_minute_rollups m USING unnest(${sorted}::timestamptz[]) AS hours(hour)
+      WHERE m.minute >= hours.hour AND m.minute < hours.hour + interval '1 hour'`.execute(trx);
     const rowsOfHour = sql`
       unnest(${sorted}::timestamptz[]) AS hours(hour)
       CROSS JOIN LATERAL (
@@ -79,30 +91,44 @@ export async function rollUpHours(db: Db, hours: Date[], now: Date): Promise<voi
       SELECT DISTINCT hours.hour, m.kind, m.member
       FROM ${rowsOfHour} CROSS JOIN LATERAL (VALUES ('visitor', i.anonymous_id), ('session', i.session_id)) AS m(kind, member)
       WHERE m.member IS NOT NULL`.execute(trx);
+    // The staff's minute timeseries (ADR 0024, 2026-12-06): a minute lies in one hour, so its distinct counts
+    // are exact as stored.
+    await sql`
+      INSERT INTO interaction_minute_rollups (minute, interactions, pageviews, visitors, sessions)
+      SELECT date_trunc('minute', i."timestamp", 'UTC'), count(*), count(*) FILTER (WHERE i.type = 'page'),
+             count(DISTINCT i.anonymous_id), count(DISTINCT i.session_id)
+      FROM ${rowsOfHour}
+      GROUP BY 1`.execute(trx);
     // The funnel's (ADR 0024): a number per session (in session order, so two runs take row locks in one
     // order), then per page path and track name the distinct (session number, microseconds after the hour).
-    const funnelRows = sql`
-      ${rowsOfHour}
-      WHERE i.session_id IS NOT NULL
-        AND ((i.type = 'page' AND i.path IS NOT NULL) OR (i.type = 'track' AND i.name IS NOT NULL))`;
+    const isFunnelRow = sql`i.session_id IS NOT NULL
+      AND ((i.type = 'page' AND i.path IS NOT NULL) OR (i.type = 'track' AND i.name IS NOT NULL))`;
     await sql`
       INSERT INTO interaction_funnel_sessions AS s (session_id, last_hour)
-      SELECT i.session_id, max(hours.hour) FROM ${funnelRows}
+      SELECT i.session_id, max(hours.hour) FROM ${rowsOfHour} WHERE ${isFunnelRow}
       GROUP BY i.session_id ORDER BY i.session_id
       ON CONFLICT (session_id) DO UPDATE SET last_hour = excluded.last_hour WHERE s.last_hour < excluded.last_hour`.execute(
       trx,
     );
-    await sql`
-      INSERT INTO interaction_funnel_rollups (hour, type, key, occurrences)
-      SELECT o.hour, o.type, o.key, string_agg(s.number || ',' || o.us, ',')
-      FROM (
-        SELECT DISTINCT hours.hour, i.type, CASE i.type WHEN 'page' THEN i.path ELSE i.name END AS key,
-               i.session_id, (extract(epoch FROM i."timestamp" - hours.hour) * 1000000)::bigint AS us
-        FROM ${funnelRows}
-      ) AS o
-      JOIN interaction_funnel_sessions s ON s.session_id = o.session_id
-      GROUP BY o.hour, o.type, o.key
-      ORDER BY o.hour`.execute(trx); // an hour's rows together in the table: a query reads few pages an hour
+    // Per page path and track name the hour's distinct (session number, microseconds after the hour): of every
+    // event (the staff's funnel) and of each event (an organizer's). Rows of an hour (of an event's hour) are
+    // inserted together: a query reads few pages an hour.
+    for (const isPerEvent of [false, true]) {
+      const [table, event] = isPerEvent
+        ? [sql`interaction_event_funnel_rollups`, sql`event_id,`]
+        : [sql`interaction_funnel_rollups`, sql``];
+      await sql`
+        INSERT INTO ${table} (hour, ${event} type, key, occurrences)
+        SELECT o.hour, ${event} o.type, o.key, string_agg(s.number || ',' || o.us, ',')
+        FROM (
+          SELECT DISTINCT hours.hour, ${event} i.type, CASE i.type WHEN 'page' THEN i.path ELSE i.name END AS key,
+                 i.session_id, (extract(epoch FROM i."timestamp" - hours.hour) * 1000000)::bigint AS us
+          FROM ${rowsOfHour} WHERE ${isFunnelRow} ${isPerEvent ? sql`AND i.event_id IS NOT NULL` : sql``}
+        ) AS o
+        JOIN interaction_funnel_sessions s ON s.session_id = o.session_id
+        GROUP BY ${event} o.hour, o.type, o.key
+        ORDER BY ${event} o.hour`.execute(trx);
+    }
   });
 }
 
@@ -114,9 +140,11 @@ export async function rollUpInteractions(
   transactions = TRANSACTIONS_PER_RUN,
 ): Promise<number> {
   let total = 0;
-  // The funnel rollups of the hours past the retention (the other rollups go with their partition).
+  // The funnel and minute rollups of the hours past the retention (the other rollups go with their partition).
   const first = new Date(Math.floor(now.getTime() / DAY_MS) * DAY_MS - retentionDays * DAY_MS);
   await sql`DELETE FROM interaction_funnel_rollups WHERE hour < ${first}`.execute(db);
+  await sql`DELETE FROM interaction_event_funnel_rollups WHERE hour < ${first}`.execute(db);
+  await sql`DELETE FROM interaction_minute_rollups WHERE minute < ${first}`.execute(db);
   await sql`DELETE FROM interaction_funnel_sessions WHERE last_hour < ${first}`.execute(db);
   for (let step = 0; step < transactions; step++) {
     const hours = await hoursToRollUp(db, now, retentionDays, HOURS_PER_TRANSACTION);
