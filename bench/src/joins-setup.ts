@@ -15,6 +15,8 @@ export interface JoinsDatabase {
   createEvent(seats: { capacity: number; waitlistLimit: number }): Promise<string>;
   /** Counters and rows of an event, to check exactness. */
   readEvent(eventId: string): Promise<EventCheck>;
+  /** What autovacuum has done so far to the tables a join writes, one line. */
+  describeAutovacuum(): Promise<string>;
   drop(): Promise<void>;
 }
 
@@ -77,6 +79,16 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
       return id;
     },
     readEvent: (eventId) => readEvent(db, eventId),
+    async describeAutovacuum() {
+      const { rows } = await sql<{ line: string }>`
+        SELECT relname || ': ' || n_live_tup || ' rows, ' || n_ins_since_vacuum || ' inserted since vacuum, ' ||
+          autovacuum_count || ' autovacuums, ' || autoanalyze_count || ' autoanalyzes' ||
+          coalesce(', last ' || round(extract(epoch FROM now() - greatest(last_autovacuum, last_autoanalyze))) ||
+            ' s ago', '') AS line
+        FROM pg_stat_user_tables WHERE relname IN ('participations', 'outbox', 'admissions') ORDER BY relname
+      `.execute(db);
+      return rows.map((row) => row.line).join("; ");
+    },
     drop: database.drop,
   };
 }
