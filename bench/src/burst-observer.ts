@@ -9,6 +9,8 @@ import pg from "pg";
 export interface BurstObservation {
   /** CPU ms per group of processes during the burst, and the machine's idle ms (all cores). */
   cpuMs: Record<CpuGroup, number>;
+  /** The server's garbage collection during the burst, ms (its /metrics: nodejs_gc_duration_seconds). */
+  serverGcMs: number;
   /** Wall ms the observation lasted (times the cores gives the CPU the machine had). */
   wallMs: number;
   /** The three processes outside the groups named above that used most CPU, "command: ms". */
@@ -41,10 +43,10 @@ export type CpuGroup =
   | "idle";
 
 export interface BurstObserver {
-  /** The burst starts now (synchronous: the observer is runJoinBurst's `around`). */
-  before(): void;
+  /** The burst starts now (the observer is runJoinBurst's `around`). */
+  before(): Promise<void>;
   /** The burst's last answer came now. */
-  after(): void;
+  after(): Promise<void>;
   /** What was seen between before() and after(); closes the sampling connection. */
   result(): Promise<BurstObservation>;
 }
@@ -59,7 +61,7 @@ const SAMPLE_EVERY_MS = 20;
 export async function observeBurst(
   adminUrl: string,
   databaseName: string,
-  serverPid: number,
+  server: { pid: number; baseUrl: string },
 ): Promise<BurstObserver> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -77,7 +79,9 @@ export async function observeBurst(
       await Promise.all([sampleOnce(), sleep(SAMPLE_EVERY_MS)]);
     }
   })();
-  const classify = classifier(databaseName, serverPid);
+  const classify = classifier(databaseName, server.pid);
+  let gcSecondsBefore = 0;
+  let gcSecondsAfter = 0;
   let before: CpuSnapshot | undefined;
   let after: CpuSnapshot | undefined;
   let startedAt = 0;
@@ -87,17 +91,19 @@ export async function observeBurst(
   let writesBefore: Promise<WriteCounters | undefined> | undefined;
   let writesAfter: Promise<WriteCounters | undefined> | undefined;
   return {
-    before() {
+    async before() {
+      gcSecondsBefore = await gcSeconds(server.baseUrl);
       writesBefore = readWrites();
       before = cpuSnapshot(classify);
       startedAt = performance.now();
       phase = "during";
     },
-    after() {
+    async after() {
       phase = "after";
       wallMs = Math.round(performance.now() - startedAt);
       after = cpuSnapshot(classify);
       writesAfter = readWrites();
+      gcSecondsAfter = await gcSeconds(server.baseUrl);
     },
     async result() {
       phase = "after";
@@ -112,6 +118,7 @@ export async function observeBurst(
         .join("; ");
       return {
         cpuMs: difference(before, after),
+        serverGcMs: Math.round((gcSecondsAfter - gcSecondsBefore) * 1000),
         otherTop: topOthers(before, after),
         wallMs,
         activity,
@@ -230,6 +237,15 @@ function topOthers(before: CpuSnapshot, after: CpuSnapshot): string {
 
 // USER_HZ is 100 on every Linux this runs on (getconf CLK_TCK).
 const MS_PER_TICK = 10;
+
+// The server's garbage collection so far, in seconds: the sum of prom-client's nodejs_gc_duration_seconds.
+async function gcSeconds(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  let seconds = 0;
+  for (const match of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm))
+    seconds += Number(match[1]);
+  return seconds;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -54,7 +54,7 @@ const joins: Scenario = {
         ((processCpuMs(server.pid) - stormCpuBefore) * 1000) / Math.max(1, storm.answered),
       );
       progress(`joins: storm ${storm.joinsPerSec}/s, p95 ${storm.p95Ms} ms, ${storm.errors} errors`);
-      const observer = await observeBurst(ADMIN_URL, new URL(database.url).pathname.slice(1), server.pid);
+      const observer = await observeBurst(ADMIN_URL, new URL(database.url).pathname.slice(1), server);
       const burst = await runJoinBurst(server.baseUrl, database, burstTokens(2), observer);
       const during = await observer.result();
       const { cpuMs: burstCpuMs, wallMs: burstWallMs, activity: burstPgActivity } = during;
@@ -64,6 +64,13 @@ const joins: Scenario = {
       progress(`joins: other processes during it: ${during.otherTop}`);
       progress(`joins: PostgreSQL during it: ${burstPgActivity}; writes ${JSON.stringify(during.writes)}`);
       progress(`joins: autovacuum after the storm: ${await database.describeAutovacuum()}`);
+      // What autovacuum will do to these tables soon after a storm, and might do during a burst: done here,
+      // once the burst is over, to measure it.
+      const vacuum = await database.vacuumJoinTables();
+      progress(
+        `joins: vacuum and analyze of the storm's rows took ${vacuum.cpuMs} ms CPU, ${vacuum.wallMs} ms: ` +
+          JSON.stringify(vacuum.steps),
+      );
       const serverPeakRssMiB = processPeakRssMiB(server.pid);
       progress(
         `joins: bursts exact=${cold.isExact && second.isExact && burst.isExact}, p95 ${burst.p95Ms} ms in ` +
@@ -82,6 +89,7 @@ const joins: Scenario = {
         burstSecondP95Ms: second.p95Ms,
         burstFloorP95Ms,
         burstServerCpuMs: burstCpuMs.server,
+        burstServerGcMs: during.serverGcMs,
         burstWallMs,
         ...Object.fromEntries(
           Object.entries(burstCpuMs)
@@ -91,6 +99,7 @@ const joins: Scenario = {
         burstPgActivity,
         burstWalKiB: Math.round(during.writes.walBytes / 1024),
         burstCheckpoints: during.writes.checkpoints,
+        stormVacuumCpuMs: vacuum.cpuMs,
         joinsPerSec: storm.joinsPerSec,
         stormCpuUsPerJoin,
         serverPeakRssMiB,
