@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
+import { processCpuMs } from "./burst.ts";
 
 // What else ran while a burst was answered (ADR 0005, 2026-12-06 "after the storm"): the CPU time every
 // process of the machine used during it, grouped (the server, the load generator, the PostgreSQL sessions
@@ -160,9 +161,9 @@ const SAMPLE_QUERY = `
 `;
 
 interface CpuSnapshot {
-  /** jiffies per pid, with its group */
-  processes: Map<number, { group: CpuGroup; ticks: number; command: string }>;
-  idleTicks: number;
+  /** CPU ms used so far per pid, with its group */
+  processes: Map<number, { group: CpuGroup; ms: number; command: string }>;
+  idleMs: number;
 }
 
 function classifier(databaseName: string, serverPid: number): (pid: number, command: string) => CpuGroup {
@@ -183,24 +184,22 @@ function classifier(databaseName: string, serverPid: number): (pid: number, comm
 }
 
 function cpuSnapshot(classify: (pid: number, command: string) => CpuGroup): CpuSnapshot {
-  const processes = new Map<number, { group: CpuGroup; ticks: number; command: string }>();
+  const processes = new Map<number, { group: CpuGroup; ms: number; command: string }>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid)) continue;
     try {
       const command = readFileSync(`/proc/${pid}/cmdline`, "latin1").replaceAll("\0", " ");
-      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      processes.set(pid, { group: classify(pid, command), ticks, command: command.slice(0, 60).trim() });
+      const ms = processCpuMs(pid);
+      processes.set(pid, { group: classify(pid, command), ms, command: command.slice(0, 60).trim() });
     } catch {
       // exited while we looked
     }
   }
   const cpu = readFileSync("/proc/stat", "latin1").split("\n")[0]?.trim().split(/\s+/) ?? [];
-  // cpu user nice system idle iowait ...
-  const idleTicks = Number(cpu[4]) + Number(cpu[5]);
-  return { processes, idleTicks };
+  // cpu user nice system idle iowait ..., in USER_HZ ticks: 10 ms on every Linux this runs on (processCpuMs).
+  const idleMs = (Number(cpu[4]) + Number(cpu[5])) * 10;
+  return { processes, idleMs };
 }
 
 // Processes that started during the burst count from zero; those that ended during it are not seen.
@@ -213,10 +212,10 @@ function difference(before: CpuSnapshot, after: CpuSnapshot): Record<CpuGroup, n
     postgresBackground: 0,
     postgresOther: 0,
     other: 0,
-    idle: (after.idleTicks - before.idleTicks) * MS_PER_TICK,
+    idle: after.idleMs - before.idleMs,
   };
-  for (const [pid, { group, ticks }] of after.processes) {
-    ms[group] += (ticks - (before.processes.get(pid)?.ticks ?? 0)) * MS_PER_TICK;
+  for (const [pid, { group, ms: used }] of after.processes) {
+    ms[group] += used - (before.processes.get(pid)?.ms ?? 0);
   }
   return ms;
 }
@@ -224,9 +223,9 @@ function difference(before: CpuSnapshot, after: CpuSnapshot): Record<CpuGroup, n
 function topOthers(before: CpuSnapshot, after: CpuSnapshot): string {
   return [...after.processes]
     .filter(([, { group }]) => group === "other")
-    .map(([pid, { ticks, command }]) => ({
+    .map(([pid, { ms, command }]) => ({
       command,
-      ms: (ticks - (before.processes.get(pid)?.ticks ?? 0)) * MS_PER_TICK,
+      ms: ms - (before.processes.get(pid)?.ms ?? 0),
     }))
     .filter(({ ms }) => ms > 0)
     .sort((a, b) => b.ms - a.ms)
@@ -234,9 +233,6 @@ function topOthers(before: CpuSnapshot, after: CpuSnapshot): string {
     .map(({ command, ms }) => `${command}: ${ms}`)
     .join("; ");
 }
-
-// USER_HZ is 100 on every Linux this runs on (getconf CLK_TCK).
-const MS_PER_TICK = 10;
 
 // The server's garbage collection so far, in seconds: the sum of prom-client's nodejs_gc_duration_seconds.
 async function gcSeconds(baseUrl: string): Promise<number> {
