@@ -30,7 +30,10 @@ export async function runJoinBurst(
   baseUrl: string,
   database: JoinsDatabase,
   tokens: readonly string[],
-  around: { before(): void; after(): void } = { before: () => undefined, after: () => undefined },
+  around: { before(): void | Promise<void>; after(): void | Promise<void> } = {
+    before: () => undefined,
+    after: () => undefined,
+  },
 ): Promise<JoinBurstResult> {
   const eventId = await database.createEvent(BURST);
   // Idle, the crowd's connections would slow a storm that follows by a tenth: they close once it is over.
@@ -42,9 +45,9 @@ export async function runJoinBurst(
       method: "POST" as const,
       headers: { authorization: `Bearer ${token}` },
     }));
-    around.before();
+    await around.before();
     const { answers, allSentMs } = await crowd.send(requests);
-    around.after();
+    await around.after();
     const count = (status: number) => answers.filter((answer) => answer.status === status).length;
     const check = await database.readEvent(eventId);
     const positions = answers

@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { createTokenKey, signAccessToken } from "../../apps/server/src/modules/auth/index.ts";
 import type { Db } from "../../apps/server/src/platform/db.ts";
 import { createBenchDatabase } from "./bench-database.ts";
+import { processCpuMs } from "./burst.ts";
 import { BENCH_TOKEN_SECRET } from "./turnout-server.ts";
 
 // The data of the joins scenario: a migrated scratch database with many users and their access tokens,
@@ -15,6 +16,13 @@ export interface JoinsDatabase {
   createEvent(seats: { capacity: number; waitlistLimit: number }): Promise<string>;
   /** Counters and rows of an event, to check exactness. */
   readEvent(eventId: string): Promise<EventCheck>;
+  /** What autovacuum has done so far to the tables a join writes, one line. */
+  describeAutovacuum(): Promise<string>;
+  /**
+   * Vacuums and analyzes the tables a join writes, as autovacuum will once it gets to them, and answers the
+   * CPU ms and wall ms its session took (a manual VACUUM, so without autovacuum's cost-based pauses).
+   */
+  vacuumJoinTables(): Promise<{ cpuMs: number; wallMs: number; steps: Record<string, number> }>;
   drop(): Promise<void>;
 }
 
@@ -28,6 +36,15 @@ export interface EventCheck {
 }
 
 const SIGNING_SLICE = 1_000;
+
+// What autovacuum does to the tables a join writes once enough rows were inserted, one step at a time.
+const VACUUM_STEPS = [
+  "VACUUM participations",
+  "ANALYZE participations",
+  "VACUUM outbox",
+  "ANALYZE outbox",
+  "VACUUM (ANALYZE) admissions",
+];
 
 /** Creates the database on `adminUrl`'s server with `userCount` users and one token each. */
 export async function createJoinsDatabase(adminUrl: string, userCount: number): Promise<JoinsDatabase> {
@@ -77,6 +94,30 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
       return id;
     },
     readEvent: (eventId) => readEvent(db, eventId),
+    vacuumJoinTables: () =>
+      db.connection().execute(async (session) => {
+        const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(session);
+        const pid = rows[0]?.pid ?? 0;
+        const steps: Record<string, number> = {};
+        const startedAt = performance.now();
+        for (const step of VACUUM_STEPS) {
+          const cpuBefore = processCpuMs(pid);
+          await sql.raw(step).execute(session);
+          steps[step] = processCpuMs(pid) - cpuBefore;
+        }
+        const cpuMs = Object.values(steps).reduce((sum, ms) => sum + ms, 0);
+        return { cpuMs, wallMs: Math.round(performance.now() - startedAt), steps };
+      }),
+    async describeAutovacuum() {
+      const { rows } = await sql<{ line: string }>`
+        SELECT relname || ': ' || n_live_tup || ' rows, ' || n_ins_since_vacuum || ' inserted since vacuum, ' ||
+          autovacuum_count || ' autovacuums, ' || autoanalyze_count || ' autoanalyzes' ||
+          coalesce(', last ' || round(extract(epoch FROM now() - greatest(last_autovacuum, last_autoanalyze))) ||
+            ' s ago', '') AS line
+        FROM pg_stat_user_tables WHERE relname IN ('participations', 'outbox', 'admissions') ORDER BY relname
+      `.execute(db);
+      return rows.map((row) => row.line).join("; ");
+    },
     drop: database.drop,
   };
 }

@@ -2,6 +2,7 @@ import autocannon from "autocannon";
 import { apiPodNodeOptions } from "../../../apps/server/test/deploy-files.ts";
 import { withAdminClient } from "../../../apps/server/test/admin-sql.ts";
 import { measureBaseline } from "../baseline.ts";
+import { observeBurst } from "../burst-observer.ts";
 import { loadAverage, percentile, processCpuMs } from "../burst.ts";
 import { startChildServer } from "../child-server.ts";
 import { BURST, BURST_FLOOR_SERVER, runBurstFloor, runJoinBurst } from "../joins-burst.ts";
@@ -54,9 +55,23 @@ const joins: Scenario = {
         ((processCpuMs(server.pid) - stormCpuBefore) * 1000) / Math.max(1, storm.answered),
       );
       progress(`joins: storm ${storm.joinsPerSec}/s, p95 ${storm.p95Ms} ms, ${storm.errors} errors`);
-      const burstCpuBefore = processCpuMs(server.pid);
-      const burst = await runJoinBurst(server.baseUrl, database, burstTokens(2));
-      const burstServerCpuMs = processCpuMs(server.pid) - burstCpuBefore;
+      const observer = await observeBurst(ADMIN_URL, new URL(database.url).pathname.slice(1), server);
+      const burst = await runJoinBurst(server.baseUrl, database, burstTokens(2), observer);
+      const during = await observer.result();
+      const { cpuMs: burstCpuMs, wallMs: burstWallMs, activity: burstPgActivity } = during;
+      progress(
+        `joins: during the burst in service (${burstWallMs} ms), CPU ms ${JSON.stringify(burstCpuMs)}`,
+      );
+      progress(`joins: other processes during it: ${during.otherTop}`);
+      progress(`joins: PostgreSQL during it: ${burstPgActivity}; writes ${JSON.stringify(during.writes)}`);
+      progress(`joins: autovacuum after the storm: ${await database.describeAutovacuum()}`);
+      // What autovacuum will do to these tables soon after a storm, and might do during a burst: done here,
+      // once the burst is over, to measure it.
+      const vacuum = await database.vacuumJoinTables();
+      progress(
+        `joins: vacuum and analyze of the storm's rows took ${vacuum.cpuMs} ms CPU, ${vacuum.wallMs} ms: ` +
+          JSON.stringify(vacuum.steps),
+      );
       const serverPeakRssMiB = processPeakRssMiB(server.pid);
       progress(
         `joins: bursts exact=${cold.isExact && second.isExact && burst.isExact}, p95 ${burst.p95Ms} ms in ` +
@@ -74,7 +89,18 @@ const joins: Scenario = {
         burstFirstP95Ms: cold.p95Ms,
         burstSecondP95Ms: second.p95Ms,
         burstFloorP95Ms,
-        burstServerCpuMs,
+        burstServerCpuMs: burstCpuMs.server,
+        burstServerGcMs: during.serverGcMs,
+        burstWallMs,
+        ...Object.fromEntries(
+          Object.entries(burstCpuMs)
+            .filter(([group]) => group !== "server")
+            .map(([group, ms]) => [`burstCpu${capitalised(group)}Ms`, ms]),
+        ),
+        burstPgActivity,
+        burstWalKiB: Math.round(during.writes.walBytes / 1024),
+        burstCheckpoints: during.writes.checkpoints,
+        stormVacuumCpuMs: vacuum.cpuMs,
         joinsPerSec: storm.joinsPerSec,
         stormCpuUsPerJoin,
         serverPeakRssMiB,
@@ -167,6 +193,10 @@ async function runStorm(
     errors: result.errors + (latencies.length - created),
     isExact,
   };
+}
+
+function capitalised(word: string): string {
+  return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
 function round(value: number): number {

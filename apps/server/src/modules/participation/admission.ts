@@ -45,7 +45,8 @@ export function createAdmissionQueue(
   const running = new Set<Promise<void>>();
 
   // Runs the event's batches one after another. The next batch is sent as soon as the previous one is
-  // decided, before its joiners are answered, so writing hundreds of responses never delays the database.
+  // decided, before its joiners are answered (answer() waits a turn of the event loop for that), so writing
+  // hundreds of responses never delays the database.
   async function drainEvent(eventId: string): Promise<void> {
     let batch = takeBatch(eventId);
     let decision = batch.length === 0 ? undefined : decide(eventId, batch);
@@ -83,6 +84,10 @@ export function createAdmissionQueue(
     batch: Waiter[],
     result: AdmissionResult | undefined | Error,
   ): Promise<void> {
+    // Answering a batch of 1,000 takes longer than deciding the next one. Started at once, its chains of
+    // microtasks would run ahead of the few that send the next batch's call, which would then wait for
+    // every answer to be written (ADR 0005, 2026-12-06 "after the storm"); on the next turn it has gone.
+    await nextTurn();
     if (result instanceof Error) {
       for (const waiter of batch) waiter.reject(result);
       return;
@@ -153,10 +158,14 @@ export function createAdmissionQueue(
         }
         pending.set(eventId, [{ userId, resolve, reject }]);
         // Joins arriving in the same turn of the event loop go into the first batch together.
-        track(new Promise<void>((next) => setImmediate(next)).then(() => drainEvent(eventId)));
+        track(nextTurn().then(() => drainEvent(eventId)));
       });
     },
   };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Why nobody may join: drafts are unknown (404), cancelled (closed) or ended events closed (410); else null. */

@@ -21,6 +21,7 @@ import * as interactionRollups from "./20261207T0200-interaction-rollups.ts";
 import * as interactionFunnelRollups from "./20261208T0100-interaction-funnel-rollups.ts";
 import * as contractAdmission from "./20261208T0500-contract-admission.ts";
 import * as interactionEventFunnelAndMinuteRollups from "./20261209T0300-interaction-event-funnel-and-minute-rollups.ts";
+import * as outboxStatistics from "./20261209T0500-outbox-statistics.ts";
 
 /** Every migration, by timestamped name. Forward-only: never edit one that has been applied. */
 export const migrations: Record<string, Migration> = {
@@ -46,4 +47,5 @@ export const migrations: Record<string, Migration> = {
   "20261208T0100-interaction-funnel-rollups": interactionFunnelRollups,
   "20261208T0500-contract-admission": contractAdmission,
   "20261209T0300-interaction-event-funnel-and-minute-rollups": interactionEventFunnelAndMinuteRollups,
+  "20261209T0500-outbox-statistics": outboxStatistics,
 };
