@@ -10,7 +10,7 @@ import { findUnstorableStrings } from "../../platform/validation.ts";
 import { acceptBatch, type Rejection } from "./accept-batch.ts";
 import { summarizeUserAgent, truncateIp } from "./client-stamps.ts";
 import { installCollectorBodyParser, mayHoldUnstorable } from "./collector-body.ts";
-import type { InteractionStream } from "./interaction-stream.ts";
+import { appendedBatchOf, type InteractionStream } from "./interaction-stream.ts";
 import { fromSegmentMessage, SEGMENT_TYPES, type SegmentType, writeKeyFromBasicAuth } from "./segment.ts";
 import type { WriteKeys } from "./write-keys.ts";
 
@@ -151,7 +151,7 @@ function createCollect(options: CollectorOptions) {
         os,
       };
       try {
-        await stream.append({ stamp, items: accepted });
+        await stream.append(appendedBatchOf(stamp, accepted));
       } catch (error) {
         throw serviceUnavailable(error);
       }
