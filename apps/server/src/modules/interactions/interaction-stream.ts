@@ -16,6 +16,7 @@ import type pg from "pg";
 import type { Interaction, InteractionStamp } from "@turnout/contracts";
 import type { Db } from "../../platform/db.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { createBacklog } from "./backlog.ts";
 import { toCopyLine, toStampText } from "./copy-line.ts";
 
 /*
@@ -75,7 +76,10 @@ export type LoadBatches = (client: pg.PoolClient, batches: StreamBatch[]) => Pro
 export interface InteractionStream {
   /** Resolves once the batch is durably appended; rejects when the stream cannot take it. */
   append(batch: AppendedBatch): Promise<void>;
-  /** More batches wait than the collector should add to: it answers 429 until the processor catches up. */
+  /**
+   * More batches wait than the collector should add to (more than maxBacklog, or more than the processors
+   * load in maxBacklogMs: backlog.ts): it answers 429 until the processor catches up.
+   */
   isBackedUp(): boolean;
   /**
    * Takes up to `max` batches (waiting up to `waitMs` for the first), loads them with `load` in one
@@ -94,6 +98,8 @@ export interface StreamOptions {
   streamName: string;
   /** Batches waiting beyond which the collector answers 429. */
   maxBacklog: number;
+  /** The time the waiting batches take to drain (at the processors' measured rate) beyond which it does too. */
+  maxBacklogMs: number;
   /** Replicas of the JetStream stream when this call creates it (default 1). */
   replicas?: number;
   /** The serving database (the embedded stream appends through it, with its outage handling). */
@@ -128,22 +134,29 @@ export function chunkBySize(batch: AppendedBatch, maxBytes: number): AppendedBat
   return chunks;
 }
 
-function startSampler(sample: () => Promise<number>, log: Logger) {
-  let last = 0;
+// Never refused below this many waiting batches: more than the processor holds while it loads (3 x 64).
+const BACKLOG_FLOOR_BATCHES = 256;
+
+function startSampler(sample: () => Promise<{ waiting: number; appended: number }>, options: StreamOptions) {
+  const backlog = createBacklog({
+    maxBatches: options.maxBacklog,
+    maxWaitMs: options.maxBacklogMs,
+    floorBatches: BACKLOG_FLOOR_BATCHES,
+  });
   let isStopped = false;
   const run = async () => {
     while (!isStopped) {
       try {
-        last = await sample();
+        backlog.observe({ ...(await sample()), at: performance.now() });
       } catch (error) {
-        log.debug({ err: error }, "interaction backlog not sampled");
+        options.log.debug({ err: error }, "interaction backlog not sampled");
       }
       await new Promise((resolve) => setTimeout(resolve, BACKLOG_SAMPLE_MS).unref());
     }
   };
   const done = run();
   return {
-    value: () => last,
+    backlog,
     stop: async () => {
       isStopped = true;
       await done;
@@ -172,7 +185,10 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
     throw error;
   }
   const js: JetStreamClient = jetstream(nc);
-  const sampler = startSampler(async () => (await jsm.streams.info(name)).state.messages, options.log);
+  const sampler = startSampler(async () => {
+    const { state } = await jsm.streams.info(name);
+    return { waiting: state.messages, appended: state.last_seq };
+  }, options);
   const consumer = await js.consumers.get(name, CONSUMER_NAME);
   const subject = `${name}.batch`;
 
@@ -192,8 +208,8 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
         ),
       );
     },
-    isBackedUp: () => sampler.value() > options.maxBacklog,
-    backlog: () => sampler.value(),
+    isBackedUp: () => sampler.backlog.isBackedUp(),
+    backlog: () => sampler.backlog.waiting(),
     async processNext(pool, load, max, waitMs) {
       const messages = await consumer.fetch({ max_messages: max, expires: Math.max(waitMs, 1_000) });
       const taken: JsMsg[] = [];
@@ -361,11 +377,12 @@ export function readBatch(value: unknown): StreamBatch {
 function openPostgresStream(options: StreamOptions): InteractionStream {
   const { db } = options;
   const sampler = startSampler(async () => {
-    const { rows } = await sql<{
-      count: number;
-    }>`SELECT count(*)::int AS count FROM interaction_batches`.execute(db);
-    return rows[0]?.count ?? 0;
-  }, options.log);
+    const { rows } = await sql<{ waiting: number; appended: string }>`
+      SELECT count(*)::int AS waiting,
+             coalesce(pg_sequence_last_value(pg_get_serial_sequence('interaction_batches', 'seq')::regclass), 0) AS appended
+      FROM interaction_batches`.execute(db);
+    return { waiting: rows[0]?.waiting ?? 0, appended: Number(rows[0]?.appended ?? 0) };
+  }, options);
   return {
     async append(batch) {
       // The same format 3, as one JSON object (the column is jsonb): the header with the COPY text in `copy`.
@@ -374,8 +391,8 @@ function openPostgresStream(options: StreamOptions): InteractionStream {
         .values({ items: JSON.stringify({ ...headerOf(batch), copy: batch.lines.join("") }) })
         .execute();
     },
-    isBackedUp: () => sampler.value() > options.maxBacklog,
-    backlog: () => sampler.value(),
+    isBackedUp: () => sampler.backlog.isBackedUp(),
+    backlog: () => sampler.backlog.waiting(),
     async processNext(pool, load, max, waitMs) {
       const client = await pool.connect();
       client.on("error", ignoreSessionError);

@@ -103,6 +103,7 @@ describe.each(modes)("$mode", ({ nats }) => {
         natsUrl: nats ? TEST_NATS_URL : undefined,
         streamName,
         maxBacklog: 1_000_000,
+        maxBacklogMs: 600_000,
         db: appendDb.db,
         log: createLogger("silent"),
       });
