@@ -341,5 +341,14 @@ describe("ROLES=collector, with the stream backed up", () => {
     });
     expect(errorCode(refused)).toBe("rate_limited");
     expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    // Refused before its body is read: even a body that is not JSON gets the 429, not a 400.
+    const unread = await backedUp.app.inject({
+      method: "POST",
+      url: "/api/collect",
+      headers: { "content-type": "application/json" },
+      payload: "{not json",
+    });
+    expect(unread.statusCode).toBe(429);
+    expect(unread.headers["access-control-allow-origin"]).toBe("*");
   });
 });

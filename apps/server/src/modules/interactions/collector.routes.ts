@@ -45,8 +45,13 @@ export const collectorRoutes: FastifyPluginCallback<CollectorOptions> = (app, op
   installCollectorBodyParser(app, "text/plain");
   app.setValidatorCompiler(validateBatchShape);
   // Trackers run on other sites: their text/plain POSTs need no preflight, but reading the answer needs this.
-  app.addHook("onRequest", (_request, reply, done) => {
+  app.addHook("onRequest", (request, reply, done) => {
     void reply.header("access-control-allow-origin", "*");
+    // Refused before the body is read: under backpressure a 429 must cost next to nothing, not a JSON parse.
+    if (request.method === "POST" && options.stream.isBackedUp()) {
+      done(rateLimitedError(BACKED_UP_RETRY_MS));
+      return;
+    }
     done();
   });
   const collect = createCollect(options);
@@ -135,7 +140,6 @@ function createCollect(options: CollectorOptions) {
     if (limit > 0 && perSource.count(sourceId, now.getTime()) > limit) {
       throw rateLimitedError(perSource.windowEndsAt() - now.getTime());
     }
-    if (stream.isBackedUp()) throw rateLimitedError(BACKED_UP_RETRY_MS);
     const { accepted, rejected } = acceptBatch(items, {
       receivedAt: now,
       mayHoldUnstorable: mayHoldUnstorable(request),
