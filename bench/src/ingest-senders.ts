@@ -39,6 +39,11 @@ export interface SendResult {
   statuses: Record<string, number>;
   p50Ms: number;
   p99Ms: number;
+  /**
+   * Open loop only: p99 of how late the senders' own loop posted a batch after it was due (this process
+   * starved of CPU). It is inside p99Ms too; a p99Ms far above it is the collector's.
+   */
+  p99LateMs?: number;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1_000 });
@@ -149,7 +154,9 @@ async function sendOnSchedule(command: SendCommand): Promise<SendResult> {
   const start = performance.now();
   const durationMs = command.durationS * 1_000;
 
+  const lateness: number[] = [];
   const post202 = async (s: number, b: number, dueAt: number) => {
+    lateness.push(performance.now() - dueAt);
     const body = (bodies[s] ?? bodyTemplate(s))(`${command.prefix}-${s}-${b}-`, new Date().toISOString());
     let due = dueAt;
     for (;;) {
@@ -193,6 +200,8 @@ async function sendOnSchedule(command: SendCommand): Promise<SendResult> {
     statuses,
     p50Ms: at(0.5),
     p99Ms: at(0.99),
+    p99LateMs:
+      Math.round((lateness.sort((a, b) => a - b)[Math.floor(lateness.length * 0.99)] ?? 0) * 10) / 10,
   };
 }
 
