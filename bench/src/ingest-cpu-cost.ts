@@ -159,6 +159,7 @@ try {
       acceptedPerSec: Math.round(accepted / (sent.elapsedMs / 1000)),
       loadedPerSec: Math.round(stored / (loadedMs / 1000)),
       p99Ms: sent.p99Ms,
+      statuses: sent.statuses,
       load: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
     }),
   );

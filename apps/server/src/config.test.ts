@@ -22,6 +22,7 @@ describe("loadConfig", () => {
     expect(config.analytics).toEqual({
       retentionDays: 90,
       maxBacklogBatches: 20_000,
+      maxBacklogMs: 1000,
       sourcesRefreshMs: 1000,
       streamName: "interactions",
     });

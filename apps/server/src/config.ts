@@ -92,6 +92,7 @@ const envSchema = z.object({
   READ_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   ANALYTICS_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   COLLECTOR_MAX_BACKLOG: z.coerce.number().int().min(1).default(20_000),
+  COLLECTOR_MAX_BACKLOG_MS: z.coerce.number().int().min(100).max(600_000).default(1000),
   SOURCES_REFRESH_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   INTERACTIONS_STREAM: z
     .string()
@@ -199,6 +200,8 @@ export interface Config {
     retentionDays: number;
     /** Batches waiting in the interaction stream beyond which the collector answers 429. */
     maxBacklogBatches: number;
+    /** The time the waiting batches take to load, at the processors' measured rate, beyond which it does too. */
+    maxBacklogMs: number;
     /** How often a collector re-reads the write keys (a revoked key works at most this long elsewhere). */
     sourcesRefreshMs: number;
     /** The JetStream stream (and subject prefix) of interactions in cluster mode. */
@@ -334,6 +337,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     analytics: {
       retentionDays: e.ANALYTICS_RETENTION_DAYS,
       maxBacklogBatches: e.COLLECTOR_MAX_BACKLOG,
+      maxBacklogMs: e.COLLECTOR_MAX_BACKLOG_MS,
       sourcesRefreshMs: e.SOURCES_REFRESH_MS,
       streamName: e.INTERACTIONS_STREAM,
     },

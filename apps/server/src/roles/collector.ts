@@ -13,6 +13,7 @@ export async function registerCollectorRole(app: FastifyInstance, deps: Deps): P
     natsUrl: deps.config.natsUrl,
     streamName: analytics.streamName,
     maxBacklog: analytics.maxBacklogBatches,
+    maxBacklogMs: analytics.maxBacklogMs,
     replicas: deps.config.bus.streamReplicas,
     db: deps.db,
     log: deps.log,

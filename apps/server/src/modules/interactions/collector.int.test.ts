@@ -1,8 +1,9 @@
-import type { Interaction, InteractionStamp, StampedInteraction } from "@turnout/contracts";
+import type { StampedInteraction } from "@turnout/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser, type CreatedUser } from "../../../test/factories.ts";
 import { errorCode } from "../../../test/http.ts";
+import { copyLineItem, splitCopyLines } from "./copy-line.ts";
 import { BUILTIN_SOURCE_ID } from "./index.ts";
 
 // The collector in embedded mode: batches land in interaction_batches before the 202 (the processor's tests
@@ -32,13 +33,35 @@ function interaction(overrides: Record<string, unknown> = {}) {
   };
 }
 
-/** The items appended so far, each with its batch's stamps (format 2 sends them once per batch). */
+/** The items appended so far, read back from their COPY lines (format 3), each with its batch's stamps. */
 async function storedItems(): Promise<StampedInteraction[]> {
   const rows = await t.deps.db.selectFrom("interaction_batches").select("items").orderBy("seq").execute();
   return rows.flatMap((row) => {
-    const batch = row.items as { v: number; stamp: InteractionStamp; interactions: Interaction[] };
-    expect(batch.v).toBe(2);
-    return batch.interactions.map((item) => ({ ...item, ...batch.stamp }));
+    const batch = row.items as { v: number; hours: number[]; copy: string };
+    expect(batch.v).toBe(3);
+    return splitCopyLines(batch.copy).map((line) => {
+      const item = copyLineItem(line) as Record<string, string | null>;
+      expect(batch.hours).toContain(Math.floor(Date.parse(item.timestamp ?? "") / 3_600_000));
+      const json = (text: string | null): Record<string, unknown> | undefined =>
+        text === null ? undefined : (JSON.parse(text) as Record<string, unknown>);
+      return {
+        id: item.id ?? "",
+        type: item.type as StampedInteraction["type"],
+        name: item.name ?? undefined,
+        timestamp: item.timestamp ?? "",
+        anonymousId: item.anonymous_id ?? "",
+        userId: item.user_id ?? undefined,
+        sessionId: item.session_id ?? undefined,
+        properties: json(item.properties ?? null),
+        context: json(item.context ?? null),
+        sourceId: item.source_id ?? "",
+        receivedAt: item.received_at ?? "",
+        ip: item.ip ?? null,
+        device: item.device ?? "",
+        browser: item.browser ?? "",
+        os: item.os ?? "",
+      };
+    });
   });
 }
 
@@ -318,5 +341,14 @@ describe("ROLES=collector, with the stream backed up", () => {
     });
     expect(errorCode(refused)).toBe("rate_limited");
     expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    // Refused before its body is read: even a body that is not JSON gets the 429, not a 400.
+    const unread = await backedUp.app.inject({
+      method: "POST",
+      url: "/api/collect",
+      headers: { "content-type": "application/json" },
+      payload: "{not json",
+    });
+    expect(unread.statusCode).toBe(429);
+    expect(unread.headers["access-control-allow-origin"]).toBe("*");
   });
 });

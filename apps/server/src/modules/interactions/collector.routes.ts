@@ -10,7 +10,7 @@ import { findUnstorableStrings } from "../../platform/validation.ts";
 import { acceptBatch, type Rejection } from "./accept-batch.ts";
 import { summarizeUserAgent, truncateIp } from "./client-stamps.ts";
 import { installCollectorBodyParser, mayHoldUnstorable } from "./collector-body.ts";
-import type { InteractionStream } from "./interaction-stream.ts";
+import { appendedBatchOf, type InteractionStream } from "./interaction-stream.ts";
 import { fromSegmentMessage, SEGMENT_TYPES, type SegmentType, writeKeyFromBasicAuth } from "./segment.ts";
 import type { WriteKeys } from "./write-keys.ts";
 
@@ -45,8 +45,13 @@ export const collectorRoutes: FastifyPluginCallback<CollectorOptions> = (app, op
   installCollectorBodyParser(app, "text/plain");
   app.setValidatorCompiler(validateBatchShape);
   // Trackers run on other sites: their text/plain POSTs need no preflight, but reading the answer needs this.
-  app.addHook("onRequest", (_request, reply, done) => {
+  app.addHook("onRequest", (request, reply, done) => {
     void reply.header("access-control-allow-origin", "*");
+    // Refused before the body is read: under backpressure a 429 must cost next to nothing, not a JSON parse.
+    if (request.method === "POST" && options.stream.isBackedUp()) {
+      done(rateLimitedError(BACKED_UP_RETRY_MS));
+      return;
+    }
     done();
   });
   const collect = createCollect(options);
@@ -135,7 +140,6 @@ function createCollect(options: CollectorOptions) {
     if (limit > 0 && perSource.count(sourceId, now.getTime()) > limit) {
       throw rateLimitedError(perSource.windowEndsAt() - now.getTime());
     }
-    if (stream.isBackedUp()) throw rateLimitedError(BACKED_UP_RETRY_MS);
     const { accepted, rejected } = acceptBatch(items, {
       receivedAt: now,
       mayHoldUnstorable: mayHoldUnstorable(request),
@@ -151,7 +155,7 @@ function createCollect(options: CollectorOptions) {
         os,
       };
       try {
-        await stream.append({ stamp, items: accepted });
+        await stream.append(appendedBatchOf(stamp, accepted));
       } catch (error) {
         throw serviceUnavailable(error);
       }

@@ -32,6 +32,7 @@ export async function startInteractionProcessor(
     natsUrl: deps.config.natsUrl,
     streamName: analytics.streamName,
     maxBacklog: analytics.maxBacklogBatches,
+    maxBacklogMs: analytics.maxBacklogMs,
     replicas: deps.config.bus.streamReplicas,
     db: deps.db,
     log: deps.log,

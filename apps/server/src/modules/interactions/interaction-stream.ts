@@ -11,11 +11,13 @@ import {
 } from "@nats-io/jetstream";
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import type { Interaction, InteractionStamp } from "@turnout/contracts";
 import { sql } from "kysely";
 import type pg from "pg";
+import type { Interaction, InteractionStamp } from "@turnout/contracts";
 import type { Db } from "../../platform/db.ts";
 import type { Logger } from "../../platform/logger.ts";
+import { createBacklog } from "./backlog.ts";
+import { toCopyLine, toStampText } from "./copy-line.ts";
 
 /*
  * The durable stream between collector and processor (ADR 0015). Cluster mode: the JetStream stream
@@ -30,21 +32,42 @@ const MESSAGE_MAX_BYTES = 512 * 1024;
 const BACKLOG_SAMPLE_MS = 500;
 // A batch taken by a processor that died is given to another after this; a live one extends it while it loads.
 const ACK_WAIT_MS = 10_000;
+const HOUR_MS = 3_600_000;
 
-/** What one collector request appends: its accepted items and, once, its stamps. */
+/** What one collector request appends: its accepted items as COPY lines (copy-line.ts), and each one's UTC hour. */
 export interface AppendedBatch {
-  stamp: InteractionStamp;
-  items: Interaction[];
+  lines: string[];
+  /** Per line: its timestamp's hour, Math.floor(ms / 3,600,000). */
+  hours: number[];
+}
+
+/** A request's checked items and stamps as what it appends (format 3). */
+export function appendedBatchOf(stamp: InteractionStamp, items: Interaction[]): AppendedBatch {
+  const stampText = toStampText(stamp);
+  return {
+    lines: items.map((item) => toCopyLine(item, stampText)),
+    hours: items.map((item) => Math.floor(Date.parse(item.timestamp) / HOUR_MS)),
+  };
 }
 
 /**
- * A batch as the processor takes it, unchecked: the unit it loads. Format 2 (`{v: 2, stamp, interactions}`)
- * carries the stamps once, `stamp` here; format 1 (`{items}`, and a bare array in interaction_batches), written
- * before it, carried them in every item and has no `stamp`. Anything else is one poison item.
+ * A batch as the processor takes it: the unit it loads. Format 3 (CopyBatch) carries the rows as COPY text
+ * lines, written by the collector. Formats 2 (`{v: 2, stamp, interactions}`: the stamps once, `stamp` here) and
+ * 1 (`{items}`, and a bare array in interaction_batches: the stamps in every item), written by earlier releases,
+ * carry the items unchecked (ItemsBatch). Anything else is one poison item.
  */
-export interface StreamBatch {
+export type StreamBatch = ItemsBatch | CopyBatch;
+
+export interface ItemsBatch {
   stamp?: unknown;
   items: unknown[];
+}
+
+/** Format 3: COPY lines of the interactions table and their distinct UTC hours. */
+export interface CopyBatch {
+  /** Whole lines in COPY's text format (copy-line.ts), each ending with a newline. */
+  copy: Buffer;
+  hours: number[];
 }
 
 /** Loads a taken batch inside the transaction `client` runs; resolves once the rows are written. */
@@ -53,7 +76,10 @@ export type LoadBatches = (client: pg.PoolClient, batches: StreamBatch[]) => Pro
 export interface InteractionStream {
   /** Resolves once the batch is durably appended; rejects when the stream cannot take it. */
   append(batch: AppendedBatch): Promise<void>;
-  /** More batches wait than the collector should add to: it answers 429 until the processor catches up. */
+  /**
+   * More batches wait than the collector should add to (more than maxBacklog, or more than the processors
+   * load in maxBacklogMs: backlog.ts): it answers 429 until the processor catches up.
+   */
   isBackedUp(): boolean;
   /**
    * Takes up to `max` batches (waiting up to `waitMs` for the first), loads them with `load` in one
@@ -72,6 +98,8 @@ export interface StreamOptions {
   streamName: string;
   /** Batches waiting beyond which the collector answers 429. */
   maxBacklog: number;
+  /** The time the waiting batches take to drain (at the processors' measured rate) beyond which it does too. */
+  maxBacklogMs: number;
   /** Replicas of the JetStream stream when this call creates it (default 1). */
   replicas?: number;
   /** The serving database (the embedded stream appends through it, with its outage handling). */
@@ -86,41 +114,49 @@ export async function openInteractionStream(options: StreamOptions): Promise<Int
     : openJetStream({ ...options, natsUrl: options.natsUrl });
 }
 
-/** Splits items into chunks whose JSON stays under `maxBytes` (an item alone may be bigger: it goes alone). */
-export function chunkBySize<T>(items: T[], maxBytes: number): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
-  let size = 2;
-  for (const item of items) {
-    const itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (current.length > 0 && size + itemBytes > maxBytes) {
+/** Splits lines (with their hours) into chunks under `maxBytes` of UTF-8 (a line alone may be bigger: it goes alone). */
+export function chunkBySize(batch: AppendedBatch, maxBytes: number): AppendedBatch[] {
+  const chunks: AppendedBatch[] = [];
+  let current: AppendedBatch = { lines: [], hours: [] };
+  let size = 0;
+  batch.lines.forEach((line, index) => {
+    const lineBytes = Buffer.byteLength(line);
+    if (current.lines.length > 0 && size + lineBytes > maxBytes) {
       chunks.push(current);
-      current = [];
-      size = 2;
+      current = { lines: [], hours: [] };
+      size = 0;
     }
-    current.push(item);
-    size += itemBytes;
-  }
-  if (current.length > 0) chunks.push(current);
+    current.lines.push(line);
+    current.hours.push(batch.hours[index] ?? 0);
+    size += lineBytes;
+  });
+  if (current.lines.length > 0) chunks.push(current);
   return chunks;
 }
 
-function startSampler(sample: () => Promise<number>, log: Logger) {
-  let last = 0;
+// Never refused below this many waiting batches: more than the processor holds while it loads (3 x 64).
+const BACKLOG_FLOOR_BATCHES = 256;
+
+function startSampler(sample: () => Promise<{ waiting: number; appended: number }>, options: StreamOptions) {
+  const backlog = createBacklog({
+    maxBatches: options.maxBacklog,
+    maxWaitMs: options.maxBacklogMs,
+    floorBatches: BACKLOG_FLOOR_BATCHES,
+  });
   let isStopped = false;
   const run = async () => {
     while (!isStopped) {
       try {
-        last = await sample();
+        backlog.observe({ ...(await sample()), at: performance.now() });
       } catch (error) {
-        log.debug({ err: error }, "interaction backlog not sampled");
+        options.log.debug({ err: error }, "interaction backlog not sampled");
       }
       await new Promise((resolve) => setTimeout(resolve, BACKLOG_SAMPLE_MS).unref());
     }
   };
   const done = run();
   return {
-    value: () => last,
+    backlog,
     stop: async () => {
       isStopped = true;
       await done;
@@ -149,35 +185,37 @@ async function openJetStream(options: StreamOptions & { natsUrl: string }): Prom
     throw error;
   }
   const js: JetStreamClient = jetstream(nc);
-  const sampler = startSampler(async () => (await jsm.streams.info(name)).state.messages, options.log);
+  const sampler = startSampler(async () => {
+    const { state } = await jsm.streams.info(name);
+    return { waiting: state.messages, appended: state.last_seq };
+  }, options);
   const consumer = await js.consumers.get(name, CONSUMER_NAME);
   const subject = `${name}.batch`;
 
   return {
-    async append({ stamp, items }) {
+    async append(batch) {
       const batchId = randomUUID();
-      // A request's batch is almost always one message: serialized once, split only when too big.
-      const whole = encodeBatch(stamp, items);
-      if (whole.length * 3 <= MESSAGE_MAX_BYTES || Buffer.byteLength(whole) <= MESSAGE_MAX_BYTES) {
-        await js.publish(subject, whole, { msgID: `${batchId}.0` });
+      // A request's batch is almost always one message: written once, split only when too big.
+      const copy = batch.lines.join("");
+      if (copy.length * 3 <= MESSAGE_MAX_BYTES || Buffer.byteLength(copy) <= MESSAGE_MAX_BYTES) {
+        await js.publish(subject, encodeMessage(batch, copy), { msgID: `${batchId}.0` });
         return;
       }
       // Each part carries its own id: JetStream drops a re-sent part (a publish retried after a lost ack).
-      const stampBytes = Buffer.byteLength(encodeBatch(stamp, []));
       await Promise.all(
-        chunkBySize(items, MESSAGE_MAX_BYTES - stampBytes).map((chunk, index) =>
-          js.publish(subject, encodeBatch(stamp, chunk), { msgID: `${batchId}.${index}` }),
+        chunkBySize(batch, MESSAGE_MAX_BYTES - HEADER_MAX_BYTES).map((chunk, index) =>
+          js.publish(subject, encodeMessage(chunk, chunk.lines.join("")), { msgID: `${batchId}.${index}` }),
         ),
       );
     },
-    isBackedUp: () => sampler.value() > options.maxBacklog,
-    backlog: () => sampler.value(),
+    isBackedUp: () => sampler.backlog.isBackedUp(),
+    backlog: () => sampler.backlog.waiting(),
     async processNext(pool, load, max, waitMs) {
       const messages = await consumer.fetch({ max_messages: max, expires: Math.max(waitMs, 1_000) });
       const taken: JsMsg[] = [];
       for await (const message of messages) taken.push(message);
       if (taken.length === 0) return 0;
-      const batches = taken.map((message) => decodeBatch(message.string()));
+      const batches = taken.map((message) => decodeMessage(message.data));
       const keepAlive = setInterval(() => {
         for (const message of taken) message.working();
       }, ACK_WAIT_MS / 3);
@@ -254,26 +292,76 @@ async function ensureConsumer(jsm: JetStreamManager, name: string): Promise<void
   }
 }
 
-/** A stream message of format 2. */
-export function encodeBatch(stamp: InteractionStamp, items: Interaction[]): string {
-  return JSON.stringify({ v: 2, stamp, interactions: items });
+/** The header of a format-3 batch: a JetStream message's first line, or the interaction_batches row itself. */
+interface CopyHeader {
+  v: 3;
+  /** The distinct hours (ms / 3,600,000) of the lines' timestamps: the processor's partitions and rollup marks. */
+  hours: number[];
 }
 
-// A batch that is not even JSON is loaded as one poison item, so it reaches the dead letters, not a loop.
-function decodeBatch(text: string): StreamBatch {
+// A message's header line: a few dozen bytes, plus ten per hour a batch spans.
+const HEADER_MAX_BYTES = 4 * 1024;
+
+function headerOf(batch: AppendedBatch): CopyHeader {
+  return { v: 3, hours: [...new Set(batch.hours)] };
+}
+
+/**
+ * A JetStream message of format 3: the header's JSON on the first line, then the COPY lines as they are, so
+ * the processor hands the bytes to COPY without parsing them.
+ */
+export function encodeMessage(batch: AppendedBatch, copy: string): string {
+  return `${JSON.stringify(headerOf(batch))}\n${copy}`;
+}
+
+/** A JetStream message of any format; one that is none of them is loaded as one poison item. */
+function decodeMessage(data: Uint8Array): StreamBatch {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  // Formats 1 and 2 are JSON.stringify's output, which has no raw newline.
+  const newline = bytes.indexOf(0x0a);
+  if (newline !== -1) {
+    const header = parseJson(bytes.toString("utf8", 0, newline));
+    const batch = readCopyBatch(header, bytes.subarray(newline + 1));
+    if (batch !== undefined) return batch;
+  }
+  const text = bytes.toString("utf8");
+  const value = parseJson(text);
+  return value === undefined ? { items: [text] } : readBatch(value);
+}
+
+function parseJson(text: string): unknown {
   try {
-    return readBatch(JSON.parse(text));
+    return JSON.parse(text) as unknown;
   } catch {
-    return { items: [text] };
+    return undefined;
   }
 }
 
-/** A message's (or an interaction_batches row's) value as a batch of either format (StreamBatch). */
+/** A format-3 batch from its header and COPY text; undefined when either is not one. */
+function readCopyBatch(header: unknown, copy: Buffer): CopyBatch | undefined {
+  if (typeof header !== "object" || header === null || !("v" in header) || header.v !== 3) return undefined;
+  const { hours } = header as Partial<CopyHeader>;
+  if (
+    !Array.isArray(hours) ||
+    hours.length === 0 ||
+    !hours.every((hour) => Number.isInteger(hour)) ||
+    copy.length === 0 ||
+    copy[copy.length - 1] !== 0x0a
+  )
+    return undefined;
+  return { copy, hours };
+}
+
+/** An interaction_batches row's value (or a JetStream message's JSON) as a batch of any format. */
 export function readBatch(value: unknown): StreamBatch {
   if (Array.isArray(value)) return { items: value as unknown[] };
   if (typeof value === "object" && value !== null) {
     if ("v" in value) {
-      // A processor of format 1 finds no `items` here and dead-letters the whole message, stamps and all.
+      // A processor of an earlier format finds no `items` here and dead-letters the whole message.
+      if (value.v === 3 && "copy" in value && typeof value.copy === "string") {
+        const batch = readCopyBatch(value, Buffer.from(value.copy));
+        if (batch !== undefined) return batch;
+      }
       if (value.v === 2 && "interactions" in value && Array.isArray(value.interactions) && "stamp" in value) {
         return { stamp: value.stamp, items: value.interactions as unknown[] };
       }
@@ -289,20 +377,22 @@ export function readBatch(value: unknown): StreamBatch {
 function openPostgresStream(options: StreamOptions): InteractionStream {
   const { db } = options;
   const sampler = startSampler(async () => {
-    const { rows } = await sql<{
-      count: number;
-    }>`SELECT count(*)::int AS count FROM interaction_batches`.execute(db);
-    return rows[0]?.count ?? 0;
-  }, options.log);
+    const { rows } = await sql<{ waiting: number; appended: string }>`
+      SELECT count(*)::int AS waiting,
+             coalesce(pg_sequence_last_value(pg_get_serial_sequence('interaction_batches', 'seq')::regclass), 0) AS appended
+      FROM interaction_batches`.execute(db);
+    return { waiting: rows[0]?.waiting ?? 0, appended: Number(rows[0]?.appended ?? 0) };
+  }, options);
   return {
-    async append({ stamp, items }) {
+    async append(batch) {
+      // The same format 3, as one JSON object (the column is jsonb): the header with the COPY text in `copy`.
       await db
         .insertInto("interaction_batches")
-        .values({ items: encodeBatch(stamp, items) })
+        .values({ items: JSON.stringify({ ...headerOf(batch), copy: batch.lines.join("") }) })
         .execute();
     },
-    isBackedUp: () => sampler.value() > options.maxBacklog,
-    backlog: () => sampler.value(),
+    isBackedUp: () => sampler.backlog.isBackedUp(),
+    backlog: () => sampler.backlog.waiting(),
     async processNext(pool, load, max, waitMs) {
       const client = await pool.connect();
       client.on("error", ignoreSessionError);

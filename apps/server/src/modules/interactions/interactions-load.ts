@@ -9,44 +9,33 @@ import {
 } from "@turnout/contracts";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import type { StreamBatch } from "./interaction-stream.ts";
+import {
+  COPY_COLUMN_LIST,
+  COPY_COLUMNS,
+  copyLineItem,
+  parseCopyLine,
+  splitCopyLines,
+  timeOfCopyLine,
+  toCopyLine,
+  toStampText,
+} from "./copy-line.ts";
+import type { CopyBatch, ItemsBatch, StreamBatch } from "./interaction-stream.ts";
 import { readInteraction, readStamp, readStampedInteraction } from "./item-check.ts";
 
 /*
  * The processor's bulk load (ADR 0015): stream batches -> one COPY per UTC day straight into that day's
  * partition of the interactions table, and a mark of each hour it touched for the rollup job (what the statement
  * trigger on the parent table does for an INSERT there; a COPY into the parent cannot insert rows in bulk while
- * that trigger is there). When a row is there already (a redelivery after a crash, a client's retry), that COPY
- * fails on the primary key and is rolled back; the rows then go through a per-session staging table and one
- * INSERT ... ON CONFLICT DO NOTHING into the parent (whose trigger marks the hours of the rows it inserted), so
- * such an id is stored once. Runs inside the caller's transaction. Items that cannot be stored go to
- * interactions_dead instead of blocking the stream.
+ * that trigger is there). A batch of format 3 is already COPY text, written by the collector from the items it
+ * checked: its bytes go to COPY as they are, and its header gives the hours. The items of the earlier formats
+ * are checked here and written as the same lines. When a row is there already (a redelivery after a crash, a
+ * client's retry), the COPY fails on the primary key and is rolled back; the rows then go through a per-session
+ * staging table and one INSERT ... ON CONFLICT DO NOTHING into the parent (whose trigger marks the hours of the
+ * rows it inserted), so such an id is stored once. Anything else PostgreSQL refuses sends the load row by row,
+ * and only the rows that fail go to interactions_dead: poison never blocks the stream. Runs inside the caller's
+ * transaction.
  */
 
-// In the order of a COPY line: the item's own columns, then the stamps, the same for every item of a batch.
-const COLUMNS = [
-  "id",
-  "type",
-  "name",
-  "timestamp",
-  "anonymous_id",
-  "user_id",
-  "session_id",
-  "event_id",
-  "path",
-  "referrer",
-  "properties",
-  "context",
-  "source_id",
-  "received_at",
-  "ip",
-  "device",
-  "browser",
-  "os",
-  "country",
-] as const;
-const COLUMN_LIST = COLUMNS.map((column) => `"${column}"`).join(", ");
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 const UNIQUE_VIOLATION = "23505";
@@ -62,18 +51,10 @@ interface DeadItem {
   error: string;
 }
 
-/** A checked item and the stamps of its batch. */
-interface Row {
-  item: Interaction;
-  stamp: InteractionStamp;
-  /** The stamps' part of the COPY line, shared by the rows of one batch. */
-  stampText: string;
-}
-
-/** The rows of one UTC day: one partition, one COPY. */
+/** The rows of one UTC day: one partition, one COPY. Parts are COPY text: whole lines. */
 interface Day {
   name: string;
-  lines: string[];
+  parts: (string | Buffer)[];
 }
 
 export interface LoadOptions {
@@ -84,73 +65,49 @@ export interface LoadOptions {
   knownDays: Set<string>;
 }
 
-/** Loads the batches' items in the transaction `client` runs. */
+/** Loads the batches' rows in the transaction `client` runs. */
 export async function loadBatches(
   client: pg.PoolClient,
   batches: StreamBatch[],
   options: LoadOptions,
 ): Promise<LoadResult> {
   const dead: DeadItem[] = [];
-  const rows: Row[] = [];
-  const keys = new Set<string>();
   const days = new Map<number, Day>();
   const hours = new Set<number>();
   const oldest = options.now.getTime() - options.retentionDays * DAY_MS;
-  for (const batch of batches) {
-    let batchStamp: InteractionStamp | undefined;
-    let batchStampText = "";
-    if (batch.stamp !== undefined) {
-      batchStamp = readStamp(batch.stamp);
-      if (batchStamp === undefined) {
-        const issue = interactionStampSchema.safeParse(batch.stamp).error?.issues[0];
-        const error = `stamp ${issue?.path.map(String).join(".") ?? ""} ${issue?.message ?? "is invalid"}`;
-        dead.push({ item: { v: 2, stamp: batch.stamp, interactions: batch.items }, error });
-        continue;
-      }
-      batchStampText = toStampText(batchStamp);
+  const dayOf = (dayNumber: number): Day => {
+    let day = days.get(dayNumber);
+    if (day === undefined) {
+      day = { name: new Date(dayNumber * DAY_MS).toISOString().slice(0, 10), parts: [] };
+      days.set(dayNumber, day);
     }
-    for (const raw of batch.items) {
-      const checked = batchStamp === undefined ? readFormatOne(raw) : readItem(raw, batchStamp);
-      if ("error" in checked) {
-        dead.push({ item: checked.item, error: checked.error });
-        continue;
-      }
-      const { item, stamp } = checked;
-      const time = Date.parse(item.timestamp);
-      if (time < oldest) {
-        dead.push({
-          item: batchStamp === undefined ? raw : { ...item, ...stamp },
-          error: "older than ANALYTICS_RETENTION_DAYS",
-        });
-        continue;
-      }
-      // A repeated item (a client's retry within one load) goes once; the COPY would fail on it.
-      const key = `${stamp.sourceId}\u0000${item.id}\u0000${time}`;
-      if (keys.has(key)) continue;
-      keys.add(key);
-      const stampText = batchStamp === undefined ? toStampText(stamp) : batchStampText;
-      const row = { item, stamp, stampText };
-      rows.push(row);
-      const dayNumber = Math.floor(time / DAY_MS);
-      let day = days.get(dayNumber);
-      if (day === undefined) {
-        day = { name: new Date(dayNumber * DAY_MS).toISOString().slice(0, 10), lines: [] };
-        days.set(dayNumber, day);
-      }
-      day.lines.push(toLine(row));
+    return day;
+  };
+  const addLine = (line: string, time: number, deadItem: () => unknown) => {
+    if (Number.isNaN(time)) {
+      dead.push({ item: deadItem(), error: "no timestamp in the COPY line" });
+    } else if (time < oldest) {
+      dead.push({ item: deadItem(), error: "older than ANALYTICS_RETENTION_DAYS" });
+    } else {
+      dayOf(Math.floor(time / DAY_MS)).parts.push(line);
       hours.add(Math.floor(time / HOUR_MS));
     }
+  };
+  for (const batch of batches) {
+    if ("copy" in batch) addCopyBatch(batch, oldest, dayOf, hours, addLine);
+    else addItemsBatch(batch, dead, addLine);
   }
-  await ensurePartitions(client, [...days.values()], options.knownDays);
-  let loaded: number;
+  const loadDays = [...days.values()].map((day) => ({ name: day.name, copy: joinParts(day.parts) }));
+  await ensurePartitions(client, loadDays, options.knownDays);
+  let result: { loaded: number; rows: number };
   await client.query("SAVEPOINT bulk_load");
   try {
-    loaded = await copyAndInsert(client, rows.length, [...days.values()], [...hours]);
+    result = await copyAndInsert(client, loadDays, [...hours]);
     await client.query("RELEASE SAVEPOINT bulk_load");
   } catch {
-    // Something in the batch PostgreSQL refuses: load item by item, and dead-letter only what fails.
+    // Something in the batch PostgreSQL refuses: load row by row, and dead-letter only what fails.
     await client.query("ROLLBACK TO SAVEPOINT bulk_load");
-    loaded = await insertOneByOne(client, rows, dead);
+    result = await insertOneByOne(client, loadDays, dead);
   }
   if (dead.length > 0) {
     await client.query(
@@ -158,7 +115,82 @@ export async function loadBatches(
       [dead.map((entry) => JSON.stringify(entry.item ?? null)), dead.map((entry) => entry.error)],
     );
   }
-  return { loaded, duplicates: rows.length - loaded, dead: dead.length };
+  return { loaded: result.loaded, duplicates: result.rows - result.loaded, dead: dead.length };
+}
+
+/**
+ * A batch of format 3: its bytes go whole to their day when its hours are of one day and within the
+ * retention (the common case); otherwise line by line.
+ */
+function addCopyBatch(
+  batch: CopyBatch,
+  oldest: number,
+  dayOf: (dayNumber: number) => Day,
+  hours: Set<number>,
+  addLine: (line: string, time: number, deadItem: () => unknown) => void,
+): void {
+  const dayNumber = Math.floor(((batch.hours[0] ?? 0) * HOUR_MS) / DAY_MS);
+  const isOneRecentDay = batch.hours.every(
+    (hour) => hour * HOUR_MS >= oldest && Math.floor((hour * HOUR_MS) / DAY_MS) === dayNumber,
+  );
+  if (isOneRecentDay) {
+    dayOf(dayNumber).parts.push(batch.copy);
+    for (const hour of batch.hours) hours.add(hour);
+    return;
+  }
+  for (const line of splitCopyLines(batch.copy.toString())) {
+    addLine(line, timeOfCopyLine(line), () => copyLineItem(line));
+  }
+}
+
+/** A batch of format 1 or 2: each item checked and written as a COPY line. */
+function addItemsBatch(
+  batch: ItemsBatch,
+  dead: DeadItem[],
+  addLine: (line: string, time: number, deadItem: () => unknown) => void,
+): void {
+  let batchStamp: InteractionStamp | undefined;
+  let batchStampText = "";
+  if (batch.stamp !== undefined) {
+    batchStamp = readStamp(batch.stamp);
+    if (batchStamp === undefined) {
+      const issue = interactionStampSchema.safeParse(batch.stamp).error?.issues[0];
+      const error = `stamp ${issue?.path.map(String).join(".") ?? ""} ${issue?.message ?? "is invalid"}`;
+      dead.push({ item: { v: 2, stamp: batch.stamp, interactions: batch.items }, error });
+      return;
+    }
+    batchStampText = toStampText(batchStamp);
+  }
+  for (const raw of batch.items) {
+    const checked = batchStamp === undefined ? readFormatOne(raw) : readItem(raw, batchStamp);
+    if ("error" in checked) {
+      dead.push({ item: checked.item, error: checked.error });
+      continue;
+    }
+    const { item, stamp } = checked;
+    addLine(
+      toCopyLine(item, batchStamp === undefined ? toStampText(stamp) : batchStampText),
+      Date.parse(item.timestamp),
+      () => (batchStamp === undefined ? raw : { ...item, ...stamp }),
+    );
+  }
+}
+
+/** COPY text parts as one buffer: one socket write per COPY (a write per row was 14 % of the processor). */
+function joinParts(parts: (string | Buffer)[]): Buffer {
+  const buffers: Buffer[] = [];
+  let text = "";
+  for (const part of parts) {
+    if (typeof part === "string") {
+      text += part;
+      continue;
+    }
+    if (text !== "") buffers.push(Buffer.from(text));
+    text = "";
+    buffers.push(part);
+  }
+  if (text !== "") buffers.push(Buffer.from(text));
+  return buffers.length === 1 && buffers[0] !== undefined ? buffers[0] : Buffer.concat(buffers);
 }
 
 type Checked = { item: Interaction; stamp: InteractionStamp } | { item: unknown; error: string };
@@ -187,24 +219,30 @@ function readFormatOne(raw: unknown): Checked {
   return { item, stamp: { sourceId, receivedAt, ip, device, browser, os } };
 }
 
+/** The day's rows, as COPY text. */
+interface LoadDay {
+  name: string;
+  copy: Buffer;
+}
+
 async function copyAndInsert(
   client: pg.PoolClient,
-  count: number,
-  days: Day[],
+  days: LoadDay[],
   hours: number[],
-): Promise<number> {
-  if (count === 0) return 0;
+): Promise<{ loaded: number; rows: number }> {
+  if (days.length === 0) return { loaded: 0, rows: 0 };
   // Most loads hold no stored id: PostgreSQL's bulk COPY then writes them, without a staging table.
   await client.query("SAVEPOINT direct_copy");
   try {
+    let loaded = 0;
     for (const day of days) {
-      await copyInto(client, `interaction_partitions.${partitionOf(day.name)}`, day.lines);
+      loaded += await copyInto(client, `interaction_partitions.${partitionOf(day.name)}`, day.copy);
     }
     await client.query("INSERT INTO interaction_rollup_pending (hour) SELECT unnest($1::timestamptz[])", [
       hours.map((hour) => new Date(hour * HOUR_MS).toISOString()),
     ]);
     await client.query("RELEASE SAVEPOINT direct_copy");
-    return count;
+    return { loaded, rows: loaded };
   } catch (error) {
     await client.query("ROLLBACK TO SAVEPOINT direct_copy");
     if (!(error instanceof Error && "code" in error && error.code === UNIQUE_VIOLATION)) throw error;
@@ -212,16 +250,12 @@ async function copyAndInsert(
   await client.query(
     "CREATE TEMP TABLE IF NOT EXISTS interactions_staging (LIKE interactions) ON COMMIT DELETE ROWS",
   );
-  await copyInto(
-    client,
-    "interactions_staging",
-    days.flatMap((day) => day.lines),
-  );
+  const rows = await copyInto(client, "interactions_staging", Buffer.concat(days.map((day) => day.copy)));
   const inserted = await client.query(
-    `INSERT INTO interactions (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM interactions_staging ON CONFLICT DO NOTHING`,
+    `INSERT INTO interactions (${COPY_COLUMN_LIST}) SELECT ${COPY_COLUMN_LIST} FROM interactions_staging ON CONFLICT DO NOTHING`,
   );
   await client.query("TRUNCATE interactions_staging");
-  return inserted.rowCount ?? 0;
+  return { loaded: inserted.rowCount ?? 0, rows };
 }
 
 /** The day partition's table name (ensure_interaction_partition's). */
@@ -229,101 +263,57 @@ function partitionOf(day: string): string {
   return `interactions_${day.replaceAll("-", "")}`;
 }
 
-async function copyInto(client: pg.PoolClient, table: string, lines: string[]): Promise<void> {
-  // One chunk: a stream of one line per row cost a socket write per row (14 % of the processor's time).
-  await pipeline(
-    Readable.from([lines.join("")]),
-    client.query(copyFrom(`COPY ${table} (${COLUMN_LIST}) FROM STDIN`)),
-  );
+/** COPYs the text into `table`; resolves with the rows it wrote. */
+async function copyInto(client: pg.PoolClient, table: string, copy: Buffer): Promise<number> {
+  const stream = client.query(copyFrom(`COPY ${table} (${COPY_COLUMN_LIST}) FROM STDIN`));
+  await pipeline(Readable.from([copy]), stream);
+  return stream.rowCount;
 }
 
-async function insertOneByOne(client: pg.PoolClient, rows: Row[], dead: DeadItem[]): Promise<number> {
+async function insertOneByOne(
+  client: pg.PoolClient,
+  days: LoadDay[],
+  dead: DeadItem[],
+): Promise<{ loaded: number; rows: number }> {
   let loaded = 0;
-  const placeholders = COLUMNS.map((_column, index) => `$${index + 1}`).join(", ");
-  for (const row of rows) {
-    await client.query("SAVEPOINT one_item");
-    try {
-      const result = await client.query(
-        `INSERT INTO interactions (${COLUMN_LIST}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`,
-        toValues(row),
-      );
-      loaded += result.rowCount ?? 0;
-      await client.query("RELEASE SAVEPOINT one_item");
-    } catch (error) {
-      await client.query("ROLLBACK TO SAVEPOINT one_item");
-      dead.push({
-        item: { ...row.item, ...row.stamp },
-        error: error instanceof Error ? error.message : String(error),
-      });
+  let rows = 0;
+  const placeholders = COPY_COLUMNS.map((_column, index) => `$${index + 1}`).join(", ");
+  for (const day of days) {
+    for (const line of splitCopyLines(day.copy.toString())) {
+      rows++;
+      const values = parseCopyLine(line);
+      if (values === undefined) {
+        dead.push({ item: { line }, error: `not a COPY line of ${COPY_COLUMNS.length} columns` });
+        continue;
+      }
+      await client.query("SAVEPOINT one_item");
+      try {
+        const result = await client.query(
+          `INSERT INTO interactions (${COPY_COLUMN_LIST}) VALUES (${placeholders}) ON CONFLICT DO NOTHING`,
+          values,
+        );
+        loaded += result.rowCount ?? 0;
+        await client.query("RELEASE SAVEPOINT one_item");
+      } catch (error) {
+        await client.query("ROLLBACK TO SAVEPOINT one_item");
+        dead.push({
+          item: copyLineItem(line),
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
     }
   }
-  return loaded;
+  return { loaded, rows };
 }
 
-async function ensurePartitions(client: pg.PoolClient, days: Day[], knownDays: Set<string>): Promise<void> {
+async function ensurePartitions(
+  client: pg.PoolClient,
+  days: LoadDay[],
+  knownDays: Set<string>,
+): Promise<void> {
   for (const { name } of days) {
     if (knownDays.has(name)) continue;
     await client.query("SELECT ensure_interaction_partition($1::date)", [name]);
     knownDays.add(name);
   }
-}
-
-/** The row's values in COLUMNS' order; null for NULL. */
-function toValues({ item, stamp }: Row): (string | null)[] {
-  const page = item.context?.page;
-  const eventId = item.properties?.eventId;
-  return [
-    item.id,
-    item.type,
-    item.name ?? null,
-    item.timestamp,
-    item.anonymousId,
-    item.userId ?? null,
-    item.sessionId ?? null,
-    typeof eventId === "string" && UUID.test(eventId) ? eventId : null,
-    page?.path ?? null,
-    page?.referrer === undefined || page.referrer === "" ? null : page.referrer,
-    item.properties === undefined ? null : JSON.stringify(item.properties),
-    item.context === undefined ? null : JSON.stringify(item.context),
-    stamp.sourceId,
-    stamp.receivedAt,
-    stamp.ip,
-    stamp.device,
-    stamp.browser,
-    stamp.os,
-    null,
-  ];
-}
-
-/*
- * COPY's text format: columns split by a tab, rows by a newline, \N for NULL, and only a backslash, a tab, a
- * newline and a carriage return escaped. Unlike CSV it leaves the quotes of the JSON columns alone, and most
- * values need no escape at all.
- */
-const NULL = "\\N";
-const SPECIAL = /[\\\t\n\r]/;
-const SPECIALS = /[\\\t\n\r]/g;
-const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r" };
-
-function text(value: string): string {
-  return SPECIAL.test(value)
-    ? value.replace(SPECIALS, (character) => ESCAPES[character] ?? character)
-    : value;
-}
-
-function optionalText(value: string | null | undefined): string {
-  return value === undefined || value === null ? NULL : text(value);
-}
-
-/** The stamps' columns of a line, ending it (country is not known yet: NULL). */
-function toStampText(stamp: InteractionStamp): string {
-  return `${text(stamp.sourceId)}\t${text(stamp.receivedAt)}\t${optionalText(stamp.ip)}\t${text(stamp.device)}\t${text(stamp.browser)}\t${text(stamp.os)}\t${NULL}\n`;
-}
-
-function toLine({ item, stampText }: Row): string {
-  const page = item.context?.page;
-  const eventId = item.properties?.eventId;
-  const referrer = page?.referrer;
-  // type and timestamp passed their checks (a word of three, an ISO date-time): nothing to escape.
-  return `${text(item.id)}\t${item.type}\t${optionalText(item.name)}\t${item.timestamp}\t${text(item.anonymousId)}\t${optionalText(item.userId)}\t${optionalText(item.sessionId)}\t${typeof eventId === "string" && UUID.test(eventId) ? eventId : NULL}\t${optionalText(page?.path)}\t${referrer === undefined || referrer === "" ? NULL : text(referrer)}\t${item.properties === undefined ? NULL : text(JSON.stringify(item.properties))}\t${item.context === undefined ? NULL : text(JSON.stringify(item.context))}\t${stampText}`;
 }

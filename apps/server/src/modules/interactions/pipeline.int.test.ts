@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { Analytics } from "@segment/analytics-node";
+import { interactionSchema } from "@turnout/contracts";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../../../test/app.ts";
@@ -9,6 +10,7 @@ import { bearer, createUser } from "../../../test/factories.ts";
 import { deleteNatsStream, shouldRunNatsTests, TEST_NATS_URL } from "../../../test/nats.ts";
 import { createDb } from "../../platform/db.ts";
 import { maintainPartitions, startInteractionProcessor } from "./index.ts";
+import { appendedBatchOf } from "./interaction-stream.ts";
 
 // Collector -> stream -> processor -> interactions table, in both modes: embedded (the PostgreSQL stream)
 // and cluster (JetStream). What the collector accepted is stored exactly once.
@@ -139,6 +141,46 @@ describe.each(modes)("$mode", ({ env }) => {
     );
   });
 
+  it("loads the batches of format 2 (stamps once per batch) that a collector of an earlier release appended", async () => {
+    const stamp = {
+      sourceId: "00000000-0000-7000-8000-000000000001",
+      receivedAt: new Date().toISOString(),
+      ip: "203.0.113.0",
+      device: "desktop",
+      browser: "Safari",
+      os: "macOS",
+    };
+    const ids = Array.from({ length: 30 }, () => randomUUID());
+    const message = JSON.stringify({ v: 2, stamp, interactions: ids.map((id) => interaction({ id })) });
+    if (env.NATS_URL === undefined) {
+      await t.deps.db.insertInto("interaction_batches").values({ items: message }).execute();
+    } else {
+      const nc = await connect({ servers: env.NATS_URL });
+      try {
+        await jetstream(nc).publish(`${streamName}.batch`, message, { msgID: randomUUID() });
+      } finally {
+        await nc.close();
+      }
+    }
+    await expect.poll(() => countStored(ids), { timeout: 15_000 }).toBe(30);
+    const rows = await t.deps.db
+      .selectFrom("interactions")
+      .select(["browser", "os", "ip", "event_id", "path"])
+      .where("id", "in", ids)
+      .execute();
+    expect(new Set(rows.map((row) => JSON.stringify(row)))).toEqual(
+      new Set([
+        JSON.stringify({
+          browser: "Safari",
+          os: "macOS",
+          ip: "203.0.113.0",
+          event_id: "00000000-0000-7000-8000-00000000abcd",
+          path: "/events/1",
+        }),
+      ]),
+    );
+  });
+
   it("stores what the official Segment library (@segment/analytics-node) sends to Turnout's host", async () => {
     const admin = await createUser(t, { role: "admin" });
     const created = await t.app.inject({
@@ -234,6 +276,44 @@ describe("poison in the stream", () => {
       .execute();
     expect(loaded).toHaveLength(1);
     expect(await t.deps.db.selectFrom("interaction_batches").select("seq").execute()).toEqual([]);
+  });
+
+  it("loads a batch of format 3 (COPY lines) row by row when PostgreSQL refuses one line, and routes a batch across midnight", async () => {
+    const stamp = {
+      sourceId: "00000000-0000-7000-8000-000000000001",
+      receivedAt: new Date().toISOString(),
+      ip: null,
+      device: "desktop",
+      browser: "Chrome",
+      os: "Linux",
+    };
+    const checked = (overrides: Record<string, unknown> = {}) =>
+      interactionSchema.parse(interaction(overrides));
+    const now = checked();
+    const refused = checked();
+    const yesterday = checked({ timestamp: new Date(Date.now() - 86_400_000).toISOString() });
+    const oneDay = appendedBatchOf(stamp, [now, refused]);
+    // A line whose source is not a UUID: the whole COPY fails, and only that line is dead-lettered.
+    oneDay.lines[1] = (oneDay.lines[1] ?? "").replace(stamp.sourceId, "not-a-uuid");
+    const twoDays = appendedBatchOf(stamp, [yesterday, checked({ timestamp: now.timestamp })]);
+    const row = (batch: typeof oneDay) =>
+      JSON.stringify({ v: 3, hours: [...new Set(batch.hours)], copy: batch.lines.join("") });
+    await t.deps.db
+      .insertInto("interaction_batches")
+      .values([{ items: row(oneDay) }, { items: row(twoDays) }])
+      .execute();
+    const ids = [now.id, refused.id, yesterday.id];
+    await expect
+      .poll(() => t.deps.db.selectFrom("interaction_batches").select("seq").execute(), {
+        timeout: 15_000,
+      })
+      .toEqual([]);
+    const stored = await t.deps.db.selectFrom("interactions").select("id").where("id", "in", ids).execute();
+    expect(stored.map((entry) => entry.id).sort()).toEqual([now.id, yesterday.id].sort());
+    const dead = await sql<{ id: string; source: string }>`
+      SELECT item->>'id' AS id, item->>'source_id' AS source FROM interactions_dead
+      WHERE item->>'id' = ANY(${ids}::text[])`.execute(t.deps.db);
+    expect(dead.rows).toEqual([{ id: refused.id, source: "not-a-uuid" }]);
   });
 
   it("keeps day partitions a week ahead and drops those past the retention", async () => {

@@ -10,6 +10,7 @@ import { deleteNatsStream, shouldRunNatsTests, TEST_NATS_URL } from "../../../te
 import { createDb } from "../../platform/db.ts";
 import { createLogger } from "../../platform/logger.ts";
 import { BUILTIN_SOURCE_ID, openInteractionStream } from "./index.ts";
+import { appendedBatchOf } from "./interaction-stream.ts";
 
 // DESIGN.md: every accepted interaction reaches the interactions table exactly once, also across a kill -9
 // of the processor mid-load. The test appends what a collector would have accepted, runs the processor in a
@@ -102,6 +103,7 @@ describe.each(modes)("$mode", ({ nats }) => {
         natsUrl: nats ? TEST_NATS_URL : undefined,
         streamName,
         maxBacklog: 1_000_000,
+        maxBacklogMs: 600_000,
         db: appendDb.db,
         log: createLogger("silent"),
       });
@@ -109,11 +111,11 @@ describe.each(modes)("$mode", ({ nats }) => {
       const ids = Array.from({ length: ITEMS }, () => randomUUID());
       const items = ids.map(interaction);
       for (let start = 0; start < ITEMS; start += PER_BATCH) {
-        await stream.append({ stamp, items: items.slice(start, start + PER_BATCH) });
+        await stream.append(appendedBatchOf(stamp, items.slice(start, start + PER_BATCH)));
       }
       // A few batches appended twice, as a client's retried request would be (the same items, the same times).
       for (let start = 0; start < 5 * PER_BATCH; start += PER_BATCH) {
-        await stream.append({ stamp, items: items.slice(start, start + PER_BATCH) });
+        await stream.append(appendedBatchOf(stamp, items.slice(start, start + PER_BATCH)));
       }
 
       const count = async () => {
