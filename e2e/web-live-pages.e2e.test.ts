@@ -12,8 +12,9 @@ import {
 
 /*
  * A live change to a list read page by page, in real Chromium against a started server: the places on Me
- * (two pages of them) change under the person while the page is open, once after "Load more" and once while
- * "Load more" is still on its way. The pages loaded stay, the change shows, the next page arrives.
+ * (two pages of them) change under the person while the page is open, after "Load more", while "Load more" is
+ * on its way, and while the live refresh is; a card on Discover is edited while its next page is on its way.
+ * The pages loaded stay, the change shows, the next page arrives.
  */
 
 const shouldSkip = skipWithoutChromium("web live pages browser tests");
@@ -21,6 +22,8 @@ const shouldSkip = skipWithoutChromium("web live pages browser tests");
 /** One page of Me's lists (the web app asks for 50 at a time). */
 const ME_PAGE_SIZE = 50;
 const TOTAL = ME_PAGE_SIZE + 5;
+/** One page of Discover's feed. */
+const DISCOVER_PAGE_SIZE = 12;
 const REMOVED = "The organizer removed you from this event";
 
 describe.skipIf(shouldSkip)("live changes to a paged list in Chromium", () => {
@@ -156,6 +159,44 @@ describe.skipIf(shouldSkip)("live changes to a paged list in Chromium", () => {
     await expect.poll(() => statusOf(onFirstPage), { timeout: LIVE_MS }).toBe(REMOVED);
     await expect.poll(() => cards.count(), { timeout: LIVE_MS }).toBe(TOTAL);
     expect(new Set(await cards.getByRole("link").allTextContents()).size).toBe(TOTAL);
+    await page.close();
+  });
+
+  it("keeps a live edit on Discover's cards when the next page lands after it", async () => {
+    const page = await web().openPage();
+    const frames: string[] = [];
+    page.on("websocket", (socket) => {
+      socket.on("framereceived", ({ payload }) => {
+        frames.push(typeof payload === "string" ? payload : payload.toString("utf8"));
+      });
+    });
+    let releaseNextPage = () => {};
+    const held = new Promise<void>((resolve) => {
+      releaseNextPage = resolve;
+    });
+    await page.route(/\/api\/events\?.*cursor=/, async (route) => {
+      await held;
+      await route.continue().catch(() => undefined);
+    });
+    await page.goto(`${web().base}/`);
+    const cards = page.getByRole("list", { name: "Upcoming events" }).getByRole("listitem");
+    await expect.poll(() => cards.count(), { timeout: LIVE_MS }).toBe(DISCOVER_PAGE_SIZE);
+    // Scrolling to the end asks for the next page by itself; the button is there for whoever gets there first.
+    await page.getByRole("button", { name: "Load more" }).click();
+    await page.getByRole("status").filter({ hasText: "Loading more…" }).waitFor({ timeout: LIVE_MS });
+
+    const title = await cards.nth(2).getByRole("link").first().textContent();
+    const id = eventIds.get(title ?? "");
+    if (id === undefined) throw new Error(`no event titled ${title}`);
+    const renamed = `${title} (moved indoors)`;
+    expectStatus(await web().apiAs(host, "PATCH", `/api/events/${id}`, { title: renamed }), 200);
+    await page.getByRole("link", { name: renamed }).waitFor({ timeout: LIVE_MS });
+    expect(frames.some((frame) => frame.includes(renamed))).toBe(true);
+    releaseNextPage();
+
+    await expect.poll(() => cards.count(), { timeout: LIVE_MS }).toBeGreaterThan(DISCOVER_PAGE_SIZE);
+    expect(await page.getByRole("link", { name: renamed }).count()).toBe(1);
+    expect(await page.getByRole("link", { name: title ?? "", exact: true }).count()).toBe(0);
     await page.close();
   });
 
