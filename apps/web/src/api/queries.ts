@@ -2,6 +2,7 @@ import type { Event, EventFeedQuery, EventStats, StatsChangedData } from "@turno
 import { QueryClient, queryOptions } from "@tanstack/react-query";
 import { api } from "./client.ts";
 import { isApiError } from "./errors.ts";
+import { patchPagedLists } from "./paged-list.ts";
 
 /** Query keys and options shared by pages and by the live updates that patch their caches. */
 export const keys = {
@@ -61,15 +62,7 @@ export function patchCachedEvent(client: QueryClient, event: Event): void {
   client.setQueryData(keys.event(event.id), (old: Event | undefined) =>
     old === undefined || old.version <= event.version ? event : old,
   );
-  client.setQueriesData<{ pages: { items: Event[] }[] }>({ queryKey: keys.feedAll }, (old) =>
-    old === undefined
-      ? old
-      : {
-          ...old,
-          pages: old.pages.map((page) => ({
-            ...page,
-            items: page.items.map((item) => (item.id === event.id ? event : item)),
-          })),
-        },
+  patchPagedLists<Event>(client, keys.feedAll, (item) =>
+    item.id === event.id && item.version <= event.version ? event : item,
   );
 }

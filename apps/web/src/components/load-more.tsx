@@ -1,11 +1,5 @@
+import type { PagedList } from "../api/paged-list.ts";
 import { useI18n } from "../i18n/i18n.tsx";
-
-/** What LoadMore needs of a list read page by page (TanStack Query's infinite query has it). */
-export interface PagedList {
-  hasNextPage: boolean;
-  isFetchingNextPage: boolean;
-  fetchNextPage: () => Promise<unknown>;
-}
 
 /**
  * "Load more" below a list read page by page: a button while there is a next page, and a status line that says
@@ -14,7 +8,7 @@ export interface PagedList {
  */
 export function LoadMore({ list }: { list: PagedList }) {
   const { t } = useI18n();
-  const isBusy = list.isFetchingNextPage;
+  const isBusy = list.isLoadingMore;
   return (
     <div className="mt-4 flex flex-col items-center gap-2">
       {list.hasNextPage && (
@@ -23,7 +17,7 @@ export function LoadMore({ list }: { list: PagedList }) {
           className="btn-secondary"
           aria-disabled={isBusy}
           onClick={() => {
-            if (!isBusy) void list.fetchNextPage();
+            if (!isBusy) void list.loadMore();
           }}
         >
           {t.loadMore}

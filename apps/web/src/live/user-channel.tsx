@@ -1,5 +1,6 @@
 import { type Participation, participationChangedDataSchema } from "@turnout/contracts";
 import { useQueryClient } from "@tanstack/react-query";
+import { refreshPagedLists } from "../api/paged-list.ts";
 import { keys } from "../api/queries.ts";
 import { useChannel } from "./realtime.tsx";
 
@@ -20,7 +21,7 @@ export function UserChannel({ userId }: { userId: string }) {
       const old = client.getQueryData<Participation | null>(key);
       if (old === undefined || old === null) void client.invalidateQueries({ queryKey: key });
       else client.setQueryData<Participation>(key, { ...old, status, waitlistPosition });
-      void client.invalidateQueries({ queryKey: keys.myParticipations });
+      void refreshPagedLists(client, { queryKey: keys.myParticipations });
     },
     () => {
       void client.invalidateQueries({ queryKey: ["event"] });

@@ -1,9 +1,10 @@
 import type { MailMessage } from "@turnout/contracts";
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
 import { type ReactNode, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "../../api/client.ts";
 import { isApiError } from "../../api/errors.ts";
+import { usePagedList } from "../../api/paged-list.ts";
 import { keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
 import { LoadMore } from "../../components/load-more.tsx";
@@ -36,15 +37,10 @@ function AdminOnly({ children }: { children: ReactNode }) {
 function MailOutbox() {
   const { t } = useI18n();
   const { open } = route.useSearch();
-  const mails = useInfiniteQuery({
-    queryKey: keys.adminMails,
-    queryFn: ({ pageParam }) => api.admin.mails(pageParam),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (page) => page.nextCursor ?? undefined,
-  });
+  const mails = usePagedList(keys.adminMails, (cursor) => api.admin.mails(cursor));
   // The role may have been taken away since the token was issued: the API's 403 says so.
   if (isApiError(mails.error, "auth.forbidden")) return <Forbidden />;
-  const items = mails.data?.pages.flatMap((page) => page.items) ?? [];
+  const items = mails.items;
 
   return (
     <section aria-labelledby="mail-title" className="flex flex-col gap-6">
@@ -59,7 +55,7 @@ function MailOutbox() {
           type="button"
           className="btn-secondary"
           disabled={mails.isFetching}
-          onClick={() => void mails.refetch()}
+          onClick={() => void mails.refresh()}
         >
           {t.refresh}
         </button>
@@ -67,8 +63,8 @@ function MailOutbox() {
       {open !== undefined && <MailView key={open} id={open} />}
       {mails.isPending ? (
         <Loading />
-      ) : mails.isError ? (
-        <ErrorState error={mails.error} onRetry={() => void mails.refetch()} />
+      ) : mails.error !== null ? (
+        <ErrorState error={mails.error} onRetry={() => void mails.refresh()} />
       ) : items.length === 0 ? (
         <Empty>{t.noMails}</Empty>
       ) : (

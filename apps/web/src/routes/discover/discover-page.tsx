@@ -5,13 +5,14 @@ import {
   type EventFeedQuery,
   EVENT_CATEGORY_SLUGS,
 } from "@turnout/contracts";
-import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi } from "@tanstack/react-router";
 import { useEffect, useRef, useState } from "react";
 import { api } from "../../api/client.ts";
+import { type PagedList, refreshPagedLists, usePagedList } from "../../api/paged-list.ts";
 import { categoriesQuery, keys, patchCachedEvent } from "../../api/queries.ts";
 import { EventCard } from "../../components/event-card.tsx";
-import { LoadMore, type PagedList } from "../../components/load-more.tsx";
+import { LoadMore } from "../../components/load-more.tsx";
 import { Empty, ErrorState, Loading } from "../../components/states.tsx";
 import { useI18n } from "../../i18n/i18n.tsx";
 import { useChannel } from "../../live/realtime.tsx";
@@ -30,12 +31,9 @@ export function DiscoverPage() {
   const category = EVENT_CATEGORY_SLUGS.find((slug) => slug === search.category);
   const filters = { q: search.q, category, when: search.when ?? "any" } as const;
 
-  const feed = useInfiniteQuery({
-    queryKey: keys.feed(filters),
-    queryFn: ({ pageParam }) => api.events.list({ ...toQuery(filters), cursor: pageParam, limit: PAGE_SIZE }),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (page) => page.nextCursor ?? undefined,
-  });
+  const feed = usePagedList(keys.feed(filters), (cursor) =>
+    api.events.list({ ...toQuery(filters), cursor, limit: PAGE_SIZE }),
+  );
 
   // New events appear without reload; a change or a cancellation is patched into the cards in place.
   useChannel(
@@ -44,17 +42,17 @@ export function DiscoverPage() {
       const parsed = eventChangedDataSchema.safeParse(message.data);
       if (!parsed.success) return;
       if (message.type === "event.published.v1") {
-        void client.invalidateQueries({ queryKey: keys.feedAll });
+        void refreshPagedLists(client, { queryKey: keys.feedAll });
         void client.invalidateQueries({ queryKey: keys.categories });
       } else patchCachedEvent(client, parsed.data.event);
       if (message.type === "event.cancelled.v1") void client.invalidateQueries({ queryKey: keys.categories });
     },
     () => {
-      void client.invalidateQueries({ queryKey: keys.feedAll });
+      void refreshPagedLists(client, { queryKey: keys.feedAll });
     },
   );
 
-  const events: Event[] = feed.data?.pages.flatMap((page) => page.items) ?? [];
+  const events: Event[] = feed.items;
 
   return (
     <section aria-labelledby="discover-title">
@@ -99,8 +97,8 @@ export function DiscoverPage() {
       <div className="mt-6">
         {feed.isPending ? (
           <Loading />
-        ) : feed.isError ? (
-          <ErrorState error={feed.error} onRetry={() => void feed.refetch()} />
+        ) : feed.error !== null ? (
+          <ErrorState error={feed.error} onRetry={() => void feed.refresh()} />
         ) : events.length === 0 ? (
           <Empty>{t.noEvents}</Empty>
         ) : (
@@ -252,20 +250,20 @@ function MoreLoader({ list }: { list: PagedList }) {
   useEffect(() => {
     listRef.current = list;
   });
-  const { hasNextPage, isFetchingNextPage } = list;
+  const { hasNextPage, isLoadingMore } = list;
   // Observed anew after each page: an observer reports only changes, so a sentinel still in view after a
   // short page (a tall screen) would otherwise never ask for the next one.
   useEffect(() => {
     const element = sentinel.current;
-    if (element === null || !hasNextPage || isFetchingNextPage) return;
+    if (element === null || !hasNextPage || isLoadingMore) return;
     const observer = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) void listRef.current.fetchNextPage();
+      if (entries.some((entry) => entry.isIntersecting)) void listRef.current.loadMore();
     });
     observer.observe(element);
     return () => {
       observer.disconnect();
     };
-  }, [hasNextPage, isFetchingNextPage]);
+  }, [hasNextPage, isLoadingMore]);
   return (
     <div ref={sentinel} className="mt-2">
       <LoadMore list={list} />

@@ -5,6 +5,7 @@ import { type SyntheticEvent, useState } from "react";
 import { api } from "../../api/client.ts";
 import { ApiError, describeError, isApiError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
+import { refreshPagedLists } from "../../api/paged-list.ts";
 import { eventQuery, keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
 import { ErrorState, Forbidden, Loading, Notice } from "../../components/states.tsx";
@@ -30,7 +31,7 @@ export function CreateEventPage() {
     onSuccess: (event) => {
       intentKey.settle();
       client.setQueryData(keys.event(event.id), event);
-      void client.invalidateQueries({ queryKey: keys.myEvents });
+      void refreshPagedLists(client, { queryKey: keys.myEvents });
       void navigate({ to: "/events/$id/edit", params: { id: event.id }, search: { saved: true } });
     },
   });
@@ -83,7 +84,7 @@ function EditForm({ initial }: { initial: Event }) {
   const apply = (event: Event, message: string) => {
     setBase(event);
     client.setQueryData(keys.event(event.id), event);
-    void client.invalidateQueries({ queryKey: keys.myEvents });
+    void refreshPagedLists(client, { queryKey: keys.myEvents });
     setNotice(message);
   };
   // One key per intent (ADR 0021): a retry after a lost answer repeats it instead of doing it twice, so a

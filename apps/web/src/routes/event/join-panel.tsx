@@ -5,6 +5,7 @@ import { useTrack } from "@turnout/tracker/react";
 import { useRef } from "react";
 import { api } from "../../api/client.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
+import { refreshPagedLists } from "../../api/paged-list.ts";
 import { ApiError, describeError, isApiError } from "../../api/errors.ts";
 import { keys } from "../../api/queries.ts";
 import { useSession } from "../../api/use-session.ts";
@@ -58,7 +59,7 @@ export function JoinPanel({ event, isFull }: { event: Event; isFull: boolean }) 
       intentKey.settle();
       client.setQueryData(participationKey, result);
       void client.invalidateQueries({ queryKey: keys.stats(event.id) });
-      void client.invalidateQueries({ queryKey: keys.myParticipations });
+      void refreshPagedLists(client, { queryKey: keys.myParticipations });
       if (intent === "join") track("joined", { eventId: event.id, status: result.status });
     },
     onError: (error) => {

@@ -1,9 +1,10 @@
-import { useInfiniteQuery, useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import { type SyntheticEvent, useState } from "react";
 import { api } from "../../api/client.ts";
 import { ApiError, describeError } from "../../api/errors.ts";
 import { useIntentKey } from "../../api/intent-key.ts";
+import { usePagedList } from "../../api/paged-list.ts";
 import { keys } from "../../api/queries.ts";
 import { updateSessionUser } from "../../api/session.ts";
 import { useSession } from "../../api/use-session.ts";
@@ -198,13 +199,8 @@ async function copyText(text: string, fieldId: string): Promise<boolean> {
 
 function MyEvents() {
   const { t } = useI18n();
-  const events = useInfiniteQuery({
-    queryKey: keys.myEvents,
-    queryFn: ({ pageParam }) => api.me.events(pageParam),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (page) => page.nextCursor ?? undefined,
-  });
-  const items = events.data?.pages.flatMap((page) => page.items) ?? [];
+  const events = usePagedList(keys.myEvents, (cursor) => api.me.events(cursor));
+  const items = events.items;
   return (
     <section aria-labelledby="my-events-title">
       <div className="flex items-baseline justify-between gap-3">
@@ -218,8 +214,8 @@ function MyEvents() {
       <div className="mt-3">
         {events.isPending ? (
           <Loading />
-        ) : events.isError ? (
-          <ErrorState error={events.error} onRetry={() => void events.refetch()} />
+        ) : events.error !== null ? (
+          <ErrorState error={events.error} onRetry={() => void events.refresh()} />
         ) : items.length === 0 ? (
           <Empty>{t.noMyEvents}</Empty>
         ) : (
@@ -242,16 +238,11 @@ function MyEvents() {
 function MyParticipations() {
   const { t } = useI18n();
   // One list, latest join first, split by time: "Load more" below both groups fills either.
-  const list = useInfiniteQuery({
-    queryKey: keys.myParticipations,
-    queryFn: ({ pageParam }) => api.me.participations(pageParam),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (page) => page.nextCursor ?? undefined,
-  });
+  const list = usePagedList(keys.myParticipations, (cursor) => api.me.participations(cursor));
   const [now] = useState(Date.now);
   if (list.isPending) return <Loading />;
-  if (list.isError) return <ErrorState error={list.error} onRetry={() => void list.refetch()} />;
-  const items = list.data.pages.flatMap((page) => page.items);
+  if (list.error !== null) return <ErrorState error={list.error} onRetry={() => void list.refresh()} />;
+  const items = list.items;
   const upcoming = items.filter((item) => Date.parse(item.event.endsAt) > now);
   const past = items.filter((item) => Date.parse(item.event.endsAt) <= now);
   return (

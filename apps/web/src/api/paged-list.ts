@@ -1,0 +1,130 @@
+import {
+  type InfiniteData,
+  type Query,
+  type QueryClient,
+  type QueryFilters,
+  type QueryKey,
+  useInfiniteQuery,
+  useQueryClient,
+} from "@tanstack/react-query";
+import { useRef, useState } from "react";
+
+/*
+ * Every list the app reads page by page with the API's cursor ("Load more") is a TanStack infinite query. Its
+ * refetch fetches every loaded page again, each with the cursor the page before it gives now, so a refresh
+ * keeps what the person loaded without gaps or repeats. What it does not do is let a refresh and a next page
+ * share the list: whichever starts second cancels the first, so a live change during "Load more" dropped the
+ * next page, and "Load more" during a live refresh dropped the change. Here they take turns: each waits for
+ * the fetch its list is running, then starts.
+ */
+
+/** What "Load more" (components/load-more.tsx) needs of a paged list. */
+export interface PagedList {
+  hasNextPage: boolean;
+  /** From the request until the next page is shown, including the wait for a refresh running on the list. */
+  isLoadingMore: boolean;
+  loadMore: () => Promise<unknown>;
+}
+
+/** One answer of a list route (API.md "Lists"). */
+export interface ListPage<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Runs `start` as soon as `query` runs no fetch (waiting for each one, also those started while it waits). */
+async function runWhenIdle<T>(query: Query | undefined, start: () => Promise<T>): Promise<T> {
+  while (query !== undefined && query.state.fetchStatus !== "idle")
+    await query.fetch().catch(() => undefined); // Its failure is the list's to show, not this caller's.
+  // Checked and started in one step: nothing can start in between.
+  return start();
+}
+
+const queuedRefreshes = new WeakSet<Query>();
+
+/**
+ * Fetches every loaded page of the paged lists that `filters` match again (a live change, a write), each after
+ * the fetch it is running. One refresh waits per list: it starts after every change that asked for it.
+ */
+export async function refreshPagedLists(client: QueryClient, filters: QueryFilters): Promise<void> {
+  await Promise.all(
+    client
+      .getQueryCache()
+      .findAll(filters)
+      .map((query) => {
+        if (queuedRefreshes.has(query)) return Promise.resolve();
+        queuedRefreshes.add(query);
+        return runWhenIdle(query, () => {
+          queuedRefreshes.delete(query);
+          return client.invalidateQueries({ queryKey: query.queryKey, exact: true });
+        });
+      }),
+  );
+}
+
+/**
+ * Changes the items of the paged lists under `queryKey` in place (a live patch), and again when the fetch a
+ * list is running lands, since that one writes back the pages it started from. `patch` must be idempotent.
+ */
+export function patchPagedLists<T>(client: QueryClient, queryKey: QueryKey, patch: (item: T) => T): void {
+  for (const query of client.getQueryCache().findAll({ queryKey })) {
+    const apply = () => {
+      client.setQueryData<InfiniteData<ListPage<T>>>(query.queryKey, (old) =>
+        old === undefined
+          ? old
+          : { ...old, pages: old.pages.map((page) => ({ ...page, items: page.items.map(patch) })) },
+      );
+      return Promise.resolve();
+    };
+    void apply();
+    if (query.state.fetchStatus !== "idle") void runWhenIdle(query, apply);
+  }
+}
+
+/** A paged list as a page shows it: its items so far, its state, "Load more" and a refresh that keep turns. */
+export interface PagedListView<T> extends PagedList {
+  items: T[];
+  isPending: boolean;
+  error: Error | null;
+  isFetching: boolean;
+  refresh: () => Promise<void>;
+}
+
+/** Reads the list under `queryKey` page by page: `fetchPage(undefined)` is the first page. */
+export function usePagedList<T>(
+  queryKey: QueryKey,
+  fetchPage: (cursor: string | undefined) => Promise<ListPage<T>>,
+): PagedListView<T> {
+  const client = useQueryClient();
+  const list = useInfiniteQuery({
+    queryKey,
+    queryFn: ({ pageParam }) => fetchPage(pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (page) => page.nextCursor ?? undefined,
+  });
+  // Busy from the click, also while waiting for a refresh to land; a second request meanwhile is the same one.
+  const [isLoadingMore, setLoadingMore] = useState(false);
+  const loadingMore = useRef<Promise<unknown> | null>(null);
+  const { fetchNextPage } = list;
+  const loadMore = () => {
+    if (loadingMore.current !== null) return loadingMore.current;
+    setLoadingMore(true);
+    const query = client.getQueryCache().find({ queryKey, exact: true });
+    const loading = runWhenIdle(query, () => fetchNextPage()).finally(() => {
+      loadingMore.current = null;
+      setLoadingMore(false);
+    });
+    loadingMore.current = loading;
+    return loading;
+  };
+  return {
+    items: list.data?.pages.flatMap((page) => page.items) ?? [],
+    isPending: list.isPending,
+    error: list.error,
+    isFetching: list.isFetching,
+    hasNextPage: list.hasNextPage,
+    isLoadingMore,
+    loadMore,
+    refresh: () => refreshPagedLists(client, { queryKey, exact: true }),
+  };
+}
