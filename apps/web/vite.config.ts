@@ -32,7 +32,6 @@ function precompress(): Plugin {
         if (!file.isFile() || !/\.(js|css|html|svg|json|txt)$/.test(file.name)) continue;
         const path = join(file.parentPath, file.name);
         const bytes = await readFile(path);
-        if (bytes.length < 512) continue;
         await writeFile(`${path}.gz`, gzipSync(bytes, { level: 9 }));
         await writeFile(
           `${path}.br`,
