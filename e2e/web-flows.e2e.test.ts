@@ -91,12 +91,24 @@ describe.skipIf(shouldSkip)("event flows in Chromium", () => {
     // A slow network: the realtime gateway's messages to this page are held back until released.
     let isHeld = false;
     const held: (() => void)[] = [];
+    // Hold only once the page is settled: subscribed to the event's channel and its live counters fetched, so
+    // nothing but the refusal can bring the page up to date (a stats fetch landing after Dov's join would).
+    let markSubscribed = (): void => undefined;
+    const isSubscribed = new Promise<void>((resolve) => {
+      markSubscribed = resolve;
+    });
     await page.routeWebSocket(/\/api\/realtime/, (socket) => {
       const server = socket.connectToServer();
       socket.onMessage((message) => {
         server.send(message);
       });
       server.onMessage((message) => {
+        if (
+          typeof message === "string" &&
+          message.includes('"subscribed"') &&
+          message.includes(`event:${event.id}`)
+        )
+          markSubscribed();
         if (isHeld)
           held.push(() => {
             socket.send(message);
@@ -105,8 +117,12 @@ describe.skipIf(shouldSkip)("event flows in Chromium", () => {
       });
     });
     await web().signInIn(page, cy);
+    const statsFetched = page.waitForResponse((response) =>
+      response.url().endsWith(`/api/events/${event.id}/stats`),
+    );
     await page.goto(`${web().base}/events/${event.id}`);
     await page.getByText("1 of 1 seats left").waitFor({ timeout: LIVE_MS });
+    await Promise.all([statsFetched, isSubscribed]);
     await markDocument(page);
     isHeld = true;
 
