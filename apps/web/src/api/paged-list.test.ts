@@ -1,6 +1,6 @@
-import { InfiniteQueryObserver, QueryClient } from "@tanstack/react-query";
+import { type InfiniteData, InfiniteQueryObserver, QueryClient } from "@tanstack/react-query";
 import { describe, expect, it } from "vitest";
-import { type ListPage, refreshPagedLists } from "./paged-list.ts";
+import { describePagedList, type ListPage, refreshPagedLists } from "./paged-list.ts";
 
 /*
  * The turns a paged list's fetches take, on TanStack Query's own client (no network): a refresh asked for while
@@ -9,13 +9,21 @@ import { type ListPage, refreshPagedLists } from "./paged-list.ts";
 
 const KEY = ["letters"] as const;
 
-/** A list of letters served two to a page; `hold` makes the next answer wait until the returned release runs. */
+/**
+ * A list of letters served two to a page; `hold` makes the next answer wait until the returned release runs;
+ * `failNext` makes the next `count` answers fail.
+ */
 function letterList(letters: string[]) {
   const asked: (string | undefined)[] = [];
   let gate: Promise<void> | null = null;
+  let failures = 0;
   const fetchPage = async (cursor: string | undefined): Promise<ListPage<string>> => {
     asked.push(cursor);
     if (gate !== null) await gate;
+    if (failures > 0) {
+      failures -= 1;
+      throw new Error("503 from the server");
+    }
     const start = cursor === undefined ? 0 : letters.indexOf(cursor) + 1;
     const items = letters.slice(start, start + 2);
     const last = items.at(-1);
@@ -31,11 +39,20 @@ function letterList(letters: string[]) {
     });
     return release;
   };
-  return { asked, fetchPage, hold };
+  const failNext = (count = 1) => {
+    failures = count;
+  };
+  return { asked, fetchPage, hold, failNext };
 }
 
 function observe(client: QueryClient, fetchPage: (cursor: string | undefined) => Promise<ListPage<string>>) {
-  const observer = new InfiniteQueryObserver(client, {
+  const observer = new InfiniteQueryObserver<
+    ListPage<string>,
+    Error,
+    InfiniteData<ListPage<string>>,
+    typeof KEY,
+    string | undefined
+  >(client, {
     queryKey: KEY,
     queryFn: ({ pageParam }: { pageParam: string | undefined }) => fetchPage(pageParam),
     initialPageParam: undefined as string | undefined,
@@ -82,6 +99,84 @@ describe("refreshPagedLists", () => {
     release();
     await Promise.all([first, ...waiting]);
     expect(list.asked).toEqual([undefined, undefined, undefined]);
+    unsubscribe();
+  });
+});
+
+describe("a paged list's failures", () => {
+  // The app's client retries a 5xx twice first (api/queries.ts); here the failure is the one that is left.
+  const quietClient = () => new QueryClient({ defaultOptions: { queries: { retry: false } } });
+
+  async function twoPagesShown() {
+    const list = letterList(["a", "b", "c", "d", "e", "f", "g"]);
+    const client = quietClient();
+    const { observer, unsubscribe } = observe(client, list.fetchPage);
+    await client.getQueryCache().find({ queryKey: KEY })?.promise;
+    await observer.fetchNextPage();
+    expect(describePagedList(observer.getCurrentResult()).items).toEqual(["a", "b", "c", "d"]);
+    return { list, client, observer, unsubscribe };
+  }
+
+  it("keeps the loaded pages when the next page fails, and says so at the list's end", async () => {
+    const { list, observer, unsubscribe } = await twoPagesShown();
+    list.failNext();
+    await observer.fetchNextPage();
+    const view = describePagedList(observer.getCurrentResult());
+    expect(view.items).toEqual(["a", "b", "c", "d"]);
+    expect(view.error).toBeNull(); // not the page's error view
+    expect(view.loadMoreError?.message).toBe("503 from the server");
+    expect(view.refreshError).toBeNull();
+    expect(view.hasNextPage).toBe(true);
+    unsubscribe();
+  });
+
+  it("asks for the failed page once more on retry, and shows it once", async () => {
+    const { list, observer, unsubscribe } = await twoPagesShown();
+    list.failNext();
+    await observer.fetchNextPage();
+    expect(describePagedList(observer.getCurrentResult()).loadMoreError).not.toBeNull();
+    const retry = observer.fetchNextPage();
+    // While the retry is on its way, the old failure is not shown.
+    expect(describePagedList(observer.getCurrentResult()).loadMoreError).toBeNull();
+    await retry;
+    const view = describePagedList(observer.getCurrentResult());
+    expect(view.items).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(view.loadMoreError).toBeNull();
+    expect(list.asked).toEqual([undefined, "b", "d", "d"]);
+    unsubscribe();
+  });
+
+  it("keeps the loaded pages when a refresh fails, as a refresh error, until one succeeds", async () => {
+    const { list, client, observer, unsubscribe } = await twoPagesShown();
+    list.failNext();
+    await refreshPagedLists(client, { queryKey: KEY });
+    let view = describePagedList(observer.getCurrentResult());
+    expect(view.items).toEqual(["a", "b", "c", "d"]);
+    expect(view.error).toBeNull();
+    expect(view.refreshError?.message).toBe("503 from the server");
+    expect(view.loadMoreError).toBeNull();
+
+    await refreshPagedLists(client, { queryKey: KEY });
+    view = describePagedList(observer.getCurrentResult());
+    expect(view.items).toEqual(["a", "b", "c", "d"]);
+    expect(view.refreshError).toBeNull();
+    unsubscribe();
+  });
+
+  it("shows the first page's failure as the page's error, with nothing loaded", async () => {
+    const list = letterList(["a", "b", "c"]);
+    list.failNext();
+    const client = quietClient();
+    const { observer, unsubscribe } = observe(client, list.fetchPage);
+    await client
+      .getQueryCache()
+      .find({ queryKey: KEY })
+      ?.promise?.catch(() => undefined);
+    const view = describePagedList(observer.getCurrentResult());
+    expect(view.items).toEqual([]);
+    expect(view.error?.message).toBe("503 from the server");
+    expect(view.loadMoreError).toBeNull();
+    expect(view.refreshError).toBeNull();
     unsubscribe();
   });
 });

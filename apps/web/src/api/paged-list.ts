@@ -1,5 +1,6 @@
 import {
   type InfiniteData,
+  type InfiniteQueryObserverResult,
   type Query,
   type QueryClient,
   type QueryFilters,
@@ -16,6 +17,10 @@ import { useRef, useState } from "react";
  * share the list: whichever starts second cancels the first, so a live change during "Load more" dropped the
  * next page, and "Load more" during a live refresh dropped the change. Here they take turns: each waits for
  * the fetch its list is running, then starts.
+ *
+ * A failure takes away nothing loaded: only the first page's failure (nothing to show) is the page's error view.
+ * A next page that fails (after the client's quiet retries) is said at the list's end with a button to try it
+ * again; a refresh that fails leaves the pages as they were, with a notice there.
  */
 
 /** What "Load more" (components/load-more.tsx) needs of a paged list. */
@@ -23,7 +28,14 @@ export interface PagedList {
   hasNextPage: boolean;
   /** From the request until the next page is shown, including the wait for a refresh running on the list. */
   isLoadingMore: boolean;
+  /** Asks for the next page; after a failed one, asks for that same page again. */
   loadMore: () => Promise<unknown>;
+  /** Why the last next page failed (the pages loaded stay); null while anything is fetched again. */
+  loadMoreError: Error | null;
+  /** Why the last refresh of the loaded pages failed (they stay shown); null while anything is fetched again. */
+  refreshError: Error | null;
+  /** Fetches every loaded page again, in turn with the list's other fetches. */
+  refresh: () => Promise<void>;
 }
 
 /** One answer of a list route (API.md "Lists"). */
@@ -85,9 +97,29 @@ export function patchPagedLists<T>(client: QueryClient, queryKey: QueryKey, patc
 export interface PagedListView<T> extends PagedList {
   items: T[];
   isPending: boolean;
+  /** The first page's failure only: with pages loaded, a failure is `loadMoreError` or `refreshError`. */
   error: Error | null;
   isFetching: boolean;
-  refresh: () => Promise<void>;
+}
+
+/** What the page shows of a list's query: which failure it is, and that it never hides the pages loaded. */
+export function describePagedList<T>(
+  result: InfiniteQueryObserverResult<InfiniteData<ListPage<T>>>,
+): Pick<
+  PagedListView<T>,
+  "items" | "isPending" | "error" | "isFetching" | "hasNextPage" | "loadMoreError" | "refreshError"
+> {
+  // A failed query keeps its error while it fetches again: it is old news then, not to be shown.
+  const isSettled = !result.isFetching;
+  return {
+    items: result.data?.pages.flatMap((page) => page.items) ?? [],
+    isPending: result.isPending,
+    error: result.data === undefined ? result.error : null,
+    isFetching: result.isFetching,
+    hasNextPage: result.hasNextPage,
+    loadMoreError: isSettled && result.isFetchNextPageError ? result.error : null,
+    refreshError: isSettled && result.isRefetchError ? result.error : null,
+  };
 }
 
 /** Reads the list under `queryKey` page by page: `fetchPage(undefined)` is the first page. */
@@ -118,11 +150,7 @@ export function usePagedList<T>(
     return loading;
   };
   return {
-    items: list.data?.pages.flatMap((page) => page.items) ?? [],
-    isPending: list.isPending,
-    error: list.error,
-    isFetching: list.isFetching,
-    hasNextPage: list.hasNextPage,
+    ...describePagedList(list),
     isLoadingMore,
     loadMore,
     refresh: () => refreshPagedLists(client, { queryKey, exact: true }),

@@ -38,8 +38,10 @@ function MailOutbox() {
   const { t } = useI18n();
   const { open } = route.useSearch();
   const mails = usePagedList(keys.adminMails, (cursor) => api.admin.mails(cursor));
-  // The role may have been taken away since the token was issued: the API's 403 says so.
-  if (isApiError(mails.error, "auth.forbidden")) return <Forbidden />;
+  // The role may have been taken away since the token was issued: the API's 403 says so, also to a refresh
+  // or a next page, and then the mails loaded before are no longer this person's to see either.
+  const refusal = mails.error ?? mails.loadMoreError ?? mails.refreshError;
+  if (isApiError(refusal, "auth.forbidden")) return <Forbidden />;
   const items = mails.items;
 
   return (

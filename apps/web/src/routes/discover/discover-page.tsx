@@ -251,11 +251,13 @@ function MoreLoader({ list }: { list: PagedList }) {
     listRef.current = list;
   });
   const { hasNextPage, isLoadingMore } = list;
+  // After a failed next page, only the person's "Try again" asks again: the sentinel is still in view.
+  const hasFailed = list.loadMoreError !== null;
   // Observed anew after each page: an observer reports only changes, so a sentinel still in view after a
   // short page (a tall screen) would otherwise never ask for the next one.
   useEffect(() => {
     const element = sentinel.current;
-    if (element === null || !hasNextPage || isLoadingMore) return;
+    if (element === null || !hasNextPage || isLoadingMore || hasFailed) return;
     const observer = new IntersectionObserver((entries) => {
       if (entries.some((entry) => entry.isIntersecting)) void listRef.current.loadMore();
     });
@@ -263,7 +265,7 @@ function MoreLoader({ list }: { list: PagedList }) {
     return () => {
       observer.disconnect();
     };
-  }, [hasNextPage, isLoadingMore]);
+  }, [hasNextPage, isLoadingMore, hasFailed]);
   return (
     <div ref={sentinel} className="mt-2">
       <LoadMore list={list} />
