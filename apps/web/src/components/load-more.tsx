@@ -16,10 +16,12 @@ export function LoadMore({ list }: { list: PagedList }) {
   const isStale = !isBusy && list.refreshError !== null;
   return (
     <div className="mt-4 flex flex-col items-center gap-2">
-      {/* The alert and the status line stay in the page while quiet, so their first change is announced. */}
-      <div role="alert" className="text-center text-sm text-red-800">
-        {failure !== null && `${t.loadMoreFailed} ${describeError(failure, t)}`}
-      </div>
+      {/* An alert is announced as it enters the page (as the app's other refusals are); none while quiet. */}
+      {failure !== null && (
+        <p role="alert" className="text-center text-sm text-red-800">
+          {`${t.loadMoreFailed} ${describeError(failure, t)}`}
+        </p>
+      )}
       {list.hasNextPage && (
         <button
           type="button"
@@ -32,6 +34,7 @@ export function LoadMore({ list }: { list: PagedList }) {
           {failure === null ? t.loadMore : t.tryAgain}
         </button>
       )}
+      {/* In the page while quiet, so its first change is announced. */}
       <p role="status" className="text-sm text-gray-600">
         {isBusy ? t.loadingMore : isStale ? t.refreshFailed : ""}
       </p>
