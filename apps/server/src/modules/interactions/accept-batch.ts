@@ -1,5 +1,6 @@
-import { interactionSchema, type Interaction } from "@turnout/contracts";
+import { interactionSchema, type Interaction, type InteractionStamp } from "@turnout/contracts";
 import { findUnstorableStrings } from "../../platform/validation.ts";
+import { appendedBatchOf, type AppendedBatch } from "./interaction-stream.ts";
 import { readInteraction } from "./item-check.ts";
 
 /** What acceptance needs to know of the request. */
@@ -76,4 +77,28 @@ const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** A valid ISO date-time as toISOString writes it (UTC, milliseconds). */
 function canonicalTime(timestamp: string): string {
   return CANONICAL_TIME.test(timestamp) ? timestamp : new Date(timestamp).toISOString();
+}
+
+/** What a collector request appends (undefined when it accepted nothing), and what it answers. */
+export interface RequestBatch {
+  appended: AppendedBatch | undefined;
+  accepted: number;
+  rejected: Rejection[];
+}
+
+/**
+ * A request's items checked (acceptBatch) and written with the request's stamps as the lines it appends: all of
+ * a request's work but the append itself, so the collector's warm-up (warm-up.ts) runs exactly this.
+ */
+export function batchOfRequest(
+  items: readonly unknown[],
+  stamp: InteractionStamp,
+  options: AcceptOptions,
+): RequestBatch {
+  const { accepted, rejected } = acceptBatch(items, options);
+  return {
+    appended: accepted.length > 0 ? appendedBatchOf(stamp, accepted) : undefined,
+    accepted: accepted.length,
+    rejected,
+  };
 }
