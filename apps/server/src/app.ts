@@ -19,7 +19,7 @@ import { installHttpMetrics } from "./platform/metrics.ts";
 import { installRequestRateLimit } from "./platform/rate-limit.ts";
 import { installJsonBodyParser, validateRequestPart } from "./platform/validation.ts";
 import { registerApiRole } from "./roles/api.ts";
-import { registerCollectorRole } from "./roles/collector.ts";
+import { registerCollectorRole, type CollectorRole } from "./roles/collector.ts";
 import { registerRealtimeRole } from "./roles/realtime.ts";
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -67,8 +67,11 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
   );
 
   app.get("/healthz", { schema: { hide: true } }, () => ({ status: "ok" }));
+  let collector: CollectorRole | undefined;
   app.get("/readyz", { schema: { hide: true } }, async (_request, reply) => {
     const problems = await findUnreadyDependencies(deps);
+    // The collector warms its path before it takes traffic (ADR 0015).
+    if (collector?.isWarm() === false) problems.push("warm-up");
     return reply
       .status(problems.length === 0 ? 200 : 503)
       .send({ status: problems.length === 0 ? "ready" : "unready", problems });
@@ -79,7 +82,7 @@ export async function buildApp(deps: Deps): Promise<FastifyInstance> {
 
   const web = deps.config.roles.has("api") ? await registerApiRole(app, deps) : undefined;
   // After the api role, whose OpenAPI document lists the routes registered from then on.
-  if (deps.config.roles.has("collector")) await registerCollectorRole(app, deps);
+  if (deps.config.roles.has("collector")) collector = await registerCollectorRole(app, deps);
   // After the api role, so the OpenAPI document (when served) lists the real-time routes too.
   if (deps.config.roles.has("realtime")) await registerRealtimeRole(app, deps);
   installNotFoundHandler(app, web?.serveIndex);

@@ -28,6 +28,11 @@ export interface TestAppOptions {
   deps?: CreateDepsOptions["overrides"];
   /** Registers extra (test-only) routes before the app is ready. */
   configure?: (app: FastifyInstance) => void | Promise<void>;
+  /**
+   * With the collector role, wait until its warm-up has run (/readyz no longer names `warm-up`) before
+   * returning, so tests of readiness see only their own dependencies (default true).
+   */
+  isWarmUpAwaited?: boolean;
 }
 
 /** A real app on a fresh database, wired by createDeps as in main.ts (in-process bus unless NATS_URL). */
@@ -69,6 +74,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
   const app = await buildApp(deps);
   await options.configure?.(app);
   await app.ready();
+  if (config.roles.has("collector") && options.isWarmUpAwaited !== false) await waitUntilWarm(app);
   return {
     app,
     deps,
@@ -80,4 +86,15 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+// The collector's warm-up takes a fraction of a second (ADR 0015); a test app is ready only after it.
+async function waitUntilWarm(app: FastifyInstance): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { problems } = (await app.inject({ url: "/readyz" })).json<{ problems: string[] }>();
+    if (!problems.includes("warm-up")) return;
+    if (Date.now() > deadline) throw new Error("the collector did not warm up within 30 s");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -1,6 +1,8 @@
-import { interactionSchema, type Interaction } from "@turnout/contracts";
+import { interactionSchema, type Interaction, type InteractionStamp } from "@turnout/contracts";
 import { findUnstorableStrings } from "../../platform/validation.ts";
-import { readInteraction } from "./item-check.ts";
+import { toCopyLine, toStampText } from "./copy-line.ts";
+import type { AppendedBatch } from "./interaction-stream.ts";
+import { readInteractionLine, storedTime } from "./item-check.ts";
 
 /** What acceptance needs to know of the request. */
 export interface AcceptOptions {
@@ -19,18 +21,19 @@ export interface Rejection {
 }
 
 /**
- * Checks each item of a batch on its own: valid ones come back as the contract's output (unknown keys dropped,
- * the timestamp in toISOString's form), invalid ones as rejections by index (API.md: valid items are kept even
- * when others are rejected). A timestamp in the future becomes the time received. Repeated ids pass: the
- * processor stores an id once. The stamps (source, address, user agent) are the caller's, once per batch.
+ * Checks each item of a batch on its own and writes each valid one as its COPY line with the batch's stamps
+ * (`stampText`, toStampText): the contract's output (unknown keys dropped, the timestamp in toISOString's
+ * form), invalid ones as rejections by index (API.md: valid items are kept even when others are rejected). A
+ * timestamp in the future becomes the time received. Repeated ids pass: the processor stores an id once.
  */
 export function acceptBatch(
   items: readonly unknown[],
+  stampText: string,
   options: AcceptOptions,
-): { accepted: Interaction[]; rejected: Rejection[] } {
-  const accepted: Interaction[] = [];
+): { lines: string[]; hours: number[]; rejected: Rejection[] } {
+  const lines: string[] = [];
+  const hours: number[] = [];
   const rejected: Rejection[] = [];
-  const receivedAt = options.receivedAt.toISOString();
   // One walk over the whole batch; a detail's path starts with its item's index.
   const unstorable = new Map<number, string>();
   for (const detail of options.mayHoldUnstorable === false ? [] : findUnstorableStrings(items)) {
@@ -38,42 +41,63 @@ export function acceptBatch(
     if (!unstorable.has(Number(index)))
       unstorable.set(Number(index), `${rest.join(".")} ${detail.message}`.trim());
   }
-  items.forEach((item, index) => {
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
     const problem = unstorable.get(index);
     if (problem !== undefined) {
       rejected.push({ index, code: "validation.failed", message: problem });
-      return;
+      continue;
     }
-    // The hand-written check accepts the common item; zod decides (and words the rejection) otherwise.
-    let interaction: Interaction | undefined = readInteraction(item);
-    if (interaction === undefined) {
-      const parsed = interactionSchema.safeParse(item);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const path = issue?.path.map(String).join(".") ?? "";
-        rejected.push({
-          index,
-          code: "validation.failed",
-          message: `${path} ${issue?.message ?? "is invalid"}`.trim(),
-        });
-        return;
-      }
-      interaction = parsed.data;
+    // The hand-written check accepts the common item and writes its line; zod decides (and words the
+    // rejection) otherwise.
+    const read = readInteractionLine(item, stampText, options.receivedAt);
+    if (read !== undefined) {
+      lines.push(read.line);
+      hours.push(read.hour);
+      continue;
     }
-    // The object is a fresh one (the hand-written check's or zod's output): only its time is rewritten.
-    interaction.timestamp =
-      Date.parse(interaction.timestamp) > options.receivedAt.getTime()
-        ? receivedAt
-        : canonicalTime(interaction.timestamp);
-    accepted.push(interaction);
-  });
-  return { accepted, rejected };
+    const parsed = interactionSchema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = issue?.path.map(String).join(".") ?? "";
+      rejected.push({
+        index,
+        code: "validation.failed",
+        message: `${path} ${issue?.message ?? "is invalid"}`.trim(),
+      });
+      continue;
+    }
+    const interaction: Interaction = parsed.data;
+    const stored = storedTime(interaction.timestamp, Date.parse(interaction.timestamp), options.receivedAt);
+    interaction.timestamp = stored.time;
+    lines.push(toCopyLine(interaction, stampText));
+    hours.push(Math.floor(stored.ms / HOUR_MS));
+  }
+  return { lines, hours, rejected };
 }
 
-// Already in toISOString's form (what the tracker and most SDKs send): kept as it is, without a Date.
-const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+const HOUR_MS = 3_600_000;
 
-/** A valid ISO date-time as toISOString writes it (UTC, milliseconds). */
-function canonicalTime(timestamp: string): string {
-  return CANONICAL_TIME.test(timestamp) ? timestamp : new Date(timestamp).toISOString();
+/** What a collector request appends (undefined when it accepted nothing), and what it answers. */
+export interface RequestBatch {
+  appended: AppendedBatch | undefined;
+  accepted: number;
+  rejected: Rejection[];
+}
+
+/**
+ * A request's items checked and written with the request's stamps as the lines it appends (acceptBatch): all
+ * of a request's work but the append itself, so the collector's warm-up (warm-up.ts) runs exactly this.
+ */
+export function batchOfRequest(
+  items: readonly unknown[],
+  stamp: InteractionStamp,
+  options: AcceptOptions,
+): RequestBatch {
+  const { lines, hours, rejected } = acceptBatch(items, toStampText(stamp), options);
+  return {
+    appended: lines.length > 0 ? { lines, hours } : undefined,
+    accepted: lines.length,
+    rejected,
+  };
 }

@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import type { InteractionStamp } from "@turnout/contracts";
 
 /*
  * What the collector learns about the sender from the request itself. The address is kept only truncated
@@ -73,4 +74,15 @@ function deviceOf(ua: string): UserAgentSummary["device"] {
   if (/Mobi|iPhone|iPod|Android/.test(ua)) return "mobile";
   if (/Windows|Macintosh|X11|CrOS|Linux/.test(ua)) return "desktop";
   return "unknown";
+}
+
+/** The stamps of a request's items: its source, when it was received, the truncated address, the user agent's summary. */
+export function stampRequest(
+  sourceId: string,
+  receivedAt: Date,
+  address: string | undefined,
+  userAgent: string | undefined,
+): InteractionStamp {
+  const { device, browser, os } = summarizeUserAgent(userAgent);
+  return { sourceId, receivedAt: receivedAt.toISOString(), ip: truncateIp(address), device, browser, os };
 }

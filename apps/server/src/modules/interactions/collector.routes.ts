@@ -7,10 +7,10 @@ import { AppError, errorResponses, serviceUnavailable } from "../../platform/err
 import type { Metrics } from "../../platform/metrics.ts";
 import { createWindowCounter, rateLimitedError } from "../../platform/rate-limit.ts";
 import { findUnstorableStrings } from "../../platform/validation.ts";
-import { acceptBatch, type Rejection } from "./accept-batch.ts";
-import { summarizeUserAgent, truncateIp } from "./client-stamps.ts";
+import { batchOfRequest, type Rejection } from "./accept-batch.ts";
+import { stampRequest } from "./client-stamps.ts";
 import { installCollectorBodyParser, mayHoldUnstorable } from "./collector-body.ts";
-import { appendedBatchOf, type InteractionStream } from "./interaction-stream.ts";
+import type { InteractionStream } from "./interaction-stream.ts";
 import { fromSegmentMessage, SEGMENT_TYPES, type SegmentType, writeKeyFromBasicAuth } from "./segment.ts";
 import type { WriteKeys } from "./write-keys.ts";
 
@@ -140,29 +140,21 @@ function createCollect(options: CollectorOptions) {
     if (limit > 0 && perSource.count(sourceId, now.getTime()) > limit) {
       throw rateLimitedError(perSource.windowEndsAt() - now.getTime());
     }
-    const { accepted, rejected } = acceptBatch(items, {
+    const stamp = stampRequest(sourceId, now, request.ip, request.headers["user-agent"]);
+    const { appended, accepted, rejected } = batchOfRequest(items, stamp, {
       receivedAt: now,
       mayHoldUnstorable: mayHoldUnstorable(request),
     });
-    if (accepted.length > 0) {
-      const { device, browser, os } = summarizeUserAgent(request.headers["user-agent"]);
-      const stamp = {
-        sourceId,
-        receivedAt: now.toISOString(),
-        ip: truncateIp(request.ip),
-        device,
-        browser,
-        os,
-      };
+    if (appended !== undefined) {
       try {
-        await stream.append(appendedBatchOf(stamp, accepted));
+        await stream.append(appended);
       } catch (error) {
         throw serviceUnavailable(error);
       }
     }
-    metrics.interactions.inc({ stage: "accepted" }, accepted.length);
+    metrics.interactions.inc({ stage: "accepted" }, accepted);
     metrics.interactions.inc({ stage: "rejected" }, rejected.length);
-    return { accepted: accepted.length, rejected };
+    return { accepted, rejected };
   };
 }
 

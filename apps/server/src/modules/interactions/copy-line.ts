@@ -42,13 +42,15 @@ const ESCAPES: Record<string, string> = { "\\": "\\\\", "\t": "\\t", "\n": "\\n"
 const ESCAPED = /\\(.)/g;
 const UNESCAPES: Record<string, string> = { "\\": "\\", t: "\t", n: "\n", r: "\r" };
 
-function text(value: string): string {
+/** A text column's value, escaped for COPY's text format. */
+export function text(value: string): string {
   return SPECIAL.test(value)
     ? value.replace(SPECIALS, (character) => ESCAPES[character] ?? character)
     : value;
 }
 
-function optionalText(value: string | null | undefined): string {
+/** The same, or \\N for a missing value. */
+export function optionalText(value: string | null | undefined): string {
   return value === undefined || value === null ? NULL : text(value);
 }
 
@@ -63,9 +65,22 @@ export function toStampText(stamp: InteractionStamp): string {
  */
 export function toCopyLine(item: Interaction, stampText: string): string {
   const page = item.context?.page;
-  const eventId = item.properties?.eventId;
-  const referrer = page?.referrer;
-  return `${text(item.id)}\t${item.type}\t${optionalText(item.name)}\t${item.timestamp}\t${text(item.anonymousId)}\t${optionalText(item.userId)}\t${optionalText(item.sessionId)}\t${typeof eventId === "string" && UUID.test(eventId) ? eventId : NULL}\t${optionalText(page?.path)}\t${referrer === undefined || referrer === "" ? NULL : text(referrer)}\t${item.properties === undefined ? NULL : text(JSON.stringify(item.properties))}\t${item.context === undefined ? NULL : text(JSON.stringify(item.context))}\t${stampText}`;
+  return `${text(item.id)}\t${item.type}\t${optionalText(item.name)}\t${item.timestamp}\t${text(item.anonymousId)}\t${optionalText(item.userId)}\t${optionalText(item.sessionId)}\t${eventIdText(item.properties?.eventId)}\t${optionalText(page?.path)}\t${referrerText(page?.referrer)}\t${jsonText(item.properties === undefined ? undefined : JSON.stringify(item.properties))}\t${jsonText(item.context === undefined ? undefined : JSON.stringify(item.context))}\t${stampText}`;
+}
+
+/** The event_id column: `properties.eventId` when it is a UUID, else NULL. */
+export function eventIdText(eventId: unknown): string {
+  return typeof eventId === "string" && UUID.test(eventId) ? eventId : NULL;
+}
+
+/** The referrer column: NULL for a missing or empty one. */
+export function referrerText(referrer: string | undefined): string {
+  return referrer === undefined || referrer === "" ? NULL : text(referrer);
+}
+
+/** The properties or context column: their JSON, escaped, or NULL. */
+export function jsonText(json: string | undefined): string {
+  return json === undefined ? NULL : text(json);
 }
 
 /**

@@ -15,6 +15,8 @@ export { sourcesRoutes } from "./sources.routes.ts";
 export type { SourcesOptions } from "./sources.routes.ts";
 export { BUILTIN_SOURCE_ID } from "./sources.repo.ts";
 export { startWriteKeys } from "./write-keys.ts";
+export { warmUpCollector } from "./warm-up.ts";
+export type { WarmUp, WarmUpReport } from "./warm-up.ts";
 export type { WriteKeys } from "./write-keys.ts";
 export { maintainPartitions } from "./processor.ts";
 export { ROLLUP_CRON, rollUpInteractions, startInteractionRollups } from "./rollups.job.ts";

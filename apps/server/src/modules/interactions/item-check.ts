@@ -7,6 +7,7 @@ import {
   type InteractionStamp,
   type StampedInteraction,
 } from "@turnout/contracts";
+import { eventIdText, jsonText, optionalText, referrerText, text } from "./copy-line.ts";
 
 /*
  * The interaction contract (packages/contracts interactionSchema, API.md) checked by hand, for the hot path of
@@ -38,15 +39,16 @@ function isScreenSide(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 100_000;
 }
 
-function isSmallProperties(value: Json): boolean {
+/** The properties' JSON when zod accepts them (a plain object within the size limit); undefined otherwise. */
+function smallPropertiesJson(value: Json): string | undefined {
   const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return false;
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
   const json = JSON.stringify(value);
   // A UTF-16 unit takes at most 3 bytes of UTF-8; count the bytes only when that bound is not enough.
-  return (
-    json.length * 3 <= INTERACTION_PROPERTIES_MAX_BYTES ||
+  return json.length * 3 <= INTERACTION_PROPERTIES_MAX_BYTES ||
     Buffer.byteLength(json) <= INTERACTION_PROPERTIES_MAX_BYTES
-  );
+    ? json
+    : undefined;
 }
 
 /** The context as zod outputs it (its unknown keys dropped); undefined when zod might refuse it. */
@@ -96,7 +98,8 @@ export function readInteraction(item: unknown): Interaction | undefined {
     !isOptionalText(sessionId, 1, 200)
   )
     return undefined;
-  if (properties !== undefined && !(isRecord(properties) && isSmallProperties(properties))) return undefined;
+  if (properties !== undefined && !(isRecord(properties) && smallPropertiesJson(properties) !== undefined))
+    return undefined;
   let readContextValue: InteractionContext | undefined;
   if (context !== undefined) {
     if (!isRecord(context)) return undefined;
@@ -113,6 +116,72 @@ export function readInteraction(item: unknown): Interaction | undefined {
     sessionId,
     properties,
     context: readContextValue,
+  };
+}
+
+/** A checked item as the collector appends it: its COPY line and its timestamp's UTC hour. */
+export interface ItemLine {
+  line: string;
+  /** Math.floor(ms / 3,600,000) of the line's timestamp. */
+  hour: number;
+}
+
+const HOUR_MS = 3_600_000;
+// Already in toISOString's form (what the tracker and most SDKs send): kept as it is, without a Date.
+const CANONICAL_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/**
+ * The time an accepted item is stored with: its own in toISOString's form, or the time received when it is
+ * later than that (a client's clock ahead). `ms` is Date.parse of `timestamp`.
+ */
+export function storedTime(timestamp: string, ms: number, receivedAt: Date): { time: string; ms: number } {
+  if (ms > receivedAt.getTime()) return { time: receivedAt.toISOString(), ms: receivedAt.getTime() };
+  return { time: CANONICAL_TIME.test(timestamp) ? timestamp : new Date(ms).toISOString(), ms };
+}
+
+/**
+ * The collector's hot path: the item checked as readInteraction checks it and written straight as its COPY
+ * line (the same text as toCopyLine of readInteraction's output with its stored time), with no object built
+ * for it and the properties' JSON of the size check reused. Undefined when zod must decide.
+ */
+export function readInteractionLine(
+  item: unknown,
+  stampText: string,
+  receivedAt: Date,
+): ItemLine | undefined {
+  if (!isRecord(item)) return undefined;
+  const { id, type, name, timestamp, anonymousId, userId, sessionId, properties, context } = item;
+  if (
+    !isText(id, 1, INTERACTION_ID_MAX) ||
+    !TYPES.has(type) ||
+    !isOptionalText(name, 0, 200) ||
+    typeof timestamp !== "string" ||
+    DATETIME === undefined ||
+    !DATETIME.test(timestamp) ||
+    !isText(anonymousId, 1, 200) ||
+    !isOptionalText(userId, 1, 200) ||
+    !isOptionalText(sessionId, 1, 200)
+  )
+    return undefined;
+  let propertiesJson: string | undefined;
+  let eventId: unknown;
+  if (properties !== undefined) {
+    if (!isRecord(properties)) return undefined;
+    propertiesJson = smallPropertiesJson(properties);
+    if (propertiesJson === undefined) return undefined;
+    eventId = properties.eventId;
+  }
+  let readContextValue: InteractionContext | undefined;
+  if (context !== undefined) {
+    if (!isRecord(context)) return undefined;
+    readContextValue = readContext(context);
+    if (readContextValue === undefined) return undefined;
+  }
+  const stored = storedTime(timestamp, Date.parse(timestamp), receivedAt);
+  const page = readContextValue?.page;
+  return {
+    line: `${text(id)}\t${type as string}\t${optionalText(name)}\t${stored.time}\t${text(anonymousId)}\t${optionalText(userId)}\t${optionalText(sessionId)}\t${eventIdText(eventId)}\t${optionalText(page?.path)}\t${referrerText(page?.referrer)}\t${jsonText(propertiesJson)}\t${jsonText(readContextValue === undefined ? undefined : JSON.stringify(readContextValue))}\t${stampText}`,
+    hour: Math.floor(stored.ms / HOUR_MS),
   };
 }
 
