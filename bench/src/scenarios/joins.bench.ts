@@ -79,7 +79,15 @@ const joins: Scenario = {
       const timers = profilesStorm
         ? [setTimeout(signal, stormS * 250), setTimeout(signal, stormS * 750)]
         : [];
+      // Who used the two cores during the storm: the server, the load generator, PostgreSQL, idle.
+      const stormObserver = await observeBurst(ADMIN_URL, new URL(database.url).pathname.slice(1), server, {
+        sampleActivity: false,
+      });
+      await stormObserver.before();
       const storm = await runStorm(server.baseUrl, database, stormTokens, { clients, durationS: stormS });
+      await stormObserver.after();
+      const stormCpu = (await stormObserver.result()).cpuMs;
+      const perStormJoin = (ms: number) => Math.round((ms * 1000) / Math.max(1, storm.answered));
       for (const timer of timers) clearTimeout(timer);
       const gcAfterStorm = await serverGc(server.baseUrl);
       const stormGc = gcDuring(gcBeforeStorm, gcAfterStorm);
@@ -145,6 +153,10 @@ const joins: Scenario = {
         stormVacuumCpuMs: vacuum.cpuMs,
         joinsPerSec: storm.joinsPerSec,
         stormCpuUsPerJoin,
+        // µs per storm answer of each group's CPU, the idle cores' included (ADR 0005, 2026-12-06 evening).
+        stormMachineUsPerJoin: Object.entries(stormCpu)
+          .map(([group, ms]) => `${group} ${perStormJoin(ms)}`)
+          .join(", "),
         serverPeakRssMiB,
         serverNodeOptions: process.env.BENCH_SERVER_NODE_OPTIONS ?? apiPodNodeOptions(),
         p95Ms: storm.p95Ms,
