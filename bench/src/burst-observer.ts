@@ -12,6 +12,12 @@ export interface BurstObservation {
   cpuMs: Record<CpuGroup, number>;
   /** The server's garbage collection during the burst, ms (its /metrics: nodejs_gc_duration_seconds). */
   serverGcMs: number;
+  /** The same by V8's kind of collection: "minor" (scavenges), "major" (mark-compact), "incremental", "weakcb". */
+  serverGcByKind: Record<string, { count: number; ms: number }>;
+  /** The server's heap spaces when the burst began, MiB used (its /metrics: nodejs_heap_space_size_used_bytes). */
+  serverHeapMiB: Record<string, number>;
+  /** The server's collections so far when the burst began (to compare with an earlier serverGc). */
+  serverGcBefore: ServerGc;
   /** Wall ms the observation lasted (times the cores gives the CPU the machine had). */
   wallMs: number;
   /** The three processes outside the groups named above that used most CPU, "command: ms". */
@@ -63,6 +69,8 @@ export async function observeBurst(
   adminUrl: string,
   databaseName: string,
   server: { pid: number; baseUrl: string },
+  // Off for a long stretch such as the storm, whose CPU shares the samples' own queries would move.
+  { sampleActivity = true }: { sampleActivity?: boolean } = {},
 ): Promise<BurstObserver> {
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
@@ -77,12 +85,12 @@ export async function observeBurst(
   };
   const sampling = (async () => {
     while (phase !== "after") {
-      await Promise.all([sampleOnce(), sleep(SAMPLE_EVERY_MS)]);
+      await Promise.all([sampleActivity ? sampleOnce() : undefined, sleep(SAMPLE_EVERY_MS)]);
     }
   })();
   const classify = classifier(databaseName, server.pid);
-  let gcSecondsBefore = 0;
-  let gcSecondsAfter = 0;
+  let gcBefore: ServerGc = { byKind: {}, heapMiB: {} };
+  let gcAfter: ServerGc = { byKind: {}, heapMiB: {} };
   let before: CpuSnapshot | undefined;
   let after: CpuSnapshot | undefined;
   let startedAt = 0;
@@ -93,7 +101,7 @@ export async function observeBurst(
   let writesAfter: Promise<WriteCounters | undefined> | undefined;
   return {
     async before() {
-      gcSecondsBefore = await gcSeconds(server.baseUrl);
+      gcBefore = await serverGc(server.baseUrl);
       writesBefore = readWrites();
       before = cpuSnapshot(classify);
       startedAt = performance.now();
@@ -104,7 +112,7 @@ export async function observeBurst(
       wallMs = Math.round(performance.now() - startedAt);
       after = cpuSnapshot(classify);
       writesAfter = readWrites();
-      gcSecondsAfter = await gcSeconds(server.baseUrl);
+      gcAfter = await serverGc(server.baseUrl);
     },
     async result() {
       phase = "after";
@@ -119,7 +127,12 @@ export async function observeBurst(
         .join("; ");
       return {
         cpuMs: difference(before, after),
-        serverGcMs: Math.round((gcSecondsAfter - gcSecondsBefore) * 1000),
+        serverGcMs: Math.round(
+          Object.values(gcDuring(gcBefore, gcAfter)).reduce((sum, { ms }) => sum + ms, 0),
+        ),
+        serverGcByKind: gcDuring(gcBefore, gcAfter),
+        serverHeapMiB: gcBefore.heapMiB,
+        serverGcBefore: gcBefore,
         otherTop: topOthers(before, after),
         wallMs,
         activity,
@@ -234,13 +247,44 @@ function topOthers(before: CpuSnapshot, after: CpuSnapshot): string {
     .join("; ");
 }
 
-// The server's garbage collection so far, in seconds: the sum of prom-client's nodejs_gc_duration_seconds.
-async function gcSeconds(baseUrl: string): Promise<number> {
+export interface ServerGc {
+  /** Per kind of collection, so far: how many and seconds. */
+  byKind: Record<string, { count: number; seconds: number }>;
+  heapMiB: Record<string, number>;
+}
+
+// The server's garbage collection so far (prom-client's nodejs_gc_duration_seconds, by kind) and its heap
+// spaces now (nodejs_heap_space_size_used_bytes).
+export async function serverGc(baseUrl: string): Promise<ServerGc> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  let seconds = 0;
-  for (const match of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm))
-    seconds += Number(match[1]);
-  return seconds;
+  const byKind: ServerGc["byKind"] = {};
+  for (const match of text.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\} (\S+)$/gm)) {
+    const [, field, kind = "", value] = match;
+    const entry = (byKind[kind] ??= { count: 0, seconds: 0 });
+    if (field === "sum") entry.seconds = Number(value);
+    else entry.count = Number(value);
+  }
+  const heapMiB: Record<string, number> = {};
+  for (const match of text.matchAll(/^nodejs_heap_space_size_(used|total)_bytes\{space="(\w+)"\} (\S+)$/gm)) {
+    // "new" is what the young generation holds, "new/size" how large it is now (it grows and shrinks).
+    const [, field, space = "", bytes] = match;
+    if (field === "used" || space === "new")
+      heapMiB[field === "used" ? space : `${space}/size`] = Math.round(Number(bytes) / 2 ** 20);
+  }
+  return { byKind, heapMiB };
+}
+
+export function gcDuring(before: ServerGc, after: ServerGc): Record<string, { count: number; ms: number }> {
+  const during: Record<string, { count: number; ms: number }> = {};
+  for (const [kind, { count, seconds }] of Object.entries(after.byKind)) {
+    const earlier = before.byKind[kind] ?? { count: 0, seconds: 0 };
+    if (count === earlier.count) continue;
+    during[kind] = {
+      count: count - earlier.count,
+      ms: Math.round((seconds - earlier.seconds) * 10_000) / 10,
+    };
+  }
+  return during;
 }
 
 function sleep(ms: number): Promise<void> {

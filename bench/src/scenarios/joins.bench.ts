@@ -1,8 +1,10 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import autocannon from "autocannon";
 import { apiPodNodeOptions } from "../../../apps/server/test/deploy-files.ts";
 import { withAdminClient } from "../../../apps/server/test/admin-sql.ts";
 import { measureBaseline } from "../baseline.ts";
-import { observeBurst } from "../burst-observer.ts";
+import { gcDuring, observeBurst, serverGc } from "../burst-observer.ts";
 import { loadAverage, percentile, processCpuMs } from "../burst.ts";
 import { startChildServer } from "../child-server.ts";
 import { BURST, BURST_FLOOR_SERVER, runBurstFloor, runJoinBurst } from "../joins-burst.ts";
@@ -26,6 +28,25 @@ import { startTurnout } from "../turnout-server.ts";
  * first five), so the second burst still measures compilation as much as the crowd.
  */
 
+/*
+ * Diagnostics (ADR 0005, 2026-12-06 evening), off by default: BENCH_CPU_PROFILE_DIR profiles the server's
+ * CPU over the middle of the storm (cpu-profile.preload.ts); BENCH_HEAP_DIR with BENCH_HEAP_MODE=sampling
+ * records its allocations over the same stretch, and with BENCH_HEAP_MODE=snapshot (the default) writes a
+ * heap snapshot after the storm and another after the burst in service (heap.preload.ts). Each perturbs
+ * what it measures: the storm's rate and the burst's figures of such a run are not results.
+ */
+const CPU_PROFILE_DIR = process.env.BENCH_CPU_PROFILE_DIR;
+const HEAP_DIR = process.env.BENCH_HEAP_DIR;
+const HEAP_MODE = process.env.BENCH_HEAP_MODE ?? "snapshot";
+const PRELOAD =
+  CPU_PROFILE_DIR !== undefined
+    ? join(import.meta.dirname, "../cpu-profile.preload.ts")
+    : HEAP_DIR !== undefined
+      ? join(import.meta.dirname, "../heap.preload.ts")
+      : undefined;
+const profilesStorm = CPU_PROFILE_DIR !== undefined || (HEAP_DIR !== undefined && HEAP_MODE === "sampling");
+const snapshotsHeap = CPU_PROFILE_DIR === undefined && HEAP_DIR !== undefined && HEAP_MODE !== "sampling";
+
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 // Every storm join needs its own user; more than this machine admits in the storm, so none repeats.
 const STORM_USERS = 300_000;
@@ -39,7 +60,9 @@ const joins: Scenario = {
     const loadBefore = loadAverage();
     progress(`joins: making ${STORM_USERS + 3 * BURST.users} users and their tokens`);
     const database = await createJoinsDatabase(ADMIN_URL, STORM_USERS + 3 * BURST.users);
-    const server = await startTurnout(database.url).catch(async (error: unknown) => {
+    const env: Record<string, string> =
+      PRELOAD === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PRELOAD}` };
+    const server = await startTurnout(database.url, env).catch(async (error: unknown) => {
       await database.drop();
       throw error;
     });
@@ -49,15 +72,35 @@ const joins: Scenario = {
       const stormTokens = database.tokens.slice(3 * BURST.users);
       const cold = await runJoinBurst(server.baseUrl, database, burstTokens(0));
       const second = await runJoinBurst(server.baseUrl, database, burstTokens(1));
+      const gcBeforeStorm = await serverGc(server.baseUrl);
       const stormCpuBefore = processCpuMs(server.pid);
+      // The profilers, when asked for, record the storm from its first quarter to its last.
+      const signal = () => process.kill(server.pid, "SIGUSR2");
+      const timers = profilesStorm
+        ? [setTimeout(signal, stormS * 250), setTimeout(signal, stormS * 750)]
+        : [];
+      // Who used the two cores during the storm: the server, the load generator, PostgreSQL, idle.
+      const stormObserver = await observeBurst(ADMIN_URL, new URL(database.url).pathname.slice(1), server, {
+        sampleActivity: false,
+      });
+      await stormObserver.before();
       const storm = await runStorm(server.baseUrl, database, stormTokens, { clients, durationS: stormS });
+      await stormObserver.after();
+      const stormCpu = (await stormObserver.result()).cpuMs;
+      const perStormJoin = (ms: number) => Math.round((ms * 1000) / Math.max(1, storm.answered));
+      for (const timer of timers) clearTimeout(timer);
+      const gcAfterStorm = await serverGc(server.baseUrl);
+      const stormGc = gcDuring(gcBeforeStorm, gcAfterStorm);
       const stormCpuUsPerJoin = Math.round(
         ((processCpuMs(server.pid) - stormCpuBefore) * 1000) / Math.max(1, storm.answered),
       );
       progress(`joins: storm ${storm.joinsPerSec}/s, p95 ${storm.p95Ms} ms, ${storm.errors} errors`);
+      if (snapshotsHeap) await snapshot(signal, 1);
       const observer = await observeBurst(ADMIN_URL, new URL(database.url).pathname.slice(1), server);
       const burst = await runJoinBurst(server.baseUrl, database, burstTokens(2), observer);
       const during = await observer.result();
+      const gcBeforeBurst = describeGc(gcDuring(gcAfterStorm, during.serverGcBefore));
+      if (snapshotsHeap) await snapshot(signal, 2);
       const { cpuMs: burstCpuMs, wallMs: burstWallMs, activity: burstPgActivity } = during;
       progress(
         `joins: during the burst in service (${burstWallMs} ms), CPU ms ${JSON.stringify(burstCpuMs)}`,
@@ -91,6 +134,13 @@ const joins: Scenario = {
         burstFloorP95Ms,
         burstServerCpuMs: burstCpuMs.server,
         burstServerGcMs: during.serverGcMs,
+        burstServerGcByKind: describeGc(during.serverGcByKind),
+        serverGcBetweenStormAndBurst: gcBeforeBurst,
+        stormServerGcByKind: describeGc(stormGc),
+        serverHeapAtBurstMiB: Object.entries(during.serverHeapMiB)
+          .filter(([, mib]) => mib > 0)
+          .map(([space, mib]) => `${space} ${mib}`)
+          .join(", "),
         burstWallMs,
         ...Object.fromEntries(
           Object.entries(burstCpuMs)
@@ -103,6 +153,10 @@ const joins: Scenario = {
         stormVacuumCpuMs: vacuum.cpuMs,
         joinsPerSec: storm.joinsPerSec,
         stormCpuUsPerJoin,
+        // µs per storm answer of each group's CPU, the idle cores' included (ADR 0005, 2026-12-06 evening).
+        stormMachineUsPerJoin: Object.entries(stormCpu)
+          .map(([group, ms]) => `${group} ${perStormJoin(ms)}`)
+          .join(", "),
         serverPeakRssMiB,
         serverNodeOptions: process.env.BENCH_SERVER_NODE_OPTIONS ?? apiPodNodeOptions(),
         p95Ms: storm.p95Ms,
@@ -138,7 +192,7 @@ async function measureBurstFloor(): Promise<number> {
 }
 
 /** Distinct users join one event of large capacity for `durationS`; every answer must be a new seat. */
-async function runStorm(
+export async function runStorm(
   baseUrl: string,
   database: JoinsDatabase,
   tokens: string[],
@@ -193,6 +247,21 @@ async function runStorm(
     errors: result.errors + (latencies.length - created),
     isExact,
   };
+}
+
+// Asks the server for heap snapshot n (heap.preload.ts) and waits until its file is written.
+async function snapshot(signal: () => void, n: number): Promise<void> {
+  signal();
+  const file = join(HEAP_DIR ?? "", `heap-${n}.heapsnapshot`);
+  while (!existsSync(file)) await new Promise((resolve) => setTimeout(resolve, 200));
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  progress(`joins: wrote ${file}`);
+}
+
+function describeGc(byKind: Record<string, { count: number; ms: number }>): string {
+  return Object.entries(byKind)
+    .map(([kind, { count, ms }]) => `${kind} ${count}x ${ms} ms`)
+    .join(", ");
 }
 
 function capitalised(word: string): string {
