@@ -14,6 +14,8 @@ import { percentile } from "./burst.ts";
  */
 
 export const TICK_MS = 100;
+/** The first seconds of traffic, a cold collector's, are also reported apart (ingest-senders.ts). */
+const WARM_AFTER_MS = 3_000;
 const OTHERS_EVERY_TICKS = 10;
 // USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK).
 const NS_PER_CLOCK_TICK = 10_000_000;
@@ -212,6 +214,14 @@ export function startCoreSampler(cores: number): CoreSampler {
   };
 }
 
+/** The machine's SYNs dropped at a full listen queue so far (TcpExt ListenDrops): each costs its client 1 s or more. */
+export function listenDrops(): number {
+  const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+  const names = lines.find((line) => line.startsWith("TcpExt:"))?.split(" ") ?? [];
+  const values = lines.filter((line) => line.startsWith("TcpExt:"))[1]?.split(" ") ?? [];
+  return Number(values[names.indexOf("ListenDrops")] ?? 0);
+}
+
 /** PIDs of every process whose command name is `command` (e.g. nats-server). */
 export function pidsOfCommand(command: string): number[] {
   const pids: number[] = [];
@@ -271,6 +281,8 @@ export interface TailReport {
   othersInTail: string;
   /** Tail answers against the others, their latency split by what the event loop did meanwhile. */
   decomposition: { tail: Decomposition; rest: Decomposition };
+  /** The same for the answers due after the first WARM_AFTER_MS, against their own p99. */
+  warm: { thresholdMs: number; tail: Decomposition; rest: Decomposition };
   /** The seconds of the run by due time: collector p99 there, and its event loop's wait for a CPU. */
   seconds: { second: number; p99Ms: number; loopWaitPct: number; loopRunPct: number }[];
 }
@@ -340,6 +352,11 @@ export function tailReport(
     .slice(0, 4)
     .map(([command, ns]) => `${command} ${Math.round(ns / 1e6 / othersWallS)}`)
     .join(", ");
+  const warm = answers.filter((answer) => answer.dueMs >= firstDue + WARM_AFTER_MS);
+  const warmThresholdMs = percentile(
+    warm.map((answer) => answer.ms),
+    0.99,
+  );
   const seconds: TailReport["seconds"] = [];
   for (let second = 0; firstDue + second * 1000 < lastAnswer; second++) {
     const from = firstDue + second * 1000;
@@ -404,6 +421,11 @@ export function tailReport(
       tail: decompose(tail),
       rest: decompose(answers.filter((answer) => answer.ms < thresholdMs)),
     },
+    warm: {
+      thresholdMs: warmThresholdMs,
+      tail: decompose(warm.filter((answer) => answer.ms >= warmThresholdMs)),
+      rest: decompose(warm.filter((answer) => answer.ms < warmThresholdMs)),
+    },
     seconds,
   };
 }
@@ -444,6 +466,7 @@ export function formatTailReport(report: TailReport): string[] {
     `${answers} answers: loop ran ${run}% (GC ${gc}%), waited for a CPU ${wait}%, slept ${sleep}%`;
   return [
     `cores: where the answers' time went (collector's event loop, % of their latency): tail ${split(report.decomposition.tail)}; rest ${split(report.decomposition.rest)}`,
+    `cores: the same after the first ${WARM_AFTER_MS / 1000} s, tail >= ${report.warm.thresholdMs} ms (their p99): tail ${split(report.warm.tail)}; rest ${split(report.warm.rest)}`,
     `cores: tail = the ${report.tailTicks} ticks of ${TICK_MS} ms that an answer of >= ${report.thresholdMs} ms (p99) waited through; rest = the other ${report.otherTicks}; figures tail/rest`,
     `cores: machine busy ${tail.busy}/${rest.busy}%, steal ${tail.steal}/${rest.steal}%, CPU pressure (some task waiting) ${tail.pressure}/${rest.pressure}% of the wall`,
     `cores: ${threads}`,

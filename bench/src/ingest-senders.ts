@@ -37,6 +37,8 @@ export interface SendResult {
   /** From the first request to the last answer. */
   elapsedMs: number;
   requests: number;
+  /** Connections the senders opened (one per request in flight at the most, keep-alive). */
+  connections: number;
   /** Answers other than 202 and broken requests, each followed by a resend. */
   resent: number;
   statuses: Record<string, number>;
@@ -65,6 +67,7 @@ const WARM_AFTER_MS = 3_000;
 const epochMs = (at: number) => performance.timeOrigin + at;
 
 interface Tally {
+  client: Client;
   acceptedBatches: number[];
   startedAt: number;
   requests: number;
@@ -94,6 +97,7 @@ function resultOf(tally: Tally): SendResult {
     acceptedBatches: tally.acceptedBatches,
     elapsedMs: Date.now() - tally.startedAt,
     requests: tally.requests,
+    connections: tally.client.opened(),
     resent: tally.resent,
     statuses: tally.statuses,
     p50Ms: percentile(latencies, 0.5),
@@ -117,6 +121,8 @@ interface Client {
   batch(s: number, b: number, timestamp: string): () => Promise<Answer>;
   /** Closes the idle connections once a run is over. */
   close(): void;
+  /** Connections opened so far. */
+  opened(): number;
 }
 
 const MAX_CONNECTIONS = 1_000;
@@ -139,6 +145,7 @@ function rawClient(url: URL, prefix: string): Client {
   const idle: Socket[] = [];
   const waiting: (() => void)[] = [];
   let open = 0;
+  let opened = 0;
 
   const acquire = async (): Promise<Socket> => {
     for (;;) {
@@ -146,15 +153,16 @@ function rawClient(url: URL, prefix: string): Client {
       if (socket !== undefined) return socket;
       if (open < MAX_CONNECTIONS) {
         open++;
-        const opened = connect({ host: "127.0.0.1", port, noDelay: true });
-        opened.once("close", () => {
+        opened++;
+        const fresh = connect({ host: "127.0.0.1", port, noDelay: true });
+        fresh.once("close", () => {
           open--;
-          const index = idle.indexOf(opened);
+          const index = idle.indexOf(fresh);
           if (index !== -1) idle.splice(index, 1);
           waiting.shift()?.();
         });
-        opened.on("error", () => undefined);
-        return opened;
+        fresh.on("error", () => undefined);
+        return fresh;
       }
       await new Promise<void>((resolve) => waiting.push(resolve));
     }
@@ -214,17 +222,25 @@ function rawClient(url: URL, prefix: string): Client {
     close() {
       for (const socket of idle.splice(0)) socket.destroy();
     },
+    opened: () => opened,
   };
 }
 
 /** BENCH_INGEST_CLIENT=node-http: node's HTTP client with a keep-alive agent, the client before the raw one. */
 function nodeHttpClient(url: URL, prefix: string): Client {
   const agent = new Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS });
+  let opened = 0;
+  const createConnection = agent.createConnection.bind(agent);
+  agent.createConnection = (...args: Parameters<typeof createConnection>) => {
+    opened++;
+    return createConnection(...args);
+  };
   const bodies = new Map<number, ReturnType<typeof bodyTemplate>>();
   return {
     close: () => {
       agent.destroy();
     },
+    opened: () => opened,
     batch(s, b, timestamp) {
       let bodyOf = bodies.get(s);
       if (bodyOf === undefined) {
@@ -286,6 +302,7 @@ async function send(command: SendCommand): Promise<SendResult> {
 
 async function sendInClosedLoops(command: SendCommand, client: Client): Promise<SendResult> {
   const tally: Tally = {
+    client,
     acceptedBatches: Array.from({ length: command.senders }, () => 0),
     startedAt: Date.now(),
     requests: 0,
@@ -336,6 +353,7 @@ async function sendOnSchedule(command: SendCommand, client: Client): Promise<Sen
   const batchesPerMs = (command.ratePerSec ?? 0) / ITEMS_PER_BATCH / 1000;
   const lateness: number[] = [];
   const tally: Tally = {
+    client,
     acceptedBatches: Array.from({ length: command.senders }, () => 0),
     startedAt: Date.now(),
     requests: 0,

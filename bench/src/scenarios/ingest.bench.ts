@@ -2,7 +2,8 @@ import { fork, spawn, type ChildProcess } from "node:child_process";
 import { BENCH_NATS_URL, deleteStreams } from "../bench-nats.ts";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
+import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -14,6 +15,7 @@ import { BUILTIN_SOURCE_ID } from "../../../apps/server/src/modules/interactions
 import { createBenchDatabase, type BenchDatabase } from "../bench-database.ts";
 import {
   formatTailReport,
+  listenDrops,
   pidsOfCommand,
   startCoreSampler,
   tailReport,
@@ -61,6 +63,9 @@ const GC_PRELOAD = join(import.meta.dirname, "../gc-timeline.preload.ts");
 // BENCH_INGEST_OBSERVE=0: no core sampler and no GC observer in the collector (to see what they cost).
 const OBSERVE = process.env.BENCH_INGEST_OBSERVE !== "0";
 const PROCESSOR_APP_NAME = "ingest-processor";
+// BENCH_INGEST_BATCH_NICE=N (1..19): the processor and its PostgreSQL sessions run at that nice value (lower CPU
+// priority than the collector), an experiment of ADR 0015 (2026-12-06 evening); 0 (default): as they come.
+const BATCH_NICE = Number(process.env.BENCH_INGEST_BATCH_NICE ?? 0);
 const PROCESSOR = join(import.meta.dirname, "../../../apps/server/test/interaction-processor.fixture.ts");
 
 const ingest: Scenario = {
@@ -107,7 +112,7 @@ const ingest: Scenario = {
     const generator = await startGenerator();
     try {
       progress(
-        `ingest: ${RATE > 0 ? `${RATE} items/s offered on a schedule as` : "closed loops of"} ${SENDERS} senders x ${ITEMS_PER_BATCH} items for ${SECONDS} s, stream ${streamName}`,
+        `ingest: ${RATE > 0 ? `${RATE} items/s offered on a schedule as` : "closed loops of"} ${SENDERS} senders x ${ITEMS_PER_BATCH} items for ${SECONDS} s, stream ${streamName}${BATCH_NICE > 0 ? `, processor and its sessions at nice ${BATCH_NICE}` : ""}`,
       );
       const toggleProfile = await profileToggle();
       const toggleProcessorProfile = await profileToggle("processor");
@@ -214,6 +219,7 @@ async function sendAndDrain(
     }
   })();
   const sampler = OBSERVE ? await startSampling(database, generator, observed) : undefined;
+  const dropsBefore = listenDrops();
   const startedAt = Date.now();
   const sent = await generator.send({
     cmd: "send",
@@ -225,6 +231,9 @@ async function sendAndDrain(
     ratePerSec: RATE,
   });
   sending.isDone = true;
+  progress(
+    `ingest: the machine's SYNs dropped at a full listen queue while sending: ${listenDrops() - dropsBefore}`,
+  );
   afterSending();
   const cores = sampler === undefined ? [] : formatTailReport(await sampler.report(sent));
   const accepted = sent.acceptedBatches.reduce((sum, batches) => sum + batches, 0) * ITEMS_PER_BATCH;
@@ -293,6 +302,7 @@ async function startSampling(
       groups[group]?.push(row.pid);
     }
     for (const [name, pids] of Object.entries(groups)) sampler.setGroup(name, pids);
+    if (BATCH_NICE > 0) for (const pid of groups.pgProcessor ?? []) setNice(pid, BATCH_NICE);
   };
   await refresh();
   const stop = { now: false };
@@ -322,6 +332,15 @@ async function startSampling(
       return tailReport(samples, answers, pauses);
     },
   };
+}
+
+/** Sets the nice value of a process's threads (Linux keeps one per thread); the bench runs as root. */
+function setNice(pid: number, nice: number): void {
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
+  } catch {
+    // gone meanwhile
+  }
 }
 
 async function countStored(database: BenchDatabase, prefix: string): Promise<number> {
@@ -395,7 +414,9 @@ interface Processor {
 }
 
 async function startProcessor(env: Record<string, string>): Promise<Processor> {
-  const child = spawn(process.execPath, ["--import", "tsx", PROCESSOR], {
+  const command = [process.execPath, "--import", "tsx", PROCESSOR];
+  const [file = "", ...args] = BATCH_NICE > 0 ? ["nice", "-n", String(BATCH_NICE), ...command] : command;
+  const child = spawn(file, args, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
