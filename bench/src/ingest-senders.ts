@@ -137,39 +137,41 @@ function retryAfterMs(value: string | undefined): number {
  * `requestTemplate` made ahead and each answer read by its Content-Length, as burst.ts's crowd does. Node's
  * HTTP client cost this process about as much CPU again per request (ADR 0015, 2026-12-06 evening), on cores
  * the system under test shares. As many connections as requests in flight, up to MAX_CONNECTIONS (as the
- * agent had); the most recently freed is reused first.
+ * agent had); the most recently freed is reused first, and beyond that the oldest request waiting gets the next.
  */
 function rawClient(url: URL, prefix: string): Client {
   const port = Number(url.port);
   const templates = new Map<number, ReturnType<typeof requestTemplate>>();
   const idle: Socket[] = [];
-  const waiting: (() => void)[] = [];
+  // Requests waiting for a connection (all MAX_CONNECTIONS busy), oldest first: a freed connection goes to the
+  // oldest, so a batch due early is not overtaken by the ones due after it.
+  const waiting: ((socket: Socket) => void)[] = [];
   let open = 0;
   let opened = 0;
 
-  const acquire = async (): Promise<Socket> => {
-    for (;;) {
-      const socket = idle.pop();
-      if (socket !== undefined) return socket;
-      if (open < MAX_CONNECTIONS) {
-        open++;
-        opened++;
-        const fresh = connect({ host: "127.0.0.1", port, noDelay: true });
-        fresh.once("close", () => {
-          open--;
-          const index = idle.indexOf(fresh);
-          if (index !== -1) idle.splice(index, 1);
-          waiting.shift()?.();
-        });
-        fresh.on("error", () => undefined);
-        return fresh;
-      }
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    }
+  const openConnection = (): Socket => {
+    open++;
+    opened++;
+    const fresh = connect({ host: "127.0.0.1", port, noDelay: true });
+    fresh.once("close", () => {
+      open--;
+      const index = idle.indexOf(fresh);
+      if (index !== -1) idle.splice(index, 1);
+      waiting.shift()?.(openConnection());
+    });
+    fresh.on("error", () => undefined);
+    return fresh;
+  };
+  const acquire = (): Promise<Socket> | Socket => {
+    const socket = idle.pop();
+    if (socket !== undefined) return socket;
+    if (open < MAX_CONNECTIONS) return openConnection();
+    return new Promise((resolve) => waiting.push(resolve));
   };
   const release = (socket: Socket) => {
-    idle.push(socket);
-    waiting.shift()?.();
+    const oldest = waiting.shift();
+    if (oldest === undefined) idle.push(socket);
+    else oldest(socket);
   };
 
   const exchange = (socket: Socket, request: Buffer): Promise<Answer> =>
