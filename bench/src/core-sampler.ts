@@ -288,6 +288,7 @@ export interface TailReport {
 }
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
+const OTHERS = "others";
 
 /**
  * Which ticks a tail answer (latency >= the run's p99) was waiting through, and what held the cores then
@@ -311,16 +312,22 @@ export function tailReport(
   const inTail = ticks.filter((tick) => overlaps(tick.startMs, tick.endMs));
   const rest = ticks.filter((tick) => !overlaps(tick.startMs, tick.endMs));
   const wallNs = (list: Tick[]) => list.reduce((sum, tick) => sum + (tick.endMs - tick.startMs) * 1e6, 0);
+  // "others": the machine's busy time less every group's (other work on the machine, the kernel's threads);
+  // /proc/stat counts in 10 ms ticks, so it is coarse in one tick and fair over many.
+  const runOf = (tick: Tick, name: string) =>
+    name === OTHERS
+      ? tick.machine.busyNs - Object.values(tick.groups).reduce((sum, times) => sum + times.runNs, 0)
+      : (tick.groups[name]?.runNs ?? 0);
   const share = (list: Tick[], name: string): Share => {
     const wall = wallNs(list) || 1;
-    const run = list.reduce((sum, tick) => sum + (tick.groups[name]?.runNs ?? 0), 0);
+    const run = list.reduce((sum, tick) => sum + runOf(tick, name), 0);
     const wait = list.reduce((sum, tick) => sum + (tick.groups[name]?.waitNs ?? 0), 0);
     return {
       cpu: round1((run / wall / samples.cores) * 100),
       waiting: Math.round((wait / wall) * 100) / 100,
     };
   };
-  const groupNames = [...new Set(ticks.flatMap((tick) => Object.keys(tick.groups)))];
+  const groupNames = [...new Set(ticks.flatMap((tick) => Object.keys(tick.groups))), OTHERS];
   const threadNames = [...new Set(ticks.flatMap((tick) => Object.keys(tick.threads)))];
   const loop = threadNames[0];
   const threadShare = (list: Tick[], name: string) => {
