@@ -41,5 +41,6 @@ describe("the core sampler's tail report", () => {
     expect(report.groups.others?.tail.cpu).toBe(0);
     expect(report.threads["collector loop"]?.tail).toEqual({ run: 20, wait: 80 });
     expect(report.machine.tail.pressure).toBe(80);
+    expect(report.loopWaitCorrelation.pgProcessor).toBe(1);
   });
 });

@@ -279,6 +279,11 @@ export interface TailReport {
   };
   /** Processes in no group that ran most in the seconds holding tail answers, "command ms/s". */
   othersInTail: string;
+  /**
+   * Per group, over the ticks: the correlation of its CPU time with the event loop's wait for a CPU (who runs
+   * while the loop waits), -1 .. 1.
+   */
+  loopWaitCorrelation: Record<string, number>;
   /** Tail answers against the others, their latency split by what the event loop did meanwhile. */
   decomposition: { tail: Decomposition; rest: Decomposition };
   /** The same for the answers due after the first WARM_AFTER_MS, against their own p99. */
@@ -409,8 +414,21 @@ export function tailReport(
       sleep: pct(Math.max(0, total.latency - total.run - total.wait)),
     };
   };
+  const loopWaits = ticks.map((tick) => (loop === undefined ? 0 : (tick.threads[loop]?.waitNs ?? 0)));
+  const loopWaitCorrelation = Object.fromEntries(
+    groupNames.map((name) => [
+      name,
+      Math.round(
+        correlation(
+          loopWaits,
+          ticks.map((tick) => runOf(tick, name)),
+        ) * 100,
+      ) / 100,
+    ]),
+  );
   return {
     thresholdMs,
+    loopWaitCorrelation,
     tailTicks: inTail.length,
     otherTicks: rest.length,
     groups: Object.fromEntries(
@@ -435,6 +453,25 @@ export function tailReport(
     },
     seconds,
   };
+}
+
+/** Pearson's correlation of two series of the same length (0 when either is constant). */
+function correlation(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  if (n === 0) return 0;
+  const meanX = xs.reduce((sum, x) => sum + x, 0) / n;
+  const meanY = ys.reduce((sum, y) => sum + y, 0) / n;
+  let xy = 0;
+  let xx = 0;
+  let yy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] ?? 0) - meanX;
+    const dy = (ys[i] ?? 0) - meanY;
+    xy += dx * dy;
+    xx += dx * dx;
+    yy += dy * dy;
+  }
+  return xx === 0 || yy === 0 ? 0 : xy / Math.sqrt(xx * yy);
 }
 
 /** The index of the first tick ending after `ms` (ticks in order). */
@@ -479,6 +516,12 @@ export function formatTailReport(report: TailReport): string[] {
     `cores: ${threads}`,
     `cores: per group, tail/rest/all: per cent of the machine's CPU, and its threads waiting for a CPU (average count): ${groups}`,
     `cores: others in the tail's seconds (ms/s): ${report.othersInTail}`,
+    `cores: correlation, over the ticks, of each group's CPU with the collector loop's wait for a CPU: ${Object.entries(
+      report.loopWaitCorrelation,
+    )
+      .sort(([, a], [, b]) => b - a)
+      .map(([name, r]) => `${name} ${r}`)
+      .join(", ")}`,
     `cores: slowest seconds by due time: ${slowest}`,
   ];
 }
