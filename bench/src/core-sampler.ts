@@ -214,12 +214,24 @@ export function startCoreSampler(cores: number): CoreSampler {
   };
 }
 
-/** The machine's SYNs dropped at a full listen queue so far (TcpExt ListenDrops): each costs its client 1 s or more. */
-export function listenDrops(): number {
-  const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
-  const names = lines.find((line) => line.startsWith("TcpExt:"))?.split(" ") ?? [];
-  const values = lines.filter((line) => line.startsWith("TcpExt:"))[1]?.split(" ") ?? [];
-  return Number(values[names.indexOf("ListenDrops")] ?? 0);
+/**
+ * The machine's TCP counters that cost a client a retransmission timeout (200 ms to seconds) so far: SYNs and
+ * handshakes dropped at a full listen queue (ListenDrops), SYNs retransmitted, retransmission timeouts, and
+ * segments retransmitted; from /proc/net/netstat and /proc/net/snmp. Machine-wide: other work counts too.
+ */
+export function tcpCounters(): Record<string, number> {
+  const read = (file: string, prefix: string, names: string[]) => {
+    const lines = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith(prefix));
+    const keys = lines[0]?.split(" ") ?? [];
+    const values = lines[1]?.split(" ") ?? [];
+    return names.map((name) => [name, Number(values[keys.indexOf(name)] ?? 0)] as const);
+  };
+  return Object.fromEntries([
+    ...read("/proc/net/netstat", "TcpExt:", ["ListenDrops", "TCPSynRetrans", "TCPTimeouts"]),
+    ...read("/proc/net/snmp", "Tcp:", ["RetransSegs"]),
+  ]);
 }
 
 /** PIDs of every process whose command name is `command` (e.g. nats-server). */

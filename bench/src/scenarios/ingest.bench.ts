@@ -15,7 +15,7 @@ import { BUILTIN_SOURCE_ID } from "../../../apps/server/src/modules/interactions
 import { createBenchDatabase, type BenchDatabase } from "../bench-database.ts";
 import {
   formatTailReport,
-  listenDrops,
+  tcpCounters,
   pidsOfCommand,
   startCoreSampler,
   tailReport,
@@ -219,7 +219,7 @@ async function sendAndDrain(
     }
   })();
   const sampler = OBSERVE ? await startSampling(database, generator, observed) : undefined;
-  const dropsBefore = listenDrops();
+  const tcpBefore = tcpCounters();
   const startedAt = Date.now();
   const sent = await generator.send({
     cmd: "send",
@@ -231,8 +231,11 @@ async function sendAndDrain(
     ratePerSec: RATE,
   });
   sending.isDone = true;
+  const tcpAfter = tcpCounters();
   progress(
-    `ingest: the machine's SYNs dropped at a full listen queue while sending: ${listenDrops() - dropsBefore}`,
+    `ingest: the machine's TCP counters while sending: ${Object.entries(tcpAfter)
+      .map(([name, value]) => `${name} ${value - (tcpBefore[name] ?? 0)}`)
+      .join(", ")}`,
   );
   afterSending();
   const cores = sampler === undefined ? [] : formatTailReport(await sampler.report(sent));
