@@ -41,8 +41,6 @@ export interface SendResult {
   connections: number;
   /** Answers other than 202 and broken requests, each followed by a resend. */
   resent: number;
-  /** 202s later than 1 s after their batch was due, and how many of them came on a connection opened for them. */
-  over1s: { answers: number; onNewConnection: number };
   statuses: Record<string, number>;
   p50Ms: number;
   p99Ms: number;
@@ -80,17 +78,12 @@ interface Tally {
   latencies: number[];
   /** Open loop only: how late each batch was posted after it was due. */
   lateness?: number[];
-  over1s: { answers: number; onNewConnection: number };
 }
 
 /** Counts a 202 in the tally. */
-function accepted(tally: Tally, due: number, answeredAt: number, fresh: boolean | undefined): void {
+function accepted(tally: Tally, due: number, answeredAt: number): void {
   tally.dueAt.push(due);
   tally.latencies.push(answeredAt - due);
-  if (answeredAt - due > 1_000) {
-    tally.over1s.answers++;
-    if (fresh === true) tally.over1s.onNewConnection++;
-  }
 }
 
 /** The one place a SendResult is made from what the senders saw. */
@@ -112,7 +105,6 @@ function resultOf(tally: Tally): SendResult {
     requests: tally.requests,
     connections: tally.client.opened(),
     resent: tally.resent,
-    over1s: tally.over1s,
     statuses: tally.statuses,
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
@@ -124,8 +116,6 @@ function resultOf(tally: Tally): SendResult {
 }
 
 interface Answer {
-  /** The request went on a connection opened for it (raw client only). */
-  fresh?: boolean;
   /** 0 for a broken request. */
   status: number;
   /** For a 429, how long it asks to wait (Retry-After). */
@@ -190,18 +180,15 @@ function rawClient(url: URL, prefix: string): Client {
     else oldest(socket);
   };
 
-  const used = new WeakSet<Socket>();
   const exchange = (socket: Socket, request: Buffer): Promise<Answer> =>
     new Promise((resolve) => {
       let received: Buffer | undefined;
-      const fresh = !used.has(socket);
-      used.add(socket);
       const finish = (answer: Answer, reusable: boolean) => {
         socket.off("data", onData);
         socket.off("close", onClose);
         if (reusable) release(socket);
         else socket.destroy();
-        resolve({ ...answer, fresh });
+        resolve(answer);
       };
       const onClose = () => {
         finish({ status: 0, retryAfterMs: 0 }, false);
@@ -328,7 +315,6 @@ async function sendInClosedLoops(command: SendCommand, client: Client): Promise<
     statuses: {},
     dueAt: [],
     latencies: [],
-    over1s: { answers: 0, onNewConnection: 0 },
   };
   const { acceptedBatches, statuses } = tally;
   const endsAt = tally.startedAt + command.durationS * 1_000;
@@ -338,11 +324,11 @@ async function sendInClosedLoops(command: SendCommand, client: Client): Promise<
       const post = client.batch(s, b, new Date().toISOString());
       for (;;) {
         const sentAt = performance.now();
-        const { status, retryAfterMs, fresh } = await post();
+        const { status, retryAfterMs } = await post();
         tally.requests++;
         statuses[status] = (statuses[status] ?? 0) + 1;
         if (status === 202) {
-          accepted(tally, sentAt, performance.now(), fresh);
+          accepted(tally, sentAt, performance.now());
           break;
         }
         tally.resent++;
@@ -379,7 +365,6 @@ async function sendOnSchedule(command: SendCommand, client: Client): Promise<Sen
     statuses: {},
     dueAt: [],
     latencies: [],
-    over1s: { answers: 0, onNewConnection: 0 },
     lateness,
   };
   const { acceptedBatches, statuses } = tally;
@@ -392,12 +377,12 @@ async function sendOnSchedule(command: SendCommand, client: Client): Promise<Sen
     const post = client.batch(s, b, new Date().toISOString());
     let due = dueAt;
     for (;;) {
-      const { status, retryAfterMs, fresh } = await post();
+      const { status, retryAfterMs } = await post();
       const answeredAt = performance.now();
       tally.requests++;
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status === 202) {
-        accepted(tally, due, answeredAt, fresh);
+        accepted(tally, due, answeredAt);
         break;
       }
       tally.resent++;
