@@ -42,3 +42,59 @@ export function bodyTemplate(s: number): (idStart: string, timestamp: string) =>
     return `${body}]}`;
   };
 }
+
+const USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36";
+const TIMESTAMP_LENGTH = "2026-12-06T12:00:00.000Z".length;
+
+/**
+ * The whole HTTP request of batch `b` of sender `s` (POST /api/collect, as node's HTTP client wrote it: the same
+ * headers in the same order, keep-alive), with `bodyTemplate`'s body for the ids `<prefix>-<s>-<b>-<i>` and the
+ * given time. Made ahead, once per sender and width of `b`, with the batch number's digits and the timestamps
+ * left as holes at known offsets; a request is then a copy of those bytes with the holes written, so the
+ * load generator does not build 18 KB of string per request in the timed phase.
+ */
+export function requestTemplate(
+  host: string,
+  prefix: string,
+  s: number,
+): (b: number, timestamp: string) => Buffer {
+  const byWidth = new Map<number, { bytes: Buffer; batchAt: number[]; timeAt: number[] }>();
+  const made = (width: number) => {
+    const batchHole = "#".repeat(width);
+    const timeHole = "@".repeat(TIMESTAMP_LENGTH);
+    const body = bodyTemplate(s)(`${prefix}-${s}-${batchHole}-`, timeHole);
+    const head = [
+      "POST /api/collect HTTP/1.1",
+      "content-type: application/json",
+      `content-length: ${Buffer.byteLength(body)}`,
+      `user-agent: ${USER_AGENT}`,
+      `Host: ${host}`,
+      "Connection: keep-alive",
+    ].join("\r\n");
+    const text = `${head}\r\n\r\n${body}`;
+    const holes = (hole: string) => {
+      const at: number[] = [];
+      for (let i = text.indexOf(hole); i !== -1; i = text.indexOf(hole, i + hole.length)) at.push(i);
+      if (at.length !== ITEMS_PER_BATCH) throw new Error(`${at.length} holes for ${hole}`);
+      return at;
+    };
+    // The text is ASCII, so a character's index is its byte's.
+    const template = {
+      bytes: Buffer.from(text, "latin1"),
+      batchAt: holes(batchHole),
+      timeAt: holes(timeHole),
+    };
+    byWidth.set(width, template);
+    return template;
+  };
+  return (b, timestamp) => {
+    if (timestamp.length !== TIMESTAMP_LENGTH) throw new Error(`not an ISO time: ${timestamp}`);
+    const digits = String(b);
+    const { bytes, batchAt, timeAt } = byWidth.get(digits.length) ?? made(digits.length);
+    const request = Buffer.allocUnsafe(bytes.length);
+    bytes.copy(request);
+    for (const at of batchAt) request.write(digits, at, "latin1");
+    for (const at of timeAt) request.write(timestamp, at, "latin1");
+    return request;
+  };
+}

@@ -1,7 +1,9 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { BENCH_NATS_URL, deleteStreams } from "../bench-nats.ts";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+import { setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -11,6 +13,15 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { BUILTIN_SOURCE_ID } from "../../../apps/server/src/modules/interactions/index.ts";
 import { createBenchDatabase, type BenchDatabase } from "../bench-database.ts";
+import {
+  formatTailReport,
+  tcpCounters,
+  pidsOfCommand,
+  startCoreSampler,
+  tailReport,
+  type Pause,
+  type TimedAnswer,
+} from "../core-sampler.ts";
 import { ITEMS_PER_BATCH, type SendCommand, type SendResult } from "../ingest-senders.ts";
 import { progress, type Scenario } from "../scenario.ts";
 import { startTurnout } from "../turnout-server.ts";
@@ -48,6 +59,13 @@ const PROBE_EVERY = 10;
 const PROBE_POLL_MS = 20;
 const DRAIN_DEADLINE_MS = 180_000;
 const PROFILE_PRELOAD = join(import.meta.dirname, "../cpu-profile.preload.ts");
+const GC_PRELOAD = join(import.meta.dirname, "../gc-timeline.preload.ts");
+// BENCH_INGEST_OBSERVE=0: no core sampler and no GC observer in the collector (to see what they cost).
+const OBSERVE = process.env.BENCH_INGEST_OBSERVE !== "0";
+const PROCESSOR_APP_NAME = "ingest-processor";
+// BENCH_INGEST_BATCH_NICE=N (1..19): the processor and its PostgreSQL sessions run at that nice value (lower CPU
+// priority than the collector), an experiment of ADR 0015 (2026-12-06 evening); 0 (default): as they come.
+const BATCH_NICE = Number(process.env.BENCH_INGEST_BATCH_NICE ?? 0);
 const PROCESSOR = join(import.meta.dirname, "../../../apps/server/test/interaction-processor.fixture.ts");
 
 const ingest: Scenario = {
@@ -55,12 +73,27 @@ const ingest: Scenario = {
     const streamName = `bench_ingest_${randomBytes(6).toString("hex")}`;
     if (PROFILE_DIR !== undefined) await mkdir(join(PROFILE_DIR, "processor"), { recursive: true });
     const database = await createBenchDatabase(ADMIN_URL, () => Promise.resolve());
-    const env = { DATABASE_URL: database.url, NATS_URL: BENCH_NATS_URL, INTERACTIONS_STREAM: streamName };
+    const env = {
+      DATABASE_URL: database.url,
+      NATS_URL: BENCH_NATS_URL,
+      INTERACTIONS_STREAM: streamName,
+      PGAPPNAME: PROCESSOR_APP_NAME,
+    };
+    const gcDir = await mkdtemp(join(tmpdir(), "ingest-gc-"));
+    const gcTimeline = join(gcDir, "collector-gc.jsonl");
+    const preloads = [
+      ...(PROFILE_DIR === undefined ? [] : [PROFILE_PRELOAD]),
+      ...(OBSERVE ? [GC_PRELOAD] : []),
+    ];
     const collector = await startTurnout(database.url, {
       ...env,
+      PGAPPNAME: "ingest-collector",
       ROLES: "collector",
       RATE_LIMIT_COLLECT: "0",
-      ...(PROFILE_DIR === undefined ? {} : { NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}` }),
+      BENCH_GC_TIMELINE: gcTimeline,
+      ...(preloads.length === 0
+        ? {}
+        : { NODE_OPTIONS: ["--import tsx", ...preloads.map((file) => `--import ${file}`)].join(" ") }),
     });
     let processor = await startProcessor(
       PROFILE_DIR === undefined
@@ -71,28 +104,34 @@ const ingest: Scenario = {
             NODE_OPTIONS: `--import tsx --import ${PROFILE_PRELOAD}`,
           },
     );
+    const observed: Observed = {
+      collectorPid: collector.pid,
+      processorPid: () => processor.pid,
+      gcTimeline,
+    };
     const generator = await startGenerator();
     try {
       progress(
-        `ingest: ${RATE > 0 ? `${RATE} items/s offered on a schedule as` : "closed loops of"} ${SENDERS} senders x ${ITEMS_PER_BATCH} items for ${SECONDS} s, stream ${streamName}`,
+        `ingest: ${RATE > 0 ? `${RATE} items/s offered on a schedule as` : "closed loops of"} ${SENDERS} senders x ${ITEMS_PER_BATCH} items for ${SECONDS} s, stream ${streamName}${BATCH_NICE > 0 ? `, processor and its sessions at nice ${BATCH_NICE}` : ""}`,
       );
       const toggleProfile = await profileToggle();
       const toggleProcessorProfile = await profileToggle("processor");
       toggleProfile();
       toggleProcessorProfile();
-      const run = await sendAndDrain(database, generator, collector.baseUrl, "a", () => {
+      const run = await sendAndDrain(database, generator, collector.baseUrl, "a", observed, () => {
         toggleProfile();
         toggleProcessorProfile();
       });
       const counts = await countRows(database, "a", run.sent.acceptedBatches);
-      progress(`ingest: ${JSON.stringify({ ...run.sent, acceptedBatches: undefined })}`);
+      progress(`ingest: ${JSON.stringify({ ...run.sent, acceptedBatches: undefined, timeline: undefined })}`);
+      for (const line of run.cores) progress(`ingest: ${line}`);
       progress(`ingest: loaded ${counts.stored} rows, lost ${counts.lost}, duplicated ${counts.duplicated}`);
 
       const copy = await rawCopy(database.url, run.accepted);
       progress(`ingest: raw COPY of ${run.accepted} rows in ${copy.ms} ms`);
 
       progress(`ingest: again, with the processor killed (SIGKILL) ${KILL_AFTER_MS / 1000} s in`);
-      const crashRun = sendAndDrain(database, generator, collector.baseUrl, "c");
+      const crashRun = sendAndDrain(database, generator, collector.baseUrl, "c", observed);
       await sleep(KILL_AFTER_MS);
       processor.kill();
       progress(`ingest: processor killed; starting another`);
@@ -100,8 +139,9 @@ const ingest: Scenario = {
       const crashed = await crashRun;
       const crashCounts = await countRows(database, "c", crashed.sent.acceptedBatches);
       progress(
-        `ingest: crash run accepted ${crashed.accepted}, stored ${crashCounts.stored}, lost ${crashCounts.lost}, duplicated ${crashCounts.duplicated}`,
+        `ingest: crash run accepted ${crashed.accepted}, stored ${crashCounts.stored}, lost ${crashCounts.lost}, duplicated ${crashCounts.duplicated}; collector p50 ${crashed.sent.p50Ms}, p99 ${crashed.sent.p99Ms} (first 3 s ${crashed.sent.p99First3sMs}, after ${crashed.sent.p99WarmMs}) ms`,
       );
+      for (const line of crashed.cores) progress(`ingest: crash run ${line}`);
 
       const acceptedPerSec = Math.round(run.accepted / (run.sent.elapsedMs / 1000));
       const loadedPerSec = Math.round(counts.stored / (run.loadedMs / 1000));
@@ -125,14 +165,25 @@ const ingest: Scenario = {
       await collector.close();
       await deleteStreams([streamName]);
       await database.drop();
+      await rm(gcDir, { recursive: true, force: true });
     }
   },
 };
 
 export default ingest;
 
+/** What the core sampler watches besides the senders, nats-server and PostgreSQL. */
+interface Observed {
+  collectorPid: number;
+  processorPid: () => number;
+  /** The collector's GC pauses (gc-timeline.preload.ts). */
+  gcTimeline: string;
+}
+
 interface Run {
   sent: SendResult;
+  /** The core sampler's summary (core-sampler.ts), as progress lines; empty with BENCH_INGEST_OBSERVE=0. */
+  cores: string[];
   accepted: number;
   /** From the first send until every accepted row was visible. */
   loadedMs: number;
@@ -145,6 +196,7 @@ async function sendAndDrain(
   generator: Generator,
   url: string,
   prefix: string,
+  observed: Observed,
   afterSending: () => void = () => undefined,
 ): Promise<Run> {
   const pending = new Map<string, number>();
@@ -166,6 +218,8 @@ async function sendAndDrain(
       }
     }
   })();
+  const sampler = OBSERVE ? await startSampling(database, generator, observed) : undefined;
+  const tcpBefore = tcpCounters();
   const startedAt = Date.now();
   const sent = await generator.send({
     cmd: "send",
@@ -177,7 +231,14 @@ async function sendAndDrain(
     ratePerSec: RATE,
   });
   sending.isDone = true;
+  const tcpAfter = tcpCounters();
+  progress(
+    `ingest: the machine's TCP counters while sending: ${Object.entries(tcpAfter)
+      .map(([name, value]) => `${name} ${value - (tcpBefore[name] ?? 0)}`)
+      .join(", ")}`,
+  );
   afterSending();
+  const cores = sampler === undefined ? [] : formatTailReport(await sampler.report(sent));
   const accepted = sent.acceptedBatches.reduce((sum, batches) => sum + batches, 0) * ITEMS_PER_BATCH;
   const deadline = Date.now() + DRAIN_DEADLINE_MS;
   for (;;) {
@@ -191,10 +252,98 @@ async function sendAndDrain(
   queryable.sort((a, b) => a - b);
   return {
     sent,
+    cores,
     accepted,
     loadedMs,
     queryableP99Ms: queryable[Math.floor(queryable.length * 0.99)] ?? -1,
   };
+}
+
+/**
+ * Starts the core sampler (core-sampler.ts) on the collector (and its event loop apart), the processor, the
+ * senders, nats-server, this process, and PostgreSQL's processes, re-read from pg_stat_activity every second:
+ * the processor's sessions, the rest of the bench database's, autovacuum, the other background processes, and
+ * the other databases' sessions (other work on the machine).
+ */
+async function startSampling(
+  database: BenchDatabase,
+  generator: Generator,
+  observed: Observed,
+): Promise<{ report(sent: SendResult): Promise<ReturnType<typeof tailReport>> }> {
+  const sampler = startCoreSampler(2);
+  const databaseName = new URL(database.url).pathname.slice(1);
+  const nats = pidsOfCommand("nats-server");
+  const refresh = async () => {
+    sampler.setGroup("collector", [observed.collectorPid]);
+    sampler.setThread("collector loop", observed.collectorPid, observed.collectorPid);
+    sampler.setGroup("processor", [observed.processorPid()]);
+    sampler.setGroup("senders", [generator.pid]);
+    sampler.setGroup("nats", nats);
+    sampler.setGroup("bench", [process.pid]);
+    const { rows } = await sql<{ pid: number; datname: string | null; app: string; type: string }>`
+      SELECT pid, datname, application_name AS app, backend_type AS type FROM pg_stat_activity`.execute(
+      database.db,
+    );
+    const groups: Record<string, number[]> = {
+      pgProcessor: [],
+      pgBench: [],
+      autovacuum: [],
+      pgBackground: [],
+      pgOther: [],
+    };
+    for (const row of rows) {
+      const group =
+        row.app === PROCESSOR_APP_NAME
+          ? "pgProcessor"
+          : row.type === "autovacuum worker"
+            ? "autovacuum"
+            : row.type !== "client backend"
+              ? "pgBackground"
+              : row.datname === databaseName
+                ? "pgBench"
+                : "pgOther";
+      groups[group]?.push(row.pid);
+    }
+    for (const [name, pids] of Object.entries(groups)) sampler.setGroup(name, pids);
+    if (BATCH_NICE > 0) for (const pid of groups.pgProcessor ?? []) setNice(pid, BATCH_NICE);
+  };
+  await refresh();
+  const stop = { now: false };
+  const refreshing = (async () => {
+    while (!stop.now) {
+      await sleep(1_000);
+      await refresh().catch(() => undefined);
+    }
+  })();
+  return {
+    async report(sent) {
+      stop.now = true;
+      await refreshing;
+      const samples = sampler.stop();
+      // The GC observer appends once a second.
+      await sleep(1_100);
+      const answers: TimedAnswer[] = [];
+      for (let i = 0; i + 1 < sent.timeline.length; i += 2)
+        answers.push({ dueMs: sent.timeline[i] ?? 0, ms: sent.timeline[i + 1] ?? 0 });
+      const pauses: Pause[] = (await readFile(observed.gcTimeline, "utf8").catch(() => ""))
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => {
+          const [startMs = 0, ms = 0] = JSON.parse(line) as number[];
+          return { startMs, ms };
+        });
+      return tailReport(samples, answers, pauses);
+    },
+  };
+}
+
+/** Sets the nice value of a process's threads (Linux keeps one per thread); the bench runs as root. */
+function setNice(pid: number, nice: number): void {
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
+  } catch {
+    // gone meanwhile
+  }
 }
 
 async function countStored(database: BenchDatabase, prefix: string): Promise<number> {
@@ -262,12 +411,15 @@ async function rawCopy(databaseUrl: string, count: number): Promise<{ ms: number
 }
 
 interface Processor {
+  pid: number;
   /** SIGKILL. */
   kill(): void;
 }
 
 async function startProcessor(env: Record<string, string>): Promise<Processor> {
-  const child = spawn(process.execPath, ["--import", "tsx", PROCESSOR], {
+  const command = [process.execPath, "--import", "tsx", PROCESSOR];
+  const [file = "", ...args] = BATCH_NICE > 0 ? ["nice", "-n", String(BATCH_NICE), ...command] : command;
+  const child = spawn(file, args, {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -282,6 +434,7 @@ async function startProcessor(env: Record<string, string>): Promise<Processor> {
     });
   });
   return {
+    pid: child.pid ?? 0,
     kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     },
@@ -289,6 +442,7 @@ async function startProcessor(env: Record<string, string>): Promise<Processor> {
 }
 
 interface Generator {
+  pid: number;
   send(command: SendCommand): Promise<SendResult>;
   onProbe: (id: string, at: number) => void;
   stop(): void;
@@ -301,6 +455,7 @@ async function startGenerator(): Promise<Generator> {
   });
   let answer: ((message: { result?: SendResult; error?: string }) => void) | undefined;
   const generator: Generator = {
+    pid: child.pid ?? 0,
     onProbe: () => undefined,
     send: (command) =>
       new Promise((resolve, reject) => {

@@ -9,6 +9,7 @@ import { createTestApp, type TestApp } from "../../../test/app.ts";
 import { bearer, createUser } from "../../../test/factories.ts";
 import { deleteNatsStream, shouldRunNatsTests, TEST_NATS_URL } from "../../../test/nats.ts";
 import { createDb } from "../../platform/db.ts";
+import type { Database } from "../../platform/db-schema.ts";
 import { maintainPartitions, startInteractionProcessor } from "./index.ts";
 import { appendedBatchOf } from "./interaction-stream.ts";
 
@@ -62,6 +63,29 @@ describe.each(modes)("$mode", ({ env }) => {
     return rows[0]?.count ?? 0;
   };
 
+  /** Appends a message as a collector of an earlier release wrote it, in this mode's stream. */
+  const appendAsEarlierRelease = async (message: { table: string; jetstream: string }) => {
+    if (env.NATS_URL === undefined) {
+      await t.deps.db.insertInto("interaction_batches").values({ items: message.table }).execute();
+      return;
+    }
+    const nc = await connect({ servers: env.NATS_URL });
+    try {
+      await jetstream(nc).publish(`${streamName}.batch`, message.jetstream, { msgID: randomUUID() });
+    } finally {
+      await nc.close();
+    }
+  };
+
+  /** Waits until every id is stored once, then checks that each row has exactly `expected`'s columns. */
+  const expectStoredAs = async (ids: string[], expected: Record<string, string>) => {
+    await expect.poll(() => countStored(ids), { timeout: 15_000 }).toBe(ids.length);
+    const columns = Object.keys(expected) as (keyof Database["interactions"])[];
+    const rows = await t.deps.db.selectFrom("interactions").select(columns).where("id", "in", ids).execute();
+    expect(rows).toHaveLength(ids.length);
+    for (const row of rows) expect(row).toEqual(expected);
+  };
+
   it("stores every accepted interaction once, also when a batch is sent twice", async () => {
     const batch = Array.from({ length: 120 }, () => interaction());
     const ids = batch.map((item) => item.id);
@@ -106,39 +130,15 @@ describe.each(modes)("$mode", ({ env }) => {
     });
     const ids = Array.from({ length: 30 }, () => randomUUID());
     const items = ids.map(stamped);
-    if (env.NATS_URL === undefined) {
-      // interaction_batches held a bare array of stamped items.
-      await t.deps.db
-        .insertInto("interaction_batches")
-        .values({ items: JSON.stringify(items) })
-        .execute();
-    } else {
-      const nc = await connect({ servers: env.NATS_URL });
-      try {
-        await jetstream(nc).publish(`${streamName}.batch`, JSON.stringify({ items }), {
-          msgID: randomUUID(),
-        });
-      } finally {
-        await nc.close();
-      }
-    }
-    await expect.poll(() => countStored(ids), { timeout: 15_000 }).toBe(30);
-    const rows = await t.deps.db
-      .selectFrom("interactions")
-      .select(["browser", "ip", "source_id", "event_id", "referrer"])
-      .where("id", "in", ids)
-      .execute();
-    expect(new Set(rows.map((row) => JSON.stringify(row)))).toEqual(
-      new Set([
-        JSON.stringify({
-          browser: "Firefox",
-          ip: "203.0.113.0",
-          source_id: "00000000-0000-7000-8000-000000000001",
-          event_id: "00000000-0000-7000-8000-00000000abcd",
-          referrer: "https://search.test/",
-        }),
-      ]),
-    );
+    // interaction_batches held a bare array of stamped items; JetStream messages {items}.
+    await appendAsEarlierRelease({ table: JSON.stringify(items), jetstream: JSON.stringify({ items }) });
+    await expectStoredAs(ids, {
+      browser: "Firefox",
+      ip: "203.0.113.0",
+      source_id: "00000000-0000-7000-8000-000000000001",
+      event_id: "00000000-0000-7000-8000-00000000abcd",
+      referrer: "https://search.test/",
+    });
   });
 
   it("loads the batches of format 2 (stamps once per batch) that a collector of an earlier release appended", async () => {
@@ -152,33 +152,14 @@ describe.each(modes)("$mode", ({ env }) => {
     };
     const ids = Array.from({ length: 30 }, () => randomUUID());
     const message = JSON.stringify({ v: 2, stamp, interactions: ids.map((id) => interaction({ id })) });
-    if (env.NATS_URL === undefined) {
-      await t.deps.db.insertInto("interaction_batches").values({ items: message }).execute();
-    } else {
-      const nc = await connect({ servers: env.NATS_URL });
-      try {
-        await jetstream(nc).publish(`${streamName}.batch`, message, { msgID: randomUUID() });
-      } finally {
-        await nc.close();
-      }
-    }
-    await expect.poll(() => countStored(ids), { timeout: 15_000 }).toBe(30);
-    const rows = await t.deps.db
-      .selectFrom("interactions")
-      .select(["browser", "os", "ip", "event_id", "path"])
-      .where("id", "in", ids)
-      .execute();
-    expect(new Set(rows.map((row) => JSON.stringify(row)))).toEqual(
-      new Set([
-        JSON.stringify({
-          browser: "Safari",
-          os: "macOS",
-          ip: "203.0.113.0",
-          event_id: "00000000-0000-7000-8000-00000000abcd",
-          path: "/events/1",
-        }),
-      ]),
-    );
+    await appendAsEarlierRelease({ table: message, jetstream: message });
+    await expectStoredAs(ids, {
+      browser: "Safari",
+      os: "macOS",
+      ip: "203.0.113.0",
+      event_id: "00000000-0000-7000-8000-00000000abcd",
+      path: "/events/1",
+    });
   });
 
   it("stores what the official Segment library (@segment/analytics-node) sends to Turnout's host", async () => {
