@@ -105,46 +105,43 @@ export function createAdmissionQueue(
     const userIds = batch.map((waiter) => waiter.userId);
     const answers = answerJoins(userIds, result.organizerId, placed, held);
     const outcomes = new Map<string, number>();
-    // Everyone refused as full gets the same error: it says nothing of the person, and a crowd of 1,300
-    // refusals then costs one object instead of 1,300.
-    let full: AppError | undefined;
-    const lookups: Promise<void>[] = [];
-    batch.forEach((waiter, index) => {
-      const answer = answers[index] ?? FULL;
+    const lookups = batch.map(async (waiter, index) => {
+      const answer = answers[index] ?? { kind: "full" };
       const outcome = answer.kind === "placed" ? answer.record.status : answer.kind;
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       try {
-        settle(waiter, answer);
+        waiter.resolve(await outcomeOf(eventId, answer));
       } catch (error) {
         waiter.reject(error);
       }
     });
     for (const [outcome, count] of outcomes) deps.metrics.joins.inc({ outcome }, count);
     await Promise.all(lookups);
+  }
 
-    function settle(waiter: Waiter, answer: JoinAnswer<ParticipationRecord>): void {
-      if (answer.kind === "full") {
-        waiter.reject((full ??= eventFull()));
-      } else if (answer.kind === "forbidden") {
-        waiter.reject(forbidden(answer.reason));
-      } else if (answer.kind === "placed") {
-        waiter.resolve({
-          isNew: true,
-          participation: repo.toParticipation(answer.record, answer.waitlistPosition),
-        });
-      } else {
-        // Only a waitlisted place held from before needs a query (its position); every other answer is at hand.
+  // Only a waitlisted place held from before needs a query (its position); every other answer is at hand.
+  async function outcomeOf(eventId: string, answer: JoinAnswer<ParticipationRecord>): Promise<JoinOutcome> {
+    switch (answer.kind) {
+      case "placed":
+        return { isNew: true, participation: repo.toParticipation(answer.record, answer.waitlistPosition) };
+      case "already": {
         const { record } = answer;
-        const position = answer.waitlistPosition ?? (record.status === "waitlisted" ? undefined : null);
-        if (position !== undefined) {
-          waiter.resolve({ isNew: false, participation: repo.toParticipation(record, position) });
-        } else {
-          const lookup = repo.waitlistPosition(deps.db, eventId, record.queueNumber).then((found) => {
-            waiter.resolve({ isNew: false, participation: repo.toParticipation(record, found) });
-          }, waiter.reject);
-          lookups.push(lookup);
-        }
+        const position =
+          answer.waitlistPosition ??
+          (record.status === "waitlisted"
+            ? await repo.waitlistPosition(deps.db, eventId, record.queueNumber)
+            : null);
+        return { isNew: false, participation: repo.toParticipation(record, position) };
       }
+      case "forbidden":
+        throw new AppError(
+          "join.forbidden",
+          answer.reason === "organizer"
+            ? "Organizers do not join their own events."
+            : "The organizer removed you from this event.",
+        );
+      case "full":
+        throw new AppError("event.full", "The event and its waitlist are full.");
     }
   }
 
@@ -177,21 +174,6 @@ function refusalOf(result: AdmissionResult | undefined): AppError | null {
   if (result.state === "closed") return new AppError("event.closed", "The event was cancelled.");
   if (!result.isOpen) return new AppError("event.closed", "The event has ended.");
   return null;
-}
-
-const FULL: JoinAnswer<ParticipationRecord> = { kind: "full" };
-
-function eventFull(): AppError {
-  return new AppError("event.full", "The event and its waitlist are full.");
-}
-
-function forbidden(reason: "organizer" | "removed"): AppError {
-  return new AppError(
-    "join.forbidden",
-    reason === "organizer"
-      ? "Organizers do not join their own events."
-      : "The organizer removed you from this event.",
-  );
 }
 
 function eventNotFound(): AppError {

@@ -1,5 +1,6 @@
 import { type Participation, type ParticipationStatus, participationStatusSchema } from "@turnout/contracts";
 import { type Selectable, sql } from "kysely";
+import { z } from "zod";
 import type { Executor, Trx } from "../../platform/db.ts";
 import type { ParticipationsTable } from "../../platform/db-schema.ts";
 
@@ -46,22 +47,10 @@ export function toParticipation(record: ParticipationRecord, waitlistPosition: n
     userId: record.userId,
     status: record.status,
     waitlistPosition: record.status === "waitlisted" ? waitlistPosition : null,
-    joinedAt: isoOf(record.joinedAt),
-    ...(record.confirmedAt === null ? {} : { confirmedAt: isoOf(record.confirmedAt) }),
-    ...(record.checkedInAt === null ? {} : { checkedInAt: isoOf(record.checkedInAt) }),
+    joinedAt: record.joinedAt.toISOString(),
+    ...(record.confirmedAt === null ? {} : { confirmedAt: record.confirmedAt.toISOString() }),
+    ...(record.checkedInAt === null ? {} : { checkedInAt: record.checkedInAt.toISOString() }),
   };
-}
-
-// Every place a batch of joins gives shares one Date (joined and confirmed at the batch's now): written out
-// once per batch instead of twice per person.
-let lastDate: Date | undefined;
-let lastIso = "";
-function isoOf(date: Date): string {
-  if (date !== lastDate || lastIso === "") {
-    lastIso = date.toISOString();
-    lastDate = date;
-  }
-  return lastIso;
 }
 
 /** One person's participation at an event; `forUpdate` locks the row. */
@@ -175,80 +164,32 @@ export interface AdmissionResult {
   held: ParticipationRecord[];
 }
 
-// What admit_joins_v3 answers (pg has parsed its json). Checked in place rather than by a zod schema, which
-// copied every place of a batch of up to 1,000 (ADR 0005, 2026-12-06 evening). Any other shape throws, as
-// the schema did.
-interface AdmissionJson {
-  organizer_id: string;
-  state: AdmissionResult["state"];
-  is_open: boolean;
-  capacity: number | null;
-  confirmed: number;
-  waitlisted: number;
-  checked_in: number;
-  /** A new place: [user_id, status, queue_number, waitlist position or null]; joined at the batch's now. */
-  placed: [string, ParticipationStatus, number, number | null][];
-  held: {
-    event_id: string;
-    user_id: string;
-    status: ParticipationStatus;
-    queue_number: number;
-    joined_at: string;
-    confirmed_at: string | null;
-    checked_in_at: string | null;
-  }[];
-}
+const jsonRecordSchema = z.object({
+  event_id: z.string(),
+  user_id: z.string(),
+  status: participationStatusSchema,
+  queue_number: z.number(),
+  joined_at: z.string(),
+  confirmed_at: z.string().nullable(),
+  checked_in_at: z.string().nullable(),
+});
 
-const STATUSES: ReadonlySet<unknown> = new Set(participationStatusSchema.options);
-const STATES: ReadonlySet<unknown> = new Set(["draft", "open", "closed"]);
+// A new place: [user_id, status, queue_number, waitlist position or null]; it was joined at the batch's now.
+const placeSchema = z.tuple([z.string(), participationStatusSchema, z.number(), z.number().nullable()]);
 
-function readAdmission(value: unknown): AdmissionJson {
-  const row = value as Partial<Record<keyof AdmissionJson, unknown>>;
-  const isValid =
-    typeof value === "object" &&
-    value !== null &&
-    typeof row.organizer_id === "string" &&
-    STATES.has(row.state) &&
-    typeof row.is_open === "boolean" &&
-    (row.capacity === null || typeof row.capacity === "number") &&
-    typeof row.confirmed === "number" &&
-    typeof row.waitlisted === "number" &&
-    typeof row.checked_in === "number" &&
-    Array.isArray(row.placed) &&
-    row.placed.every(isPlace) &&
-    Array.isArray(row.held) &&
-    row.held.every(isHeld);
-  if (!isValid) throw new Error("admit_joins_v3 answered an unexpected shape");
-  return value as AdmissionJson;
-}
+const admissionSchema = z.object({
+  organizer_id: z.string(),
+  state: z.enum(["draft", "open", "closed"]),
+  is_open: z.boolean(),
+  capacity: z.number().nullable(),
+  confirmed: z.number(),
+  waitlisted: z.number(),
+  checked_in: z.number(),
+  placed: z.array(placeSchema),
+  held: z.array(jsonRecordSchema),
+});
 
-function isPlace(place: unknown): boolean {
-  return (
-    Array.isArray(place) &&
-    place.length === 4 &&
-    typeof place[0] === "string" &&
-    STATUSES.has(place[1]) &&
-    typeof place[2] === "number" &&
-    (place[3] === null || typeof place[3] === "number")
-  );
-}
-
-function isHeld(value: unknown): boolean {
-  const held = value as Partial<Record<keyof AdmissionJson["held"][number], unknown>> | null;
-  return (
-    typeof held === "object" &&
-    held !== null &&
-    typeof held.event_id === "string" &&
-    typeof held.user_id === "string" &&
-    STATUSES.has(held.status) &&
-    typeof held.queue_number === "number" &&
-    typeof held.joined_at === "string" &&
-    (held.confirmed_at === null || typeof held.confirmed_at === "string") &&
-    (held.checked_in_at === null || typeof held.checked_in_at === "string")
-  );
-}
-
-function fromJson(row: AdmissionJson["held"][number]): ParticipationRecord {
+function fromJson(row: z.infer<typeof jsonRecordSchema>): ParticipationRecord {
   return toRecordOf({
     ...row,
     joined_at: new Date(row.joined_at),
@@ -273,7 +214,7 @@ export async function admitJoins(
   `.execute(db);
   const admission = result.rows[0]?.admission;
   if (admission === null || admission === undefined) return undefined;
-  const row = readAdmission(admission);
+  const row = admissionSchema.parse(admission);
   return {
     organizerId: row.organizer_id,
     state: row.state,

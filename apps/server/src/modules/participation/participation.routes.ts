@@ -7,9 +7,7 @@ import {
 } from "@turnout/contracts";
 import { errorResponses } from "../../platform/errors.ts";
 import type { FastifyInstance } from "fastify";
-import type { FastifyRouteSchemaDef } from "fastify/types/schema.js";
-import { ZodType } from "zod";
-import { serializerCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Deps } from "../../deps.ts";
 import { requireUser, SIGNED_IN, SIGNED_IN_OR_ANONYMOUS } from "../auth/index.ts";
 import type { AdmissionQueue } from "./admission.ts";
@@ -22,18 +20,6 @@ export interface ParticipationRouteOptions {
   admission: AdmissionQueue;
   /** Told of every event whose participations this process changed (the read cache forgets its page). */
   onChange: (eventId: string) => void;
-}
-
-// A flash crowd gets 201s and 409s by the thousand, and zod's check of each answer before it is written was
-// 3% of the server's CPU in the join storm (ADR 0005, 2026-12-06 evening). Those bodies are built by typed
-// code (repo.toParticipation, the error handler's toBody) and serialised as zod would, key for key; every other
-// answer of the route keeps the check.
-const CROWD_STATUSES = new Set(["200", "201", "409"]);
-function crowdAnswerSerializer<S>(route: FastifyRouteSchemaDef<S>): (data: unknown) => string {
-  if (CROWD_STATUSES.has(route.httpStatus ?? "")) return (data) => JSON.stringify(data);
-  const { schema } = route;
-  if (!(schema instanceof ZodType)) throw new Error(`${route.url}: a response schema that is not zod`);
-  return serializerCompiler({ ...route, schema });
 }
 
 /** Joining and leaving, the caller's participation, removal by the organizer, and the counters. */
@@ -50,7 +36,6 @@ export function registerParticipationRoutes(
     "/api/events/:id/join",
     {
       config: { idempotent: true },
-      serializerCompiler: crowdAnswerSerializer,
       schema: {
         tags,
         summary: "Join an event: a seat if one is free, else a place on the waitlist",
