@@ -103,6 +103,8 @@ describe("announcements", () => {
       .select(["type", "aggregate_id", "payload"])
       .where("type", "=", "announcement.posted.v1")
       .where("aggregate_id", "=", event.id)
+      // In the order written: the relay's `sent_at` updates move rows, so a scan's order is not it.
+      .orderBy("id")
       .execute();
     expect(outbox[0]?.payload).toEqual({ announcement });
 
