@@ -79,43 +79,77 @@ function readContext(value: Json): InteractionContext | undefined {
   return { page: readPage, userAgent, locale, screen: readScreen };
 }
 
-/**
- * The item as interactionSchema outputs it, built field by field, when the item surely passes; undefined when
- * it may not (then zod decides, and says why).
- */
-export function readInteraction(item: unknown): Interaction | undefined {
-  if (!isRecord(item)) return undefined;
-  const { id, type, name, timestamp, anonymousId, userId, sessionId, properties, context } = item;
-  if (
-    !isText(id, 1, INTERACTION_ID_MAX) ||
-    !TYPES.has(type) ||
-    !isOptionalText(name, 0, 200) ||
-    typeof timestamp !== "string" ||
-    DATETIME === undefined ||
-    !DATETIME.test(timestamp) ||
-    !isText(anonymousId, 1, 200) ||
-    !isOptionalText(userId, 1, 200) ||
-    !isOptionalText(sessionId, 1, 200)
-  )
-    return undefined;
-  if (properties !== undefined && !(isRecord(properties) && smallPropertiesJson(properties) !== undefined))
-    return undefined;
+/** An item's fields as far as they are checked: the scalars by type and length, the rest still unknown. */
+interface CheckedFields extends Json {
+  id: string;
+  type: Interaction["type"];
+  name?: string;
+  timestamp: string;
+  anonymousId: string;
+  userId?: string;
+  sessionId?: string;
+}
+
+/** What checkItem read of an item that surely passes: its fields, its properties' JSON and its context. */
+interface CheckedItem {
+  fields: CheckedFields;
+  properties: Json | undefined;
+  propertiesJson: string | undefined;
+  context: InteractionContext | undefined;
+}
+
+function hasCheckedFields(item: Json): item is CheckedFields {
+  const { id, type, name, timestamp, anonymousId, userId, sessionId } = item;
+  return (
+    isText(id, 1, INTERACTION_ID_MAX) &&
+    TYPES.has(type) &&
+    isOptionalText(name, 0, 200) &&
+    typeof timestamp === "string" &&
+    DATETIME !== undefined &&
+    DATETIME.test(timestamp) &&
+    isText(anonymousId, 1, 200) &&
+    isOptionalText(userId, 1, 200) &&
+    isOptionalText(sessionId, 1, 200)
+  );
+}
+
+/** The one check of an item against the contract, for both readers below; undefined when zod must decide. */
+function checkItem(item: unknown): CheckedItem | undefined {
+  if (!isRecord(item) || !hasCheckedFields(item)) return undefined;
+  const { properties, context } = item;
+  let propertiesJson: string | undefined;
+  if (properties !== undefined) {
+    if (!isRecord(properties)) return undefined;
+    propertiesJson = smallPropertiesJson(properties);
+    if (propertiesJson === undefined) return undefined;
+  }
   let readContextValue: InteractionContext | undefined;
   if (context !== undefined) {
     if (!isRecord(context)) return undefined;
     readContextValue = readContext(context);
     if (readContextValue === undefined) return undefined;
   }
+  return { fields: item, properties, propertiesJson, context: readContextValue };
+}
+
+/**
+ * The item as interactionSchema outputs it, built field by field, when the item surely passes; undefined when
+ * it may not (then zod decides, and says why).
+ */
+export function readInteraction(item: unknown): Interaction | undefined {
+  const checked = checkItem(item);
+  if (checked === undefined) return undefined;
+  const { id, type, name, timestamp, anonymousId, userId, sessionId } = checked.fields;
   return {
     id,
-    type: type as Interaction["type"],
+    type,
     name,
     timestamp,
     anonymousId,
     userId,
     sessionId,
-    properties,
-    context: readContextValue,
+    properties: checked.properties,
+    context: checked.context,
   };
 }
 
@@ -149,38 +183,14 @@ export function readInteractionLine(
   stampText: string,
   receivedAt: Date,
 ): ItemLine | undefined {
-  if (!isRecord(item)) return undefined;
-  const { id, type, name, timestamp, anonymousId, userId, sessionId, properties, context } = item;
-  if (
-    !isText(id, 1, INTERACTION_ID_MAX) ||
-    !TYPES.has(type) ||
-    !isOptionalText(name, 0, 200) ||
-    typeof timestamp !== "string" ||
-    DATETIME === undefined ||
-    !DATETIME.test(timestamp) ||
-    !isText(anonymousId, 1, 200) ||
-    !isOptionalText(userId, 1, 200) ||
-    !isOptionalText(sessionId, 1, 200)
-  )
-    return undefined;
-  let propertiesJson: string | undefined;
-  let eventId: unknown;
-  if (properties !== undefined) {
-    if (!isRecord(properties)) return undefined;
-    propertiesJson = smallPropertiesJson(properties);
-    if (propertiesJson === undefined) return undefined;
-    eventId = properties.eventId;
-  }
-  let readContextValue: InteractionContext | undefined;
-  if (context !== undefined) {
-    if (!isRecord(context)) return undefined;
-    readContextValue = readContext(context);
-    if (readContextValue === undefined) return undefined;
-  }
+  const checked = checkItem(item);
+  if (checked === undefined) return undefined;
+  const { id, type, name, timestamp, anonymousId, userId, sessionId } = checked.fields;
   const stored = storedTime(timestamp, Date.parse(timestamp), receivedAt);
-  const page = readContextValue?.page;
+  const page = checked.context?.page;
+  const contextJson = checked.context === undefined ? undefined : JSON.stringify(checked.context);
   return {
-    line: `${text(id)}\t${type as string}\t${optionalText(name)}\t${stored.time}\t${text(anonymousId)}\t${optionalText(userId)}\t${optionalText(sessionId)}\t${eventIdText(eventId)}\t${optionalText(page?.path)}\t${referrerText(page?.referrer)}\t${jsonText(propertiesJson)}\t${jsonText(readContextValue === undefined ? undefined : JSON.stringify(readContextValue))}\t${stampText}`,
+    line: `${text(id)}\t${type}\t${optionalText(name)}\t${stored.time}\t${text(anonymousId)}\t${optionalText(userId)}\t${optionalText(sessionId)}\t${eventIdText(checked.properties?.eventId)}\t${optionalText(page?.path)}\t${referrerText(page?.referrer)}\t${jsonText(checked.propertiesJson)}\t${jsonText(contextJson)}\t${stampText}`,
     hour: Math.floor(stored.ms / HOUR_MS),
   };
 }
