@@ -80,6 +80,19 @@ interface Tally {
   lateness?: number[];
 }
 
+function newTally(command: SendCommand, client: Client): Tally {
+  return {
+    client,
+    acceptedBatches: Array.from({ length: command.senders }, () => 0),
+    startedAt: Date.now(),
+    requests: 0,
+    resent: 0,
+    statuses: {},
+    dueAt: [],
+    latencies: [],
+  };
+}
+
 /** Counts a 202 in the tally. */
 function accepted(tally: Tally, due: number, answeredAt: number): void {
   tally.dueAt.push(due);
@@ -306,16 +319,7 @@ async function send(command: SendCommand): Promise<SendResult> {
 }
 
 async function sendInClosedLoops(command: SendCommand, client: Client): Promise<SendResult> {
-  const tally: Tally = {
-    client,
-    acceptedBatches: Array.from({ length: command.senders }, () => 0),
-    startedAt: Date.now(),
-    requests: 0,
-    resent: 0,
-    statuses: {},
-    dueAt: [],
-    latencies: [],
-  };
+  const tally = newTally(command, client);
   const { acceptedBatches, statuses } = tally;
   const endsAt = tally.startedAt + command.durationS * 1_000;
 
@@ -356,17 +360,7 @@ async function sendInClosedLoops(command: SendCommand, client: Client): Promise<
 async function sendOnSchedule(command: SendCommand, client: Client): Promise<SendResult> {
   const batchesPerMs = (command.ratePerSec ?? 0) / ITEMS_PER_BATCH / 1000;
   const lateness: number[] = [];
-  const tally: Tally = {
-    client,
-    acceptedBatches: Array.from({ length: command.senders }, () => 0),
-    startedAt: Date.now(),
-    requests: 0,
-    resent: 0,
-    statuses: {},
-    dueAt: [],
-    latencies: [],
-    lateness,
-  };
+  const tally: Tally = { ...newTally(command, client), lateness };
   const { acceptedBatches, statuses } = tally;
   const batches: Promise<void>[] = [];
   const start = performance.now();
