@@ -19,6 +19,12 @@ export interface JoinsDatabase {
   /** What autovacuum has done so far to the tables a join writes, one line. */
   describeAutovacuum(): Promise<string>;
   /**
+   * The calls of admit_joins_v3 so far and the time PostgreSQL spent in them, row lock waits included
+   * (pg_stat_user_functions: the database tracks PL/pgSQL functions' time). Each backend reports at the end of
+   * its transactions, at most once a second: read it a second after the calls to count.
+   */
+  admissionCalls(): Promise<{ calls: number; ms: number }>;
+  /**
    * Vacuums and analyzes the tables a join writes, as autovacuum will once it gets to them, and answers the
    * CPU ms and wall ms its session took (a manual VACUUM, so without autovacuum's cost-based pauses).
    */
@@ -63,6 +69,8 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
     `.execute(db);
     userIds = users.rows.map((row) => row.id);
     await sql`ANALYZE users`.execute(db);
+    // For admissionCalls: sessions opened from now on (the server's) inherit it.
+    await sql.raw(`ALTER DATABASE "${await currentDatabase(db)}" SET track_functions = 'pl'`).execute(db);
   });
   const { db } = database;
   const key = createTokenKey(BENCH_TOKEN_SECRET);
@@ -118,8 +126,19 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
       `.execute(db);
       return rows.map((row) => row.line).join("; ");
     },
+    async admissionCalls() {
+      const { rows } = await sql<{ calls: string; ms: number }>`
+        SELECT calls, total_time AS ms FROM pg_stat_user_functions WHERE funcname = 'admit_joins_v3'
+      `.execute(db);
+      return { calls: Number(rows[0]?.calls ?? 0), ms: rows[0]?.ms ?? 0 };
+    },
     drop: database.drop,
   };
+}
+
+async function currentDatabase(db: Db): Promise<string> {
+  const { rows } = await sql<{ name: string }>`SELECT current_database() AS name`.execute(db);
+  return rows[0]?.name ?? "";
 }
 
 // One snapshot for counter and rows: joins still in flight may commit between two reads.

@@ -84,8 +84,10 @@ const joins: Scenario = {
         sampleActivity: false,
       });
       await stormObserver.before();
+      const admissionBefore = await database.admissionCalls();
       const storm = await runStorm(server.baseUrl, database, stormTokens, { clients, durationS: stormS });
       await stormObserver.after();
+      const admission = await admissionDuring(database, admissionBefore, storm.answered, stormS);
       const stormCpu = (await stormObserver.result()).cpuMs;
       const perStormJoin = (ms: number) => Math.round((ms * 1000) / Math.max(1, storm.answered));
       for (const timer of timers) clearTimeout(timer);
@@ -95,6 +97,10 @@ const joins: Scenario = {
         ((processCpuMs(server.pid) - stormCpuBefore) * 1000) / Math.max(1, storm.answered),
       );
       progress(`joins: storm ${storm.joinsPerSec}/s, p95 ${storm.p95Ms} ms, ${storm.errors} errors`);
+      progress(
+        `joins: storm's admit_joins calls: ${admission.callsPerSec}/s of ${admission.joinsPerCall} joins, ` +
+          `${admission.msPerCall} ms each in PostgreSQL; the event's row busy ${admission.rowBusyShare} of the time`,
+      );
       if (snapshotsHeap) await snapshot(signal, 1);
       const observer = await observeBurst(ADMIN_URL, new URL(database.url).pathname.slice(1), server);
       const burst = await runJoinBurst(server.baseUrl, database, burstTokens(2), observer);
@@ -162,6 +168,10 @@ const joins: Scenario = {
         p95Ms: storm.p95Ms,
         errors: storm.errors + burst.errors + second.errors + cold.errors,
         stormExact: storm.isExact,
+        stormAdmitCallsPerSec: admission.callsPerSec,
+        stormAdmitJoinsPerCall: admission.joinsPerCall,
+        stormAdmitMsPerCall: admission.msPerCall,
+        stormRowBusyShare: admission.rowBusyShare,
         pgbenchHotRowTps,
         baselineRps: baseline.rps,
         ratioVsHotRow: round(storm.joinsPerSec / pgbenchHotRowTps),
@@ -246,6 +256,29 @@ export async function runStorm(
     p95Ms: percentile(latencies, 0.95),
     errors: result.errors + (latencies.length - created),
     isExact,
+  };
+}
+
+/**
+ * The storm's batches as PostgreSQL saw them: calls of admit_joins_v3 a second, joins a call, and the time a
+ * call spent in PostgreSQL (its wait for the row lock included): with one server, the share of the storm the
+ * event's row was locked by a batch (ADR 0005, 2026-12-06 night). Read a second after the storm: a backend
+ * reports its statistics at most once a second.
+ */
+async function admissionDuring(
+  database: JoinsDatabase,
+  before: { calls: number; ms: number },
+  answered: number,
+  stormS: number,
+): Promise<{ callsPerSec: number; joinsPerCall: number; msPerCall: number; rowBusyShare: number }> {
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const after = await database.admissionCalls();
+  const calls = Math.max(1, after.calls - before.calls);
+  return {
+    callsPerSec: Math.round(calls / stormS),
+    joinsPerCall: round(answered / calls),
+    msPerCall: round((after.ms - before.ms) / calls),
+    rowBusyShare: round((after.ms - before.ms) / (stormS * 1000)),
   };
 }
 
