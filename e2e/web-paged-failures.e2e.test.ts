@@ -6,7 +6,8 @@ import { eventually, expectNoPageProblems, LIVE_MS, person, useWebHarness } from
 /*
  * A failure while a paged list is on screen, in real Chromium against a started server: Discover's third page
  * and then a live refresh are answered 503 by the browser's network layer (the server stays real). What was
- * loaded stays, the failure is said where the list ends, and trying again brings what failed, once.
+ * loaded stays, the failure is said where the list ends (under an empty result too), and trying again brings
+ * what failed, once.
  */
 
 const shouldSkip = skipWithoutChromium("web paged-list failure browser tests");
@@ -149,6 +150,33 @@ describe.skipIf(shouldSkip)("a paged list's failures in Chromium", () => {
     const refreshed = await titlesOf(page);
     expect(refreshed.slice(1, PAGE_SIZE)).toEqual(shown.slice(0, PAGE_SIZE - 1));
     expect(new Set(refreshed).size).toBe(refreshed.length);
+    await page.close();
+  });
+
+  it("says under an empty result that a live refresh failed, and refreshes on the note's button", async () => {
+    const page = await web().openPage();
+    await page.goto(`${web().base}/?q=Zeppelin`);
+    const empty = page.getByText("No events match. Try another search or category.");
+    await empty.waitFor({ timeout: LIVE_MS });
+    let failures = 0;
+    const firstPage = /\/api\/events\?(?!.*cursor=)/;
+    await page.route(firstPage, async (route) => {
+      failures += 1;
+      await answerUnavailable(route);
+    });
+    const match = await web().publishEvent(host, { title: "Zeppelin night" });
+
+    await page.getByRole("status").filter({ hasText: LIST_STALE }).waitFor({ timeout: LIVE_MS });
+    expect(failures).toBeGreaterThanOrEqual(ATTEMPTS);
+    expect(await empty.count()).toBe(1);
+    expect(await page.getByText("Something went wrong").count()).toBe(0);
+    await web().axe(page, "discover-empty-refresh-failed");
+
+    await page.unroute(firstPage);
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByRole("link", { name: match.title }).waitFor({ timeout: LIVE_MS });
+    expect(await empty.count()).toBe(0);
+    expect(await page.getByRole("status").filter({ hasText: LIST_STALE }).count()).toBe(0);
     await page.close();
   });
 

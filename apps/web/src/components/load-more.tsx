@@ -3,8 +3,9 @@ import { describeError } from "../api/errors.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 
 /**
- * The end of a list read page by page: "Load more" while there is a next page, a status line that says (to the
- * eye and to a screen reader) that it is loading, and what went wrong without taking the loaded items away. A
+ * The end of a list read page by page (an empty one too): "Load more" while there is a next page, a status line
+ * that says (to the eye and to a screen reader) that it is loading, and what went wrong without taking the
+ * loaded items away. A
  * failed next page is an alert, and the same button, now "Try again", asks for that page again (one button, so
  * whoever pressed it keeps the focus); a failed refresh is a quiet note with a button of its own. The busy
  * button is `aria-disabled`, not `disabled`, so it keeps the keyboard focus of whoever pressed it.

@@ -68,7 +68,10 @@ function MailOutbox() {
       ) : mails.error !== null ? (
         <ErrorState error={mails.error} onRetry={() => void mails.refresh()} />
       ) : items.length === 0 ? (
-        <Empty>{t.noMails}</Empty>
+        <>
+          <Empty>{t.noMails}</Empty>
+          <LoadMore list={mails} />
+        </>
       ) : (
         <>
           <MailTable items={items} openId={open} />

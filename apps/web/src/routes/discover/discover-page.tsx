@@ -100,7 +100,10 @@ export function DiscoverPage() {
         ) : feed.error !== null ? (
           <ErrorState error={feed.error} onRetry={() => void feed.refresh()} />
         ) : events.length === 0 ? (
-          <Empty>{t.noEvents}</Empty>
+          <>
+            <Empty>{t.noEvents}</Empty>
+            <LoadMore list={feed} />
+          </>
         ) : (
           <>
             <h2 className="sr-only">{t.results}</h2>

@@ -217,7 +217,10 @@ function MyEvents() {
         ) : events.error !== null ? (
           <ErrorState error={events.error} onRetry={() => void events.refresh()} />
         ) : items.length === 0 ? (
-          <Empty>{t.noMyEvents}</Empty>
+          <>
+            <Empty>{t.noMyEvents}</Empty>
+            <LoadMore list={events} />
+          </>
         ) : (
           <>
             <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
