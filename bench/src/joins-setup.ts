@@ -70,7 +70,9 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
     userIds = users.rows.map((row) => row.id);
     await sql`ANALYZE users`.execute(db);
     // For admissionCalls: sessions opened from now on (the server's) inherit it.
-    await sql.raw(`ALTER DATABASE "${await currentDatabase(db)}" SET track_functions = 'pl'`).execute(db);
+    await sql`
+      DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET track_functions = ''pl''', current_database()); END $$
+    `.execute(db);
   });
   const { db } = database;
   const key = createTokenKey(BENCH_TOKEN_SECRET);
@@ -134,11 +136,6 @@ export async function createJoinsDatabase(adminUrl: string, userCount: number): 
     },
     drop: database.drop,
   };
-}
-
-async function currentDatabase(db: Db): Promise<string> {
-  const { rows } = await sql<{ name: string }>`SELECT current_database() AS name`.execute(db);
-  return rows[0]?.name ?? "";
 }
 
 // One snapshot for counter and rows: joins still in flight may commit between two reads.
