@@ -223,10 +223,13 @@ describe("plans on a generated volume", () => {
     expect(plan.join("\n")).toMatch(
       /(Bitmap Index Scan on|Index (Only )?Scan using) interactions_\d{8}_event_id_timestamp_idx/,
     );
-    // A sequential scan only of an empty day partition (the planner's choice for an empty table).
+    // A sequential scan only of a day partition holding next to nothing (the planner's choice for a tiny table):
+    // an empty one, or today's just after midnight, when the generated volume ends before it began and it holds
+    // only the first block's few rows. A seq scan of a generated day (about 150,000 rows) costs thousands.
     const seqScans = plan.filter((line) => line.includes("Seq Scan"));
+    const seqScanCost = (line: string) => Number(/cost=[\d.]+\.\.([\d.]+)/.exec(line)?.[1] ?? Infinity);
     expect(
-      seqScans.every((line) => line.includes("cost=0.00..0.00")),
+      seqScans.every((line) => seqScanCost(line) < 10),
       seqScans.join("\n"),
     ).toBe(true);
     const urls = [
