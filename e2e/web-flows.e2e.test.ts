@@ -135,7 +135,9 @@ describe.skipIf(shouldSkip)("event flows in Chromium", () => {
     await page.getByText("0 of 1 seats left").waitFor({ timeout: LIVE_MS });
     expect(await page.getByRole("button", { name: "Join", exact: true }).count()).toBe(0);
     expect(await page.getByRole("button", { name: "Join the waitlist" }).count()).toBe(0);
-    expect(held.length).toBeGreaterThan(0);
+    // Dov's live update reached the page's socket and was held (on a busy machine it may come after the refusal).
+    await expect.poll(() => held.length, { timeout: LIVE_MS }).toBeGreaterThan(0);
+    expect(await page.getByText("0 of 1 seats left").count()).toBe(1);
     expect(await participationOf(cy, event.id)).toBeUndefined();
     const stats = expectStatus(await web().apiAs(cy, "GET", `/api/events/${event.id}/stats`), 200);
     expect(stats).toMatchObject({ confirmed: 1, waitlisted: 0 });

@@ -254,8 +254,10 @@ function MoreLoader({ list }: { list: PagedList }) {
     listRef.current = list;
   });
   const { hasNextPage, isLoadingMore } = list;
-  // After a failed next page, only the person's "Try again" asks again: the sentinel is still in view.
-  const hasFailed = list.loadMoreError !== null;
+  // After a failed next page, only the person's "Try again" asks again: the sentinel is still in view. After a
+  // failed refresh, only the note's "Refresh" or "Load more" by hand: a next page that loads ends the list's
+  // failed state, so it would take away the note while the pages before it are still the old ones.
+  const hasFailed = list.loadMoreError !== null || list.refreshError !== null;
   // Observed anew after each page: an observer reports only changes, so a sentinel still in view after a
   // short page (a tall screen) would otherwise never ask for the next one.
   useEffect(() => {
