@@ -257,16 +257,23 @@ describe("on 10 million interactions, CPU per query", () => {
         const fields = readFileSync(stat, "utf8").split(") ")[1]?.split(" ") ?? [];
         return (Number(fields[11]) + Number(fields[12])) * 10;
       };
+      // The best of three groups of three runs, as the wall-time tests take the best of three runs: a busy
+      // machine slows a CPU too. Groups rather than runs, since the backend's clock ticks every 10 ms.
       const cpuOf = async (from: ReadFrom) => {
-        const runs = 5;
+        const [groups, runs] = [3, 3];
         await query(connection.db, from);
-        const [backend, own] = [backendMs(), process.cpuUsage()];
-        for (let run = 0; run < runs; run++) await query(connection.db, from);
-        const server = process.cpuUsage(own);
-        return {
-          postgres: (backendMs() - backend) / runs,
-          server: (server.user + server.system) / 1000 / runs,
-        };
+        let best = { postgres: Infinity, server: Infinity };
+        for (let group = 0; group < groups; group++) {
+          const [backend, own] = [backendMs(), process.cpuUsage()];
+          for (let run = 0; run < runs; run++) await query(connection.db, from);
+          const server = process.cpuUsage(own);
+          const cpu = {
+            postgres: (backendMs() - backend) / runs,
+            server: (server.user + server.system) / 1000 / runs,
+          };
+          if (cpu.postgres + cpu.server < best.postgres + best.server) best = cpu;
+        }
+        return best;
       };
       const [rolled, raw] = [await cpuOf("rollups"), await cpuOf("rows")];
       process.stderr.write(
