@@ -150,6 +150,11 @@ describe.skipIf(shouldSkip)("a paged list's failures in Chromium", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(nextPages).toBe(0);
     expect(await page.getByRole("status").filter({ hasText: LIST_STALE }).count()).toBe(1);
+    // "Load more" by hand loads the next page, and the note stays: the first page is still the old one.
+    await page.getByRole("button", { name: "Load more" }).click();
+    await expect.poll(() => cardsOf(page).count(), { timeout: LIVE_MS }).toBe(2 * PAGE_SIZE);
+    expect(nextPages).toBe(1);
+    expect(await page.getByRole("status").filter({ hasText: LIST_STALE }).count()).toBe(1);
 
     await page.unroute(firstPage);
     await page.getByRole("button", { name: "Refresh" }).click();

@@ -1,6 +1,12 @@
 import { type InfiniteData, InfiniteQueryObserver, QueryClient } from "@tanstack/react-query";
 import { describe, expect, it } from "vitest";
-import { describePagedList, type ListPage, refreshPagedLists } from "./paged-list.ts";
+import {
+  describePagedList,
+  lastRefreshFailure,
+  type ListPage,
+  refreshPagedLists,
+  watchRefreshes,
+} from "./paged-list.ts";
 
 /*
  * The turns a paged list's fetches take, on TanStack Query's own client (no network): a refresh asked for while
@@ -160,6 +166,29 @@ describe("a paged list's failures", () => {
     view = describePagedList(observer.getCurrentResult());
     expect(view.items).toEqual(["a", "b", "c", "d"]);
     expect(view.refreshError).toBeNull();
+    unsubscribe();
+  });
+
+  it("keeps a failed refresh's failure when a next page loads after it, until a refresh succeeds", async () => {
+    const { list, client, observer, unsubscribe } = await twoPagesShown();
+    watchRefreshes(client.getQueryCache());
+    const query = client.getQueryCache().find({ queryKey: KEY });
+    const view = () => describePagedList(observer.getCurrentResult(), lastRefreshFailure(query));
+    list.failNext();
+    await refreshPagedLists(client, { queryKey: KEY });
+    expect(view().refreshError?.message).toBe("503 from the server");
+
+    await observer.fetchNextPage();
+    // TanStack's own view forgets the failure; the first two pages are still the ones it left.
+    expect(describePagedList(observer.getCurrentResult()).refreshError).toBeNull();
+    expect(view().items).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(view().refreshError?.message).toBe("503 from the server");
+
+    // A refresh that succeeds ends it, also when a next page starts as it ends, before anyone looks.
+    await refreshPagedLists(client, { queryKey: KEY });
+    await observer.fetchNextPage();
+    expect(view().items).toEqual(["a", "b", "c", "d", "e", "f", "g"]);
+    expect(view().refreshError).toBeNull();
     unsubscribe();
   });
 

@@ -2,6 +2,7 @@ import {
   type InfiniteData,
   type InfiniteQueryObserverResult,
   type Query,
+  type QueryCache,
   type QueryClient,
   type QueryFilters,
   type QueryKey,
@@ -32,7 +33,10 @@ export interface PagedList {
   loadMore: () => Promise<unknown>;
   /** Why the last next page failed (the pages loaded stay); null while anything is fetched again. */
   loadMoreError: Error | null;
-  /** Why the last refresh of the loaded pages failed (they stay shown); null while anything is fetched again. */
+  /**
+   * Why the last refresh of the loaded pages failed (they stay shown), until a refresh succeeds: a next page
+   * that loads does not end it. Null while anything is fetched again.
+   */
   refreshError: Error | null;
   /** Fetches every loaded page again, in turn with the list's other fetches. */
   refresh: () => Promise<void>;
@@ -93,6 +97,33 @@ export function patchPagedLists<T>(client: QueryClient, queryKey: QueryKey, patc
   }
 }
 
+const refreshFailures = new WeakMap<Query, Error>();
+const watchedCaches = new WeakSet<QueryCache>();
+
+/**
+ * Keeps, per query, the failure of its last refresh until a refresh succeeds. TanStack ends its failed state on
+ * any success, a next page's too, though the pages before that one are still those the failed refresh left.
+ * Told by the cache as each fetch ends, not read off renders: a next page waiting for a refresh starts as the
+ * refresh ends, before any render sees that end. A live patch (`setQueryData`) is not a refresh.
+ */
+export function watchRefreshes(cache: QueryCache): void {
+  if (watchedCaches.has(cache)) return;
+  watchedCaches.add(cache);
+  cache.subscribe((event) => {
+    if (event.type !== "updated" || event.query.state.fetchMeta?.fetchMore !== undefined) return;
+    const { action } = event;
+    const query = event.query as Query;
+    if (action.type === "success" && action.manual !== true) refreshFailures.delete(query);
+    const error: unknown = action.type === "error" ? action.error : undefined;
+    if (error instanceof Error && query.state.data !== undefined) refreshFailures.set(query, error);
+  });
+}
+
+/** The failure of the query's last refresh, if no refresh succeeded since (`watchRefreshes` keeps it). */
+export function lastRefreshFailure(query: Query | undefined): Error | null {
+  return (query === undefined ? undefined : refreshFailures.get(query)) ?? null;
+}
+
 /** A paged list as a page shows it: its items so far, its state, "Load more" and a refresh that keep turns. */
 export interface PagedListView<T> extends PagedList {
   items: T[];
@@ -102,9 +133,13 @@ export interface PagedListView<T> extends PagedList {
   isFetching: boolean;
 }
 
-/** What the page shows of a list's query: which failure it is, and that it never hides the pages loaded. */
+/**
+ * What the page shows of a list's query: which failure it is, and that it never hides the pages loaded.
+ * `refreshFailure` is `lastRefreshFailure`'s (TanStack's failed refresh when not given).
+ */
 export function describePagedList<T>(
   result: InfiniteQueryObserverResult<InfiniteData<ListPage<T>>>,
+  refreshFailure: Error | null = result.isRefetchError ? result.error : null,
 ): Pick<
   PagedListView<T>,
   "items" | "isPending" | "error" | "isFetching" | "hasNextPage" | "loadMoreError" | "refreshError"
@@ -118,7 +153,7 @@ export function describePagedList<T>(
     isFetching: result.isFetching,
     hasNextPage: result.hasNextPage,
     loadMoreError: isSettled && result.isFetchNextPageError ? result.error : null,
-    refreshError: isSettled && result.isRefetchError ? result.error : null,
+    refreshError: isSettled ? refreshFailure : null,
   };
 }
 
@@ -128,6 +163,7 @@ export function usePagedList<T>(
   fetchPage: (cursor: string | undefined) => Promise<ListPage<T>>,
 ): PagedListView<T> {
   const client = useQueryClient();
+  watchRefreshes(client.getQueryCache());
   const list = useInfiniteQuery({
     queryKey,
     queryFn: ({ pageParam }) => fetchPage(pageParam),
@@ -150,7 +186,7 @@ export function usePagedList<T>(
     return loading;
   };
   return {
-    ...describePagedList(list),
+    ...describePagedList(list, lastRefreshFailure(client.getQueryCache().find({ queryKey, exact: true }))),
     isLoadingMore,
     loadMore,
     refresh: () => refreshPagedLists(client, { queryKey, exact: true }),
