@@ -258,7 +258,7 @@ describe("on 10 million interactions, CPU per query", () => {
         const fields = readFileSync(stat, "utf8").split(") ")[1]?.split(" ") ?? [];
         return (Number(fields[11]) + Number(fields[12])) * 10;
       };
-      // The best of three groups of three runs, as the wall-time tests take the best of three runs: a busy
+      // The best of three groups of three runs, as the wall-time tests take the best of their runs: a busy
       // machine slows a CPU too. Groups rather than runs, since the backend's clock ticks every 10 ms.
       const cpuOf = async (from: ReadFrom) => {
         const [groups, runs] = [3, 3];
