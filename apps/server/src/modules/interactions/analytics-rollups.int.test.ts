@@ -3,7 +3,14 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../../test/database.ts";
 import { createDb, type DbHandle } from "../../platform/db.ts";
-import { pathPatternToRegex, readFunnel, readTimeseries, readTop, type Range } from "./analytics.repo.ts";
+import {
+  pathPatternToLike,
+  pathPatternToRegex,
+  readFunnel,
+  readTimeseries,
+  readTop,
+  type Range,
+} from "./analytics.repo.ts";
 import { loadBatches } from "./interactions-load.ts";
 import { BUILTIN_SOURCE_ID } from "./sources.repo.ts";
 import { rollUpHours, rollUpInteractions } from "./rollups.job.ts";
@@ -453,4 +460,64 @@ describe("the hourly rollups (ADR 0015)", () => {
     expect(kept[0]?.count).toBeGreaterThan(0);
     await expectRollupsToMatchRows();
   });
+});
+
+// The rollup path matches a page step with LIKE, the raw rows' reference with the regular expression (ADR 0024,
+// 2026-12-07 later): in PostgreSQL, on paths built to tell them apart, they must agree on every pair.
+it("matches a page step's pattern with LIKE exactly as with its regular expression", async () => {
+  const patterns = [
+    "/events/:id",
+    "/events/:id/photos",
+    "/:a/:b",
+    "/x:y",
+    "/:a:b",
+    "/100%_\\",
+    "/a.b*",
+    "/",
+    "",
+  ];
+  const pieces = [
+    "/",
+    "/events/",
+    "/photos",
+    "events",
+    "a",
+    "x",
+    "1",
+    "100%_\\",
+    "a.b*",
+    "ab",
+    "%",
+    "_",
+    "\\",
+    ".",
+    "ü",
+    "\n",
+  ];
+  const random = generator(7);
+  const paths = new Set([
+    "",
+    "/",
+    "//",
+    "/events/",
+    "/events//photos",
+    "/events/1/photos/",
+    "/100%_\\",
+    "/a.b*",
+  ]);
+  while (paths.size < 2_000) {
+    paths.add(Array.from({ length: 1 + random(7) }, () => pieces[random(pieces.length)]).join(""));
+  }
+  const { rows } = await sql<{ pattern: string; byRegex: boolean; byLike: boolean }>`
+    SELECT p.pattern, path ~ p.regex AS "byRegex", path LIKE p.like AND path NOT LIKE p.too_many AS "byLike"
+    FROM unnest(${patterns}::text[], ${patterns.map(pathPatternToRegex)}::text[],
+                ${patterns.map((pattern) => pathPatternToLike(pattern).like)}::text[],
+                ${patterns.map((pattern) => pathPatternToLike(pattern).tooManySlashes)}::text[])
+           AS p(pattern, regex, "like", too_many),
+         unnest(${[...paths]}::text[]) AS path`.execute(loader.db);
+  expect(rows).toHaveLength(patterns.length * paths.size);
+  expect(rows.filter((row) => row.byRegex !== row.byLike)).toEqual([]);
+  // Each pattern matches some of the paths, so the agreement is not only on "no".
+  for (const pattern of patterns)
+    expect(rows.some((row) => row.pattern === pattern && row.byRegex)).toBe(true);
 });

@@ -191,19 +191,15 @@ export function funnelOccurrences(
       : [sql`interaction_event_funnel_rollups`, sql`f.event_id = ${range.eventId}::uuid`];
   const rolledHours = sql`${scope} AND f.hour >= ${hours.first} AND f.hour < ${hours.end}
     AND f.hour IN (SELECT h FROM rolled)`;
-  // Each distinct key is matched once, not once an hour: a page step's regular expression costs about 1.6 µs,
-  // and a day of every event's rollup holds some 48,000 keys, 2,000 of them distinct (ADR 0024, 2026-12-07).
-  // Materialized, so that the planner does not push the match below the DISTINCT.
+  // One pass over the rolled-up hours' rows, each key matched as it is read: page steps match with LIKE, cheap
+  // enough per row that matching each distinct key once first (a DISTINCT, then a second read) costs more
+  // (ADR 0024, 2026-12-07 later).
   return sql<FunnelOccurrences>`
     WITH ${splitRange(range, hours, range.eventId === undefined ? "funnel" : "event funnel")},
-    rolled_keys AS MATERIALIZED (
-      SELECT type, key, ${matches(sql`type`, sql`key`)} AS mask
-      FROM (SELECT DISTINCT f.type, f.key FROM ${table} f WHERE ${rolledHours}) AS keys
-    ),
     rolled_up AS (
-      SELECT f.hour, k.mask, f.occurrences
-      FROM rolled_keys k JOIN ${table} f ON f.type = k.type AND f.key = k.key
-      WHERE k.mask <> 0 AND ${rolledHours}
+      SELECT f.hour, m.mask, f.occurrences
+      FROM ${table} f CROSS JOIN LATERAL (SELECT ${matches(sql`f.type`, sql`f.key`)} AS mask) AS m
+      WHERE ${rolledHours} AND m.mask <> 0
     ),
     raw_matched AS (
       SELECT hour, mask, s.number, r.session_id,
