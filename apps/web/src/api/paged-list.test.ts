@@ -65,7 +65,14 @@ function observe(client: QueryClient, fetchPage: (cursor: string | undefined) =>
     getNextPageParam: (page: ListPage<string>) => page.nextCursor ?? undefined,
   });
   const unsubscribe = observer.subscribe(() => undefined);
-  return { observer, unsubscribe };
+  watchRefreshes(client.getQueryCache());
+  // What usePagedList shows of the list.
+  const view = () =>
+    describePagedList(
+      observer.getCurrentResult(),
+      lastRefreshFailure(client.getQueryCache().find({ queryKey: KEY, exact: true })),
+    );
+  return { observer, unsubscribe, view };
 }
 
 const shown = (client: QueryClient) =>
@@ -116,71 +123,65 @@ describe("a paged list's failures", () => {
   async function twoPagesShown() {
     const list = letterList(["a", "b", "c", "d", "e", "f", "g"]);
     const client = quietClient();
-    const { observer, unsubscribe } = observe(client, list.fetchPage);
+    const { observer, unsubscribe, view } = observe(client, list.fetchPage);
     await client.getQueryCache().find({ queryKey: KEY })?.promise;
     await observer.fetchNextPage();
-    expect(describePagedList(observer.getCurrentResult()).items).toEqual(["a", "b", "c", "d"]);
-    return { list, client, observer, unsubscribe };
+    expect(view().items).toEqual(["a", "b", "c", "d"]);
+    return { list, client, observer, unsubscribe, view };
   }
 
   it("keeps the loaded pages when the next page fails, and says so at the list's end", async () => {
-    const { list, observer, unsubscribe } = await twoPagesShown();
+    const { list, observer, unsubscribe, view } = await twoPagesShown();
     list.failNext();
     await observer.fetchNextPage();
-    const view = describePagedList(observer.getCurrentResult());
-    expect(view.items).toEqual(["a", "b", "c", "d"]);
-    expect(view.error).toBeNull(); // not the page's error view
-    expect(view.loadMoreError?.message).toBe("503 from the server");
-    expect(view.refreshError).toBeNull();
-    expect(view.hasNextPage).toBe(true);
+    const shownList = view();
+    expect(shownList.items).toEqual(["a", "b", "c", "d"]);
+    expect(shownList.error).toBeNull(); // not the page's error view
+    expect(shownList.loadMoreError?.message).toBe("503 from the server");
+    expect(shownList.refreshError).toBeNull();
+    expect(shownList.hasNextPage).toBe(true);
     unsubscribe();
   });
 
   it("asks for the failed page once more on retry, and shows it once", async () => {
-    const { list, observer, unsubscribe } = await twoPagesShown();
+    const { list, observer, unsubscribe, view } = await twoPagesShown();
     list.failNext();
     await observer.fetchNextPage();
-    expect(describePagedList(observer.getCurrentResult()).loadMoreError).not.toBeNull();
+    expect(view().loadMoreError).not.toBeNull();
     const retry = observer.fetchNextPage();
     // While the retry is on its way, the old failure is not shown.
-    expect(describePagedList(observer.getCurrentResult()).loadMoreError).toBeNull();
+    expect(view().loadMoreError).toBeNull();
     await retry;
-    const view = describePagedList(observer.getCurrentResult());
-    expect(view.items).toEqual(["a", "b", "c", "d", "e", "f"]);
-    expect(view.loadMoreError).toBeNull();
+    expect(view().items).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(view().loadMoreError).toBeNull();
     expect(list.asked).toEqual([undefined, "b", "d", "d"]);
     unsubscribe();
   });
 
   it("keeps the loaded pages when a refresh fails, as a refresh error, until one succeeds", async () => {
-    const { list, client, observer, unsubscribe } = await twoPagesShown();
+    const { list, client, unsubscribe, view } = await twoPagesShown();
     list.failNext();
     await refreshPagedLists(client, { queryKey: KEY });
-    let view = describePagedList(observer.getCurrentResult());
-    expect(view.items).toEqual(["a", "b", "c", "d"]);
-    expect(view.error).toBeNull();
-    expect(view.refreshError?.message).toBe("503 from the server");
-    expect(view.loadMoreError).toBeNull();
+    expect(view().items).toEqual(["a", "b", "c", "d"]);
+    expect(view().error).toBeNull();
+    expect(view().refreshError?.message).toBe("503 from the server");
+    expect(view().loadMoreError).toBeNull();
 
     await refreshPagedLists(client, { queryKey: KEY });
-    view = describePagedList(observer.getCurrentResult());
-    expect(view.items).toEqual(["a", "b", "c", "d"]);
-    expect(view.refreshError).toBeNull();
+    expect(view().items).toEqual(["a", "b", "c", "d"]);
+    expect(view().refreshError).toBeNull();
     unsubscribe();
   });
 
   it("keeps a failed refresh's failure when a next page loads after it, until a refresh succeeds", async () => {
-    const { list, client, observer, unsubscribe } = await twoPagesShown();
-    watchRefreshes(client.getQueryCache());
-    const query = client.getQueryCache().find({ queryKey: KEY });
-    const view = () => describePagedList(observer.getCurrentResult(), lastRefreshFailure(query));
+    const { list, client, observer, unsubscribe, view } = await twoPagesShown();
     list.failNext();
     await refreshPagedLists(client, { queryKey: KEY });
     expect(view().refreshError?.message).toBe("503 from the server");
 
     await observer.fetchNextPage();
     // TanStack's own view forgets the failure; the first two pages are still the ones it left.
-    expect(describePagedList(observer.getCurrentResult()).refreshError).toBeNull();
+    expect(observer.getCurrentResult().isRefetchError).toBe(false);
     expect(view().items).toEqual(["a", "b", "c", "d", "e", "f"]);
     expect(view().refreshError?.message).toBe("503 from the server");
 
@@ -196,16 +197,15 @@ describe("a paged list's failures", () => {
     const list = letterList(["a", "b", "c"]);
     list.failNext();
     const client = quietClient();
-    const { observer, unsubscribe } = observe(client, list.fetchPage);
+    const { unsubscribe, view } = observe(client, list.fetchPage);
     await client
       .getQueryCache()
       .find({ queryKey: KEY })
       ?.promise?.catch(() => undefined);
-    const view = describePagedList(observer.getCurrentResult());
-    expect(view.items).toEqual([]);
-    expect(view.error?.message).toBe("503 from the server");
-    expect(view.loadMoreError).toBeNull();
-    expect(view.refreshError).toBeNull();
+    expect(view().items).toEqual([]);
+    expect(view().error?.message).toBe("503 from the server");
+    expect(view().loadMoreError).toBeNull();
+    expect(view().refreshError).toBeNull();
     unsubscribe();
   });
 });

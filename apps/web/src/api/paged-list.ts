@@ -135,11 +135,11 @@ export interface PagedListView<T> extends PagedList {
 
 /**
  * What the page shows of a list's query: which failure it is, and that it never hides the pages loaded.
- * `refreshFailure` is `lastRefreshFailure`'s (TanStack's failed refresh when not given).
+ * `refreshFailure` is the query's `lastRefreshFailure`.
  */
 export function describePagedList<T>(
   result: InfiniteQueryObserverResult<InfiniteData<ListPage<T>>>,
-  refreshFailure: Error | null = result.isRefetchError ? result.error : null,
+  refreshFailure: Error | null,
 ): Pick<
   PagedListView<T>,
   "items" | "isPending" | "error" | "isFetching" | "hasNextPage" | "loadMoreError" | "refreshError"
@@ -164,6 +164,7 @@ export function usePagedList<T>(
 ): PagedListView<T> {
   const client = useQueryClient();
   watchRefreshes(client.getQueryCache());
+  const findQuery = () => client.getQueryCache().find({ queryKey, exact: true });
   const list = useInfiniteQuery({
     queryKey,
     queryFn: ({ pageParam }) => fetchPage(pageParam),
@@ -177,8 +178,7 @@ export function usePagedList<T>(
   const loadMore = () => {
     if (loadingMore.current !== null) return loadingMore.current;
     setLoadingMore(true);
-    const query = client.getQueryCache().find({ queryKey, exact: true });
-    const loading = runWhenIdle(query, () => fetchNextPage()).finally(() => {
+    const loading = runWhenIdle(findQuery(), () => fetchNextPage()).finally(() => {
       loadingMore.current = null;
       setLoadingMore(false);
     });
@@ -186,7 +186,7 @@ export function usePagedList<T>(
     return loading;
   };
   return {
-    ...describePagedList(list, lastRefreshFailure(client.getQueryCache().find({ queryKey, exact: true }))),
+    ...describePagedList(list, lastRefreshFailure(findQuery())),
     isLoadingMore,
     loadMore,
     refresh: () => refreshPagedLists(client, { queryKey, exact: true }),
