@@ -508,11 +508,11 @@ it("matches a page step's pattern with LIKE exactly as with its regular expressi
   while (paths.size < 2_000) {
     paths.add(Array.from({ length: 1 + random(7) }, () => pieces[random(pieces.length)]).join(""));
   }
+  const likes = patterns.map(pathPatternToLike);
   const { rows } = await sql<{ pattern: string; byRegex: boolean; byLike: boolean }>`
     SELECT p.pattern, path ~ p.regex AS "byRegex", path LIKE p.like AND path NOT LIKE p.too_many AS "byLike"
     FROM unnest(${patterns}::text[], ${patterns.map(pathPatternToRegex)}::text[],
-                ${patterns.map((pattern) => pathPatternToLike(pattern).like)}::text[],
-                ${patterns.map((pattern) => pathPatternToLike(pattern).tooManySlashes)}::text[])
+                ${likes.map((like) => like.like)}::text[], ${likes.map((like) => like.tooManySlashes)}::text[])
            AS p(pattern, regex, "like", too_many),
          unnest(${[...paths]}::text[]) AS path`.execute(loader.db);
   expect(rows).toHaveLength(patterns.length * paths.size);

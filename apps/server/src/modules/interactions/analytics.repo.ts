@@ -206,15 +206,11 @@ export function pathPatternToRegex(pattern: string): string {
  * ones). With exactly the literal slashes, no parameter can span a slash: `[^/]+`.
  */
 export function pathPatternToLike(pattern: string): { like: string; tooManySlashes: string } {
-  const parts = pattern.split(PATH_PARAMETER);
-  const like = parts
+  const like = pattern
+    .split(PATH_PARAMETER)
     .map((part, index) => (index % 2 === 1 ? "_%" : part.replace(/[\\%_]/g, "\\$&")))
     .join("");
-  const slashes =
-    parts
-      .filter((_part, index) => index % 2 === 0)
-      .join("")
-      .split("/").length - 1;
+  const slashes = pattern.split("/").length - 1; // all literal: a parameter's name holds none
   return { like, tooManySlashes: `%${"/%".repeat(slashes + 1)}` };
 }
 
